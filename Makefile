@@ -1,0 +1,52 @@
+# The two commands a newcomer types: `make demo` and `make test`.
+# Both create .venv on first use and install what they need.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+PURE_PACKAGES := question_bank seating exam_client/protocol.py exam_client/journal.py exam_client/clock.py exam_server/sittings/engine.py
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint typecheck pytest clean bench help
+
+help:
+	@echo "make demo   - set up .venv, seed a sample exam and start the centre server"
+	@echo "make test   - set up .venv and run lint, type checks and the whole test suite"
+	@echo "make bench  - run the benchmarks under bench/ (slow; prints figures)"
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --silent && touch $(NODE_STAMP); \
+	else \
+		echo "npm not found: the console page needs socket.io-client from npm (apt-get install npm)"; exit 1; \
+	fi
+
+demo: $(STAMP) $(NODE_STAMP)
+	$(BIN)/exam-central demo-package --out demo-data/central $(DEMO_ARGS)
+	$(BIN)/exam-server demo --package-dir demo-data/central $(DEMO_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy $(PURE_PACKAGES)
+
+pytest: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache var demo-data
