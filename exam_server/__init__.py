@@ -1,0 +1,67 @@
+"""The centre server (考点服务器): app factory, models, sitting engine, namespaces."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Flask
+
+from exam_server.clock import Clock, SystemClock
+from exam_server.config import Config
+from exam_server.db import Database
+from exam_server.extensions import socketio
+from exam_server.runtime import Runtime
+from exam_server.sittings.writer import AnswerWriter
+
+
+def create_app(
+    config: dict[str, Any] | Config | None = None, *, clock: Clock | None = None
+) -> Flask:
+    """Build the centre server. Binds extensions; writes nothing to the database."""
+    cfg = config if isinstance(config, Config) else Config.from_mapping(config)
+    app = Flask(__name__)
+    if not cfg.SECRET_KEY:
+        cfg.SECRET_KEY = _secret_from_data_dir(cfg)
+    app.config.update(SECRET_KEY=cfg.SECRET_KEY, TESTING=cfg.TESTING, EXAM=cfg)
+
+    db = Database(cfg.DATABASE_URL)
+    clk = clock or SystemClock()
+    app.extensions["exam"] = Runtime(
+        config=cfg,
+        db=db,
+        clock=clk,
+        writer=AnswerWriter(db, clk, wait_ms=cfg.GROUP_COMMIT_WAIT_MS),
+    )
+
+    socketio.init_app(
+        app,
+        async_mode=cfg.ASYNC_MODE,
+        message_queue=cfg.MESSAGE_QUEUE or None,
+        cors_allowed_origins=[],
+        ping_interval=10,
+        ping_timeout=10,
+        max_http_buffer_size=2_000_000,
+    )
+
+    from exam_server.health.views import bp as health_bp
+    from exam_server.sittings.namespace import CandidateNamespace
+
+    app.register_blueprint(health_bp)
+    from exam_server.sync.local import bp as sync_local_bp
+
+    app.register_blueprint(sync_local_bp)
+    socketio.on_namespace(CandidateNamespace())
+
+    from exam_server.console import init_app as init_console
+
+    init_console(app)
+    return app
+
+
+def _secret_from_data_dir(cfg: Config) -> str:
+    path = cfg.data_path("secret_key")
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

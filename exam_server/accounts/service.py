@@ -1,0 +1,349 @@
+"""Console accounts: argon2id passwords, lockout after repeated failures, login sessions,
+and which rooms an invigilator may see.
+
+Service functions take the caller's session and ``now`` and only flush. Refusals raise
+:class:`AccountError` with a code from :mod:`exam_server.messages`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from exam_server.accounts.models import LoginSession, Role, RoomAssignment, User
+from exam_server.centres.models import Room
+from exam_server.eventlog import service as eventlog
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Verified against when the user name is unknown, so a wrong name costs the same time as
+# a wrong password and does not tell an attacker which names exist.
+_DUMMY_HASH = _hasher.hash("not a password: timing equaliser")
+
+MIN_PASSWORD = 8
+USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
+class AccountError(Exception):
+    """A refused login or account change. ``until`` is set for a locked account."""
+
+    def __init__(self, code: str, detail: str = "", *, until: datetime | None = None) -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+        self.until = until
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    max_failures: int = 5
+    lockout: timedelta = timedelta(minutes=15)
+
+
+# --- passwords ---------------------------------------------------------------------------
+
+
+def hash_password(password: str) -> str:
+    check_password_strength(password)
+    return _hasher.hash(password)
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError("weak_password", f"at least {MIN_PASSWORD} characters")
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+def create_user(
+    session: Session,
+    now: datetime,
+    *,
+    username: str,
+    display_name: str,
+    role: Role,
+    password: str,
+    by: str,
+) -> User:
+    username = username.strip().lower()
+    if not username or not set(username) <= USERNAME_CHARS or len(username) > 64:
+        raise AccountError("bad_username", username)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise AccountError("user_exists", username)
+    user = User(
+        username=username,
+        display_name=display_name.strip() or username,
+        role=role,
+        password_hash=hash_password(password),
+        failed_logins=0,
+        active=True,
+    )
+    session.add(user)
+    session.flush()
+    eventlog.append(
+        session,
+        at=now,
+        actor=by,
+        kind="user.created",
+        data={"username": username, "role": role.value},
+    )
+    return user
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        raise AccountError("no_such_user", username)
+    return user
+
+
+def set_password(session: Session, now: datetime, user: User, password: str, *, by: str) -> None:
+    """New password; unlocks the account and ends every session it had."""
+    user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    end_sessions(session, now, user.id)
+    session.flush()
+    eventlog.append(
+        session, at=now, actor=by, kind="user.password_set", data={"username": user.username}
+    )
+
+
+def unlock(session: Session, now: datetime, user: User, *, by: str) -> None:
+    user.failed_logins = 0
+    user.locked_until = None
+    session.flush()
+    eventlog.append(
+        session, at=now, actor=by, kind="user.unlocked", data={"username": user.username}
+    )
+
+
+def assign_room(
+    session: Session, now: datetime, user: User, room: Room, sitting_id: int | None, *, by: str
+) -> RoomAssignment:
+    """Bind an invigilator to a room for one sitting (or every sitting: ``None``)."""
+    if user.role is not Role.INVIGILATOR:
+        raise AccountError("not_invigilator", user.username)
+    existing = session.scalar(
+        select(RoomAssignment).where(
+            RoomAssignment.user_id == user.id,
+            RoomAssignment.room_id == room.id,
+            RoomAssignment.sitting_id.is_(None)
+            if sitting_id is None
+            else RoomAssignment.sitting_id == sitting_id,
+        )
+    )
+    if existing is not None:
+        return existing
+    assignment = RoomAssignment(user_id=user.id, room_id=room.id, sitting_id=sitting_id)
+    session.add(assignment)
+    session.flush()
+    eventlog.append(
+        session,
+        at=now,
+        actor=by,
+        kind="user.assigned",
+        room_id=room.id,
+        sitting_id=sitting_id,
+        data={"username": user.username, "room": room.code},
+    )
+    return assignment
+
+
+def rooms_of(session: Session, user: User, sitting_id: int) -> set[int]:
+    """The room ids an invigilator is bound to for this sitting."""
+    return set(
+        session.scalars(
+            select(RoomAssignment.room_id).where(
+                RoomAssignment.user_id == user.id,
+                or_(RoomAssignment.sitting_id.is_(None), RoomAssignment.sitting_id == sitting_id),
+            )
+        )
+    )
+
+
+def may_watch_room(session: Session, user: User, sitting_id: int, room_id: int) -> bool:
+    """Chief: every room. Invigilator: their own. Admin: none (the admin runs the
+    system, not the exam: they see the centre overview only)."""
+    if user.role is Role.CHIEF:
+        return True
+    if user.role is Role.INVIGILATOR:
+        return room_id in rooms_of(session, user, sitting_id)
+    return False
+
+
+# --- login and lockout -------------------------------------------------------------------
+
+
+def authenticate(
+    session: Session,
+    now: datetime,
+    username: str,
+    password: str,
+    *,
+    policy: LockoutPolicy,
+    address: str = "",
+) -> User:
+    """Check a user name and password. ``policy.max_failures`` wrong passwords in a row
+    lock the account for ``policy.lockout``; a locked account is refused (with its unlock
+    time) even with the right password. Every outcome goes to the event log."""
+    name = username.strip().lower()[:64]
+    user = session.scalar(select(User).where(User.username == name).with_for_update())
+    if user is None or not user.active:
+        _verify(_DUMMY_HASH, password)
+        eventlog.append(
+            session,
+            at=now,
+            actor=f"console:{name or '?'}",
+            kind="user.login_failed",
+            data={
+                "username": name,
+                "why": "unknown" if user is None else "inactive",
+                "address": address,
+            },
+        )
+        raise AccountError("bad_login")
+    if user.locked_until is not None and now < user.locked_until:
+        eventlog.append(
+            session,
+            at=now,
+            actor=user.username,
+            kind="user.login_refused",
+            data={"why": "locked", "until": user.locked_until.isoformat(), "address": address},
+        )
+        raise AccountError("account_locked", until=user.locked_until)
+    if not _verify(user.password_hash, password):
+        if user.locked_until is not None:  # an old lock ran out: start counting afresh
+            user.locked_until, user.failed_logins = None, 0
+        user.failed_logins += 1
+        locked = user.failed_logins >= policy.max_failures
+        if locked:
+            user.locked_until = now + policy.lockout
+            end_sessions(session, now, user.id)
+        session.flush()
+        eventlog.append(
+            session,
+            at=now,
+            actor=user.username,
+            kind="user.locked" if locked else "user.login_failed",
+            data={"failures": user.failed_logins, "address": address}
+            | ({"until": user.locked_until.isoformat()} if locked and user.locked_until else {}),
+        )
+        if locked:
+            raise AccountError("account_locked", until=user.locked_until)
+        raise AccountError("bad_login")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    session.flush()
+    return user
+
+
+# --- sessions ----------------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(
+    session: Session, now: datetime, user: User, *, max_age: timedelta, address: str = ""
+) -> str:
+    """Open a login session; returns the token for the browser's (signed) cookie."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        LoginSession(
+            token_hash=_token_hash(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + max_age,
+            address=address[:64],
+        )
+    )
+    session.flush()
+    eventlog.append(
+        session,
+        at=now,
+        actor=user.username,
+        kind="user.login",
+        data={"role": user.role.value, "address": address},
+    )
+    return token
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    """Who is behind a valid session: enough for access checks without the ORM object."""
+
+    user_id: int
+    username: str
+    display_name: str
+    role: Role
+    session_id: int
+    #: the stored last_seen_at needs refreshing (once a minute at most)
+    stale: bool
+
+
+def resolve_session(
+    session: Session, now: datetime, token: str | None, *, idle: timedelta
+) -> SessionUser | None:
+    """The user behind a token, or None if it is unknown, ended, expired or idle too long
+    (or the account was locked or deactivated since)."""
+    if not token:
+        return None
+    row = session.scalar(select(LoginSession).where(LoginSession.token_hash == _token_hash(token)))
+    if row is None or row.ended_at is not None:
+        return None
+    if now >= row.expires_at or now - row.last_seen_at >= idle:
+        return None
+    user = row.user
+    if not user.active or (user.locked_until is not None and now < user.locked_until):
+        return None
+    return SessionUser(
+        user.id,
+        user.username,
+        user.display_name,
+        user.role,
+        row.id,
+        stale=now - row.last_seen_at >= timedelta(minutes=1),
+    )
+
+
+def touch_session(session: Session, now: datetime, session_id: int) -> None:
+    session.execute(
+        update(LoginSession).where(LoginSession.id == session_id).values(last_seen_at=now)
+    )
+
+
+def end_session(session: Session, now: datetime, token: str, *, by: str) -> None:
+    row = session.scalar(select(LoginSession).where(LoginSession.token_hash == _token_hash(token)))
+    if row is not None and row.ended_at is None:
+        row.ended_at = now
+        session.flush()
+        eventlog.append(session, at=now, actor=by, kind="user.logout")
+
+
+def end_sessions(session: Session, now: datetime, user_ids: int | Iterable[int]) -> None:
+    ids = [user_ids] if isinstance(user_ids, int) else list(user_ids)
+    session.execute(
+        update(LoginSession)
+        .where(LoginSession.user_id.in_(ids), LoginSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )

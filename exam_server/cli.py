@@ -1,0 +1,342 @@
+"""``exam-server``: run the centre server, migrate its database, seed the demo, check the log."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from exam_server.config import Config
+
+
+def _config(database: str | None, data_dir: str | None) -> Config:
+    overrides: dict[str, object] = {}
+    if database:
+        overrides["DATABASE_URL"] = database
+    if data_dir:
+        overrides["DATA_DIR"] = data_dir
+    return Config.from_mapping(overrides)
+
+
+database_option = click.option(
+    "--database",
+    envvar="EXAM_DATABASE_URL",
+    help="SQLAlchemy URL (default: sqlite:///var/centre.db).",
+)
+data_dir_option = click.option(
+    "--data-dir", envvar="EXAM_DATA_DIR", help="Folder for keys and backups (default: var)."
+)
+
+
+@click.group(
+    help="考点服务器 / the centre server. Run `exam-server COMMAND --help` for each command."
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def main(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@main.group(help="数据库 / the centre database: create and migrate it.")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="Create or migrate the database to the latest schema (safe to repeat).")
+@database_option
+@data_dir_option
+def db_upgrade(database: str | None, data_dir: str | None) -> None:
+    from exam_server.db import Database
+    from exam_server.migrate import current, upgrade
+
+    cfg = _config(database, data_dir)
+    _ensure_sqlite_dir(cfg.DATABASE_URL)
+    database_ = Database(cfg.DATABASE_URL)
+    upgrade(database_)
+    click.echo(
+        f"数据库已是最新结构 / database at revision {current(database_)}: {cfg.DATABASE_URL}"
+    )
+
+
+@main.command(help="运行考点服务器 / run the centre server (Socket.IO for terminals, web console).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option(
+    "--scheduler/--no-scheduler",
+    default=None,
+    help="Run the scheduler in this process (default: EXAM_SCHEDULER, on).",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Several server processes on one port (needs PostgreSQL and EXAM_MESSAGE_QUEUE); "
+    "the scheduler then runs in a process of its own.",
+)
+@click.option("--reuse-port", is_flag=True, help="Bind with SO_REUSEPORT (what --workers uses).")
+@database_option
+@data_dir_option
+def run(
+    host: str,
+    port: int,
+    scheduler: bool | None,
+    workers: int,
+    reuse_port: bool,
+    database: str | None,
+    data_dir: str | None,
+) -> None:
+    cfg = _config(database, data_dir)
+    if scheduler is not None:
+        cfg.SCHEDULER = scheduler
+    if workers > 1:
+        from exam_server.serving import run_workers
+
+        run_workers(cfg, host, port, workers, [])
+        return
+    serve(cfg, host, port, reuse_port=reuse_port)
+
+
+def serve(cfg: Config, host: str, port: int, *, reuse_port: bool = False) -> None:
+    """Start the server (and, unless told otherwise, the one scheduler) and block."""
+    if cfg.ASYNC_MODE == "gevent":
+        from gevent import monkey
+
+        monkey.patch_all()
+    from exam_server import create_app
+    from exam_server.migrate import current
+    from exam_server.runtime import runtime
+    from exam_server.serving import listen, serve_app
+    from exam_server.sittings.scheduler import SittingScheduler
+
+    _ensure_sqlite_dir(cfg.DATABASE_URL)
+    # Bind first: a port already taken fails here, before anything else starts.
+    sock = listen(host, port, reuse_port=reuse_port)
+    app = create_app(cfg)
+    rt = runtime(app)
+    if current(rt.db) is None:
+        raise click.ClickException(
+            "数据库尚未初始化 / the database has no schema: run `exam-server db upgrade` first."
+        )
+    if cfg.SCHEDULER:
+        SittingScheduler(rt).start()
+    rt.writer.start()
+    _log_sittings(rt)
+    click.echo(
+        f"考点服务器已启动 / centre server listening on http://{host}:{port} (pid {os.getpid()})"
+    )
+    sys.stdout.flush()
+    serve_app(app, cfg, sock)
+
+
+def _log_sittings(rt: object) -> None:
+    from sqlalchemy import select
+
+    from exam_server.plans.models import Sitting
+    from exam_server.runtime import Runtime
+
+    assert isinstance(rt, Runtime)
+    with rt.db.read() as session:
+        for s in session.scalars(select(Sitting).order_by(Sitting.start)):
+            click.echo(
+                f"  场次 sitting {s.id} {s.code} {s.subject}: "
+                f"{s.start.astimezone().strftime('%Y-%m-%d %H:%M:%S')} - {s.end.astimezone().strftime('%H:%M:%S')}"
+                + (" (closed)" if s.closed_at else "")
+            )
+
+
+@main.command(
+    help="只运行调度器 / run only the scheduler (when several workers serve the sockets)."
+)
+@database_option
+@data_dir_option
+def scheduler(database: str | None, data_dir: str | None) -> None:
+    import signal
+    import threading
+
+    from exam_server import create_app
+    from exam_server.runtime import runtime
+    from exam_server.sittings.scheduler import SittingScheduler
+
+    cfg = _config(database, data_dir)
+    rt = runtime(create_app(cfg))
+    sched = SittingScheduler(rt)
+    sched.start()
+    click.echo("调度器已启动 / scheduler running")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    sched.shutdown()
+
+
+@main.command(
+    "verify-log",
+    help="校验事件日志哈希链 / verify the event log's hash chain; names the first broken link.",
+)
+@database_option
+def verify_log(database: str | None) -> None:
+    from exam_server.db import Database
+    from exam_server.eventlog.service import verify_chain
+
+    cfg = _config(database, None)
+    with Database(cfg.DATABASE_URL).read() as session:
+        report = verify_chain(session)
+    if report.ok:
+        click.echo(f"哈希链完整 / chain intact: {report.entries} entries, head {report.head[:16]}…")
+        return
+    click.echo(
+        f"哈希链在第 {report.first_broken_seq} 条断开 / chain broken at entry {report.first_broken_seq}: "
+        f"{report.problem}",
+        err=True,
+    )
+    sys.exit(2)
+
+
+@main.command(
+    help="一键演示 / run the demo centre from the package `exam-central demo-package` built."
+)
+@click.option(
+    "--quick/--full",
+    default=True,
+    show_default=True,
+    help="Quick: 6-minute sittings with proportionally short windows. Full: 60-minute sittings and the real 30-minute rules.",
+)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option(
+    "--data-dir",
+    default="demo-data",
+    show_default=True,
+    help="Where the demo's centre database lives (recreated).",
+)
+@click.option(
+    "--package-dir",
+    default="demo-data/central",
+    show_default=True,
+    help="Where central's demo package is.",
+)
+@click.option("--seed-only", is_flag=True, help="Seed and exit without starting the server.")
+def demo(quick: bool, port: int, data_dir: str, package_dir: str, seed_only: bool) -> None:
+    from exam_server.demo import prepare_demo
+
+    cfg = prepare_demo(Path(data_dir), Path(package_dir), quick=quick, port=port)
+    if not seed_only:
+        serve(cfg, "127.0.0.1", port)
+
+
+@main.command(
+    "import-package",
+    help="导入考试包 / verify and import an exam package file (e.g. from a USB stick).",
+)
+@click.argument("package", type=click.Path(exists=True, dir_okay=False))
+@database_option
+@data_dir_option
+def import_package_cmd(package: str, database: str | None, data_dir: str | None) -> None:
+    from exam_server.db import Database
+    from exam_server.packages.cli import import_file
+
+    cfg = _config(database, data_dir)
+    report = import_file(cfg, Database(cfg.DATABASE_URL), Path(package), by="admin")
+    if report.already_imported:
+        click.echo(
+            f"考试包 {report.package_id} 已导入过，未作改动 / already imported, nothing changed"
+        )
+    else:
+        click.echo(
+            f"已导入考试包 {report.package_id}：{report.sittings} 场次，{report.papers} 套试卷，"
+            f"{report.candidates} 名考生，{report.rooms} 个考场"
+        )
+
+
+@main.command(
+    help="从备份恢复 / restore the centre database from an encrypted backup (*.exambak). "
+    "Stop the server first; the backup is decrypted with the centre secret of --data-dir "
+    "(or --secret-file) and checked before anything is replaced."
+)
+@click.argument("snapshot", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@database_option
+@data_dir_option
+@click.option(
+    "--secret-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The centre secret (a copy of <data-dir>/secret_key) if the data folder is lost.",
+)
+@click.option("--force", is_flag=True, help="Replace an existing SQLite database file.")
+def restore(
+    snapshot: Path,
+    database: str | None,
+    data_dir: str | None,
+    secret_file: Path | None,
+    force: bool,
+) -> None:
+    from exam_server.backups.service import BackupError, centre_secret
+    from exam_server.backups.service import restore as do_restore
+
+    cfg = _config(database, data_dir)
+    try:
+        secret = secret_file.read_text().strip().encode() if secret_file else centre_secret(cfg)
+        header = do_restore(snapshot, cfg.DATABASE_URL, secret, force=force)
+    except BackupError as exc:
+        raise click.ClickException(f"未恢复，原数据库未改动 / not restored: {exc}") from None
+    click.echo(
+        f"已恢复 {header['taken_at']} 的备份（考点 {header['centre']}，{header['dialect']}）"
+        f"到 {cfg.DATABASE_URL} / restored"
+    )
+
+
+@main.command(
+    help="考前演练 / rehearse: is this centre ready for N candidates? Runs the simulator "
+    "against this centre's server software on a scratch database and says what passed."
+)
+@click.option(
+    "--candidates",
+    required=True,
+    type=click.IntRange(1, 5000),
+    help="Expected number of candidates.",
+)
+@click.option(
+    "--minutes", default=3.0, show_default=True, type=float, help="Length of the rehearsal sitting."
+)
+@data_dir_option
+def rehearse(candidates: int, minutes: float, data_dir: str | None) -> None:
+    from exam_server.rehearsal.run import rehearse as run_rehearsal
+
+    cfg = _config(None, data_dir)
+    checks = run_rehearsal(cfg, candidates, minutes, echo=click.echo)
+    for c in checks:
+        mark = "通过 ✓" if c.ok else "未通过 ✗"
+        click.echo(f"  {mark}  {c.name}: {c.measured}（目标 target {c.target}）")
+        if not c.ok and c.advice:
+            click.echo(f"         建议 / advice: {c.advice}")
+    if all(c.ok for c in checks):
+        click.echo(f"结论：本考点可以承载 {candidates} 名考生 / READY for {candidates} candidates")
+    else:
+        click.echo(f"结论：本考点尚未准备好承载 {candidates} 名考生 / NOT READY", err=True)
+        sys.exit(3)
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _register_user_commands() -> None:
+    from exam_server.accounts.cli import user
+
+    main.add_command(user)
+
+
+_register_user_commands()
+
+
+if __name__ == "__main__":
+    main()

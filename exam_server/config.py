@@ -1,0 +1,84 @@
+"""Configuration, read from the environment (``EXAM_*``); see the README's table."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"EXAM_{name}", default)
+
+
+@dataclass
+class Config:
+    #: SQLAlchemy URL of the centre database
+    DATABASE_URL: str = field(
+        default_factory=lambda: _env("DATABASE_URL", "sqlite:///var/centre.db")
+    )
+    #: Flask secret (sessions, CSRF). Generated into the data dir when not set.
+    SECRET_KEY: str = field(default_factory=lambda: _env("SECRET_KEY", ""))
+    #: where backups, the generated secret and keys live
+    DATA_DIR: str = field(default_factory=lambda: _env("DATA_DIR", "var"))
+    #: zh_CN (default) or en
+    LANG: str = field(default_factory=lambda: _env("LANG", "zh_CN"))
+    #: threading (default) or gevent; see docs/benchmarks.md
+    ASYNC_MODE: str = field(default_factory=lambda: _env("ASYNC_MODE", "threading"))
+    #: run the APScheduler scheduler inside this process (single-process centre)
+    SCHEDULER: bool = field(
+        default_factory=lambda: _env("SCHEDULER", "1") not in ("0", "false", "no")
+    )
+    #: Socket.IO message queue (Redis URL) when several workers run
+    MESSAGE_QUEUE: str = field(default_factory=lambda: _env("MESSAGE_QUEUE", ""))
+    #: warn the console when a terminal's clock is off by more than this (seconds)
+    CLOCK_WARNING_S: float = field(default_factory=lambda: float(_env("CLOCK_WARNING_S", "60")))
+    #: group commit: longest a save waits for companions before the batch commits (ms)
+    GROUP_COMMIT_WAIT_MS: float = field(
+        default_factory=lambda: float(_env("GROUP_COMMIT_WAIT_MS", "0"))
+    )
+    #: downtime longer than this is credited to everyone as a centre pause (a power cut)
+    DOWNTIME_CREDIT_S: float = field(default_factory=lambda: float(_env("DOWNTIME_CREDIT_S", "60")))
+    #: downtime longer than this is recorded for the chief examiner at restart (seconds)
+    DOWNTIME_RECORD_S: float = field(default_factory=lambda: float(_env("DOWNTIME_RECORD_S", "10")))
+    #: this centre's code (考点代码); packages for any other centre are refused
+    CENTRE_CODE: str = field(default_factory=lambda: _env("CENTRE_CODE", ""))
+    #: central's Ed25519 public key (PEM file), pinned at setup: packages must carry its signature
+    CENTRAL_PUBLIC_KEY: str = field(default_factory=lambda: _env("CENTRAL_PUBLIC_KEY", ""))
+    #: demo only: a central secrets file from which the scheduler releases keys at their time
+    KEY_ESCROW: str = field(default_factory=lambda: _env("KEY_ESCROW", ""))
+    #: central's URL (set by ``exam-sync setup``; this overrides it): keys, results, backups
+    CENTRAL_URL: str = field(default_factory=lambda: _env("CENTRAL_URL", ""))
+    #: how often the scheduler syncs with central: due keys, queued uploads (seconds)
+    SYNC_INTERVAL_S: float = field(default_factory=lambda: float(_env("SYNC_INTERVAL_S", "60")))
+    #: during a sitting, an encrypted database backup this often (seconds; 0: never)
+    BACKUP_INTERVAL_S: float = field(
+        default_factory=lambda: float(_env("BACKUP_INTERVAL_S", "300"))
+    )
+    #: where backups are written (default: <DATA_DIR>/backups)
+    BACKUP_DIR: str = field(default_factory=lambda: _env("BACKUP_DIR", ""))
+    #: upload chunk size (bytes); an interrupted upload resumes from the last whole chunk
+    SYNC_CHUNK_BYTES: int = field(
+        default_factory=lambda: int(_env("SYNC_CHUNK_BYTES", str(1024 * 1024)))
+    )
+    #: the running centre server, for ``exam-sync key`` to hand it a key (local only)
+    SERVER_URL: str = field(default_factory=lambda: _env("SERVER_URL", "http://127.0.0.1:5000"))
+    TESTING: bool = False
+
+    @classmethod
+    def from_mapping(cls, overrides: dict[str, Any] | None) -> Config:
+        cfg = cls()
+        names = {f.name for f in fields(cls)}
+        for key, value in (overrides or {}).items():
+            if key not in names:
+                raise KeyError(
+                    f"unknown configuration key {key!r}; known: {', '.join(sorted(names))}"
+                )
+            setattr(cfg, key, value)
+        return cfg
+
+    def data_path(self, *parts: str) -> Path:
+        path = Path(self.DATA_DIR, *parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path

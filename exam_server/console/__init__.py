@@ -1,0 +1,63 @@
+"""The proctoring console (考场监控台): live seat maps and actions for invigilators and the
+chief examiner, served by the centre server. See docs/console.md."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+csrf = CSRFProtect()
+
+
+def init_app(app: Flask, overrides: dict[str, Any] | None = None) -> None:
+    """Register the console: blueprint, ``/proctor`` namespace, CSRF, cookie settings and
+    the live hub (which listens to the terminals' signals)."""
+    from exam_server.console.live import ConsoleHub
+    from exam_server.console.namespace import ProctorNamespace
+    from exam_server.console.settings import ConsoleSettings
+    from exam_server.console.views import bp
+    from exam_server.extensions import socketio
+    from exam_server.runtime import runtime
+
+    cfg = ConsoleSettings.from_mapping(overrides)
+    app.extensions["console_settings"] = cfg
+    app.config.update(
+        SESSION_COOKIE_NAME="exam_console",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=cfg.SECURE_COOKIE,
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=cfg.SESSION_MAX_S),
+        WTF_CSRF_TIME_LIMIT=cfg.SESSION_MAX_S,
+        WTF_CSRF_SSL_STRICT=cfg.SECURE_COOKIE,
+    )
+    csrf.init_app(app)
+    # Token-authenticated machine endpoints carry no browser cookie: CSRF does not apply.
+    for name in ("sync_local",):
+        if name in app.blueprints:
+            csrf.exempt(app.blueprints[name])
+    app.register_blueprint(bp)
+    hub = ConsoleHub(app, runtime(app), cfg)
+    hub.connect_signals()
+    app.extensions["console_hub"] = hub
+    socketio.on_namespace(ProctorNamespace())
+
+    @app.errorhandler(CSRFError)
+    def _csrf_failed(exc: CSRFError) -> Any:
+        from flask import jsonify, request
+
+        from exam_server.messages import message
+
+        lang = runtime(app).config.LANG
+        if request.path.startswith("/console/api/") or request.is_json:
+            return jsonify(ok=False, code="csrf_failed", message=message("csrf_failed", lang)), 400
+        return message("csrf_failed", lang), 400
+
+    @app.after_request
+    def _headers(resp: Any) -> Any:
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        return resp

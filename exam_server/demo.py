@@ -1,0 +1,128 @@
+"""``exam-server demo``: a fresh centre database with the demo package imported."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from exam_server.config import Config
+
+
+def prepare_demo(data_dir: Path, package_dir: Path, *, quick: bool, port: int) -> Config:
+    """Recreate the demo's centre from the package central built; print what to do next."""
+    from exam_server.db import Database
+    from exam_server.migrate import upgrade
+    from exam_server.packages.cli import import_file
+
+    package = package_dir / "package.zip"
+    if not package.exists():
+        raise click.ClickException(
+            f"没有找到演示考试包 {package}：请先运行 `exam-central demo-package --out {package_dir}` "
+            "(or simply `make demo`)"
+        )
+    centre_dir = data_dir / "centre"
+    if centre_dir.exists():
+        shutil.rmtree(centre_dir)
+    centre_dir.mkdir(parents=True)
+    cfg = Config.from_mapping(
+        {
+            "DATABASE_URL": f"sqlite:///{centre_dir / 'centre.db'}",
+            "DATA_DIR": str(centre_dir),
+            "CENTRE_CODE": "0101",
+            "CENTRAL_PUBLIC_KEY": str(package_dir / "central.pub"),
+            "KEY_ESCROW": str(package_dir / "secrets.json"),
+        }
+    )
+    db = Database(cfg.DATABASE_URL)
+    upgrade(db)
+    report = import_file(cfg, db, package, by="demo-admin")
+    accounts = _demo_accounts(db)
+    db.dispose()
+    roster = json.loads((package_dir / "roster.json").read_text())
+    mode = (
+        "快速模式：每科 6 分钟，登录窗口、迟到入场和最早交卷按 6/60 比例缩短为 3 分钟 "
+        "(quick mode: 6-minute sittings; the 30-minute windows are scaled to 3 minutes)"
+        if quick
+        else "完整模式：每科 60 分钟，按考试须知的 30 分钟规则 (full mode: the real rules)"
+    )
+    now = datetime.now(UTC).astimezone()
+    click.echo("")
+    click.echo("=" * 72)
+    click.echo(
+        f"演示考点已准备好 / demo centre ready ({now:%H:%M:%S}): {report.sittings} 场次, "
+        f"{report.papers} 套加密试卷, {report.candidates} 名考生"
+    )
+    click.echo(mode)
+    click.echo(
+        "试卷在开考前一直加密；演示中由本机扮演省中心，在开考时下达密钥 "
+        "(papers stay encrypted until start; the demo plays central and releases keys on time)"
+    )
+    click.echo(f"健康检查 / health: http://127.0.0.1:{port}/healthz")
+    click.echo(
+        f"监考控制台 / console: http://127.0.0.1:{port}/console/  (演示账号 / demo accounts:)"
+    )
+    for username, password, role in accounts:
+        click.echo(f"  {role}: {username} / {password}")
+    click.echo("考生终端 / a terminal at seat 001-01, in another shell:")
+    click.echo(f"  .venv/bin/exam-client run --server http://127.0.0.1:{port} --seat 001-01")
+    click.echo(
+        "  然后用浏览器打开 / then open http://127.0.0.1:8765 (or `.venv/bin/exam-client kiosk`)"
+    )
+    click.echo(
+        f"  模拟全场 / or the whole room: .venv/bin/exam-client simulate --server "
+        f"http://127.0.0.1:{port} --roster {package_dir / 'roster.json'} --submit"
+    )
+
+    click.echo("前几名考生 / first candidates (准考证号 / 身份证号 / 座位):")
+    for row in roster[:5]:
+        click.echo(f"  {row['ticket']}  {row['id_number']}  {row['seat']}  {row['name']}")
+    click.echo(f"全部名单 / full roster: {package_dir / 'roster.json'}")
+    click.echo("=" * 72)
+    return cfg
+
+
+DEMO_PASSWORD = "demo-2026-exam"
+
+
+def _demo_accounts(db: object) -> list[tuple[str, str, str]]:
+    """A chief examiner and an invigilator for room 001 (demo passwords, printed)."""
+    from sqlalchemy import select
+
+    from exam_server.accounts.models import Role
+    from exam_server.accounts.service import assign_room, create_user
+    from exam_server.centres.models import Room
+    from exam_server.clock import SystemClock
+    from exam_server.db import Database
+
+    assert isinstance(db, Database)
+    now = SystemClock().now()
+    with db.write() as session:
+        create_user(
+            session,
+            now,
+            username="chief",
+            display_name="主考（演示）",
+            role=Role.CHIEF,
+            password=DEMO_PASSWORD,
+            by="demo",
+        )
+        inv = create_user(
+            session,
+            now,
+            username="inv01",
+            display_name="监考 第01考场（演示）",
+            role=Role.INVIGILATOR,
+            password=DEMO_PASSWORD,
+            by="demo",
+        )
+        room = session.scalars(select(Room).order_by(Room.code)).first()
+        if room is not None:
+            assign_room(session, now, inv, room, None, by="demo")
+    return [
+        ("chief", DEMO_PASSWORD, "主考 chief"),
+        ("inv01", DEMO_PASSWORD, "监考 invigilator, room 001"),
+    ]

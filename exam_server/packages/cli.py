@@ -1,0 +1,34 @@
+"""Importing a package file at the centre (the USB-stick path; ``exam-sync pull`` uses it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from exam_server.config import Config
+from exam_server.db import Database
+from exam_server.packages.service import ImportReport, import_package
+from question_bank.package import PackageError, load_public_key, open_package
+from question_bank.package_parts import PartsError
+
+
+def import_file(cfg: Config, db: Database, path: Path, *, by: str) -> ImportReport:
+    """Verify the package completely, then import it in one transaction."""
+    from exam_server.clock import SystemClock
+    from exam_server.sittings.service import ServiceError
+
+    if not cfg.CENTRE_CODE or not cfg.CENTRAL_PUBLIC_KEY:
+        raise click.ClickException(
+            "本考点尚未配置考点代码和省中心公钥 (EXAM_CENTRE_CODE, EXAM_CENTRAL_PUBLIC_KEY)："
+            "请先完成考点设置 / set the centre code and central's public key first"
+        )
+    try:
+        key = load_public_key(Path(cfg.CENTRAL_PUBLIC_KEY).read_bytes())
+        opened = open_package(Path(path).read_bytes(), key, cfg.CENTRE_CODE)
+        with db.write() as session:
+            return import_package(session, SystemClock().now(), opened, by=by)
+    except (PackageError, PartsError, ServiceError, OSError, ValueError) as exc:
+        raise click.ClickException(
+            f"考试包未导入，未写入任何数据 / package not imported, nothing written: {exc}"
+        ) from exc

@@ -1,0 +1,37 @@
+"""What one server process holds besides Flask: database, clock, answer writer, scheduler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, current_app
+
+from exam_server.clock import Clock
+from exam_server.config import Config
+from exam_server.db import Database
+from exam_server.sittings.writer import AnswerWriter
+
+if TYPE_CHECKING:
+    from exam_server.sittings.scheduler import SittingScheduler
+
+
+@dataclass
+class Runtime:
+    config: Config
+    db: Database
+    clock: Clock
+    writer: AnswerWriter
+    scheduler: SittingScheduler | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def emit(self, event: str, data: Any, *, to: str, namespace: str) -> None:
+        """Push to connected clients, from any thread (jobs, handlers)."""
+        from exam_server.extensions import socketio
+
+        socketio.emit(event, data, to=to, namespace=namespace)
+
+
+def runtime(app: Flask | None = None) -> Runtime:
+    rt: Runtime = (app or current_app).extensions["exam"]
+    return rt

@@ -1,0 +1,159 @@
+"""Scoring at the centre (once the answer key is released) and the cutoffs (合格线).
+
+The maths is ``question_bank.scoring`` (pure; central runs the same functions to re-score).
+This module only gathers the answers, stores the scores and decides each candidate's
+result once every subject of the plan is final for them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from exam_server.eventlog import service as eventlog
+from exam_server.plans.models import ExamPlan, Sitting
+from exam_server.sittings.engine import AttemptState
+from exam_server.sittings.models import Attempt, CandidateResult
+from exam_server.sittings.service import current_answers
+from question_bank.package import decrypt_answer_key
+from question_bank.scoring import (
+    CutoffRule,
+    MultiplePolicy,
+    SubjectResult,
+    SubjectStatus,
+    TotalBasis,
+    apply_cutoffs,
+    score_paper,
+)
+
+
+def score_sitting(session: Session, now: datetime, sitting: Sitting) -> int:
+    """Score every submitted, unscored attempt of the sitting; then decide results.
+    Returns how many attempts were scored. Needs the end key (released at the end)."""
+    if sitting.end_key is None or sitting.answer_key_blob is None:
+        return 0
+    keys = decrypt_answer_key(sitting.answer_key_blob, sitting.end_key)
+    policy = MultiplePolicy(sitting.plan.multiple_policy)
+    attempts = session.scalars(
+        select(Attempt)
+        .options(joinedload(Attempt.paper))
+        .where(
+            Attempt.sitting_id == sitting.id,
+            Attempt.state == AttemptState.SUBMITTED,
+            Attempt.score.is_(None),
+        )
+    ).all()
+    for attempt in attempts:
+        answers = current_answers(session, attempt.id)
+        result = score_paper(
+            keys[attempt.paper.paper_ref], {k: tuple(v) for k, v in answers.items()}, policy
+        )
+        attempt.score = result.total
+        attempt.item_scores = {s.item_id: str(s.awarded) for s in result.items}
+    session.flush()
+    if attempts:
+        eventlog.append(
+            session,
+            at=now,
+            actor="server",
+            kind="sitting.scored",
+            sitting_id=sitting.id,
+            data={"attempts": len(attempts)},
+        )
+    decide_results(
+        session,
+        now,
+        sitting.plan,
+        {
+            a.candidate_id
+            for a in session.scalars(select(Attempt).where(Attempt.sitting_id == sitting.id))
+        },
+    )
+    return len(attempts)
+
+
+def rule_for(plan: ExamPlan, level: int, trade: str) -> CutoffRule | None:
+    """The plan's cutoff rule for a level and trade: a trade's own rule wins."""
+    matches = [c for c in plan.cutoffs if c["level"] == level and c.get("trade") in (trade, None)]
+    if not matches:
+        return None
+    chosen = sorted(matches, key=lambda c: c.get("trade") is None)[0]
+    return CutoffRule(
+        subjects=tuple(chosen["subjects"]),
+        subject_min=Decimal(str(chosen["subject_min"])),
+        total_min=Decimal(str(chosen["total_min"])),
+        total_basis=TotalBasis(chosen.get("total_basis", "sum")),
+    )
+
+
+_STATUS = {
+    AttemptState.ABSENT: SubjectStatus.ABSENT,
+    AttemptState.VOIDED: SubjectStatus.VOIDED,
+}
+
+
+def decide_results(session: Session, now: datetime, plan: ExamPlan, candidate_ids: set[int]) -> int:
+    """Apply the cutoffs for each candidate whose subjects are all final. Returns decided."""
+    decided = 0
+    for cid in sorted(candidate_ids):
+        attempts = session.scalars(
+            select(Attempt)
+            .options(joinedload(Attempt.sitting), joinedload(Attempt.candidate))
+            .join(Sitting)
+            .where(Attempt.candidate_id == cid, Sitting.plan_id == plan.id)
+        ).all()
+        if not attempts:
+            continue
+        cand = attempts[0].candidate
+        rule = rule_for(plan, cand.level, cand.trade)
+        if rule is None:
+            continue
+        results = []
+        for a in attempts:
+            if a.sitting.subject not in rule.subjects:
+                continue
+            if a.state in _STATUS:
+                results.append(SubjectResult(a.sitting.subject, _STATUS[a.state]))
+            elif a.state is AttemptState.SUBMITTED and a.score is not None:
+                results.append(SubjectResult(a.sitting.subject, SubjectStatus.SCORED, a.score))
+        outcome = apply_cutoffs(rule, results)
+        if not outcome.complete:
+            continue
+        details: dict[str, Any] = {
+            "subjects": {
+                r.subject: {
+                    "status": r.status.value,
+                    "score": None if r.score is None else str(r.score),
+                    "passed": outcome.subject_passed[r.subject],
+                }
+                for r in results
+            },
+            "reasons": list(outcome.reasons),
+            "rule": {
+                "subject_min": str(rule.subject_min),
+                "total_min": str(rule.total_min),
+                "total_basis": rule.total_basis.value,
+                "subjects": list(rule.subjects),
+            },
+        }
+        row = session.scalar(
+            select(CandidateResult).where(
+                CandidateResult.candidate_id == cid, CandidateResult.plan_id == plan.id
+            )
+        )
+        if row is None:
+            row = CandidateResult(candidate_id=cid, plan_id=plan.id)
+            session.add(row)
+        row.total, row.passed, row.details, row.decided_at = (
+            outcome.total,
+            outcome.passed,
+            details,
+            now,
+        )
+        decided += 1
+    session.flush()
+    return decided

@@ -1,0 +1,120 @@
+"""Serving the centre: one process, or several workers sharing a port.
+
+Terminals speak Socket.IO over WebSocket only, so a connection never moves between
+processes once opened and no sticky load balancer is needed: with ``--reuse-port``
+each worker binds the same port (SO_REUSEPORT) and the kernel spreads new connections
+across them. Workers share the database (PostgreSQL) and a Redis message queue, through
+which an emit from any process reaches a client connected to any other. Exactly one
+scheduler runs: ``exam-server scheduler``, started by :func:`run_workers`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import click
+
+from exam_server.config import Config
+
+
+def listen(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve_app(app: Any, cfg: Config, sock: socket.socket) -> None:
+    """Block serving ``app`` on ``sock`` in the configured concurrency mode."""
+    if cfg.ASYNC_MODE == "gevent":
+        from gevent.pywsgi import WSGIServer
+
+        WSGIServer(sock, app, log=None).serve_forever()
+        return
+    # Threading mode: Werkzeug's threaded server, one thread per connection (what
+    # Flask-SocketIO's own ``socketio.run`` uses), on our socket so the port can be shared.
+    from werkzeug.serving import make_server
+
+    server = make_server(
+        sock.getsockname()[0], sock.getsockname()[1], app, threaded=True, fd=sock.fileno()
+    )
+    server.serve_forever()
+
+
+def run_workers(cfg: Config, host: str, port: int, workers: int, extra_args: list[str]) -> None:
+    """Start ``workers`` server processes on one port plus the one scheduler; restart any
+    that dies; stop them all on SIGTERM or Ctrl-C."""
+    if workers > 1 and cfg.DATABASE_URL.startswith("sqlite"):
+        raise click.ClickException(
+            "多进程需要 PostgreSQL：SQLite 只允许一个写入进程 / several workers need PostgreSQL "
+            "(EXAM_DATABASE_URL=postgresql+psycopg://...)"
+        )
+    if workers > 1 and not cfg.MESSAGE_QUEUE:
+        raise click.ClickException(
+            "多进程需要 Redis 消息队列 / several workers need a message queue: "
+            "EXAM_MESSAGE_QUEUE=redis://127.0.0.1:6379/0"
+        )
+    env = {
+        **os.environ,
+        "EXAM_DATABASE_URL": cfg.DATABASE_URL,
+        "EXAM_DATA_DIR": cfg.DATA_DIR,
+        "EXAM_MESSAGE_QUEUE": cfg.MESSAGE_QUEUE,
+        "EXAM_ASYNC_MODE": cfg.ASYNC_MODE,
+    }
+    base = [sys.executable, "-m", "exam_server.cli"]
+    commands = {"scheduler": [*base, "scheduler"]}
+    for i in range(workers):
+        commands[f"worker-{i + 1}"] = [
+            *base,
+            "run",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--no-scheduler",
+            "--reuse-port",
+            *extra_args,
+        ]
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    click.echo(
+        f"启动 {workers} 个工作进程和 1 个调度进程 / starting {workers} workers and the scheduler on port {port}"
+    )
+    try:
+        while not stopping:
+            for name, cmd in commands.items():
+                proc = procs.get(name)
+                if proc is None or proc.poll() is not None:
+                    if proc is not None:
+                        click.echo(
+                            f"{name} 已退出 (exit {proc.returncode})，正在重启 / restarting",
+                            err=True,
+                        )
+                    procs[name] = subprocess.Popen(cmd, env=env)
+            time.sleep(0.5)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs.values():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -1,0 +1,377 @@
+"""The ``/candidate`` Socket.IO namespace: terminals log candidates in, save, submit.
+
+Handlers are thin: parse with :mod:`exam_client.protocol`, check the connection's state,
+call a service in one unit of work, shape the reply. Every refusal is an ``ErrorReply``
+with a code and a message in the server's language.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import request
+from flask_socketio import Namespace, join_room, leave_room
+
+from exam_client import protocol as p
+from exam_server.messages import message
+from exam_server.runtime import runtime
+from exam_server.sittings import engine, service, signals
+from exam_server.sittings.engine import RuleError
+from exam_server.sittings.models import Attempt
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Terminal:
+    """What the server knows about one connection (one terminal)."""
+
+    sid: str
+    hello: p.Hello | None = None
+    attempt_id: int | None = None
+    ticket: str | None = None
+    rooms: list[str] = field(default_factory=list)
+    connected_at: datetime | None = None
+    last_contact: datetime | None = None
+    clock_offset_s: float | None = None
+
+
+def _edge(handler: Callable[..., p.Message]) -> Callable[..., dict[str, Any]]:
+    """Turn a handler's result or refusal into the acknowledgement payload."""
+
+    @functools.wraps(handler)
+    def wrapped(self: CandidateNamespace, data: Any = None) -> dict[str, Any]:
+        lang = runtime().config.LANG
+        try:
+            return p.dump(handler(self, data))
+        except p.ProtocolError as exc:
+            return p.dump(p.ErrorReply(code=exc.code, message=exc.message, field=exc.field))
+        except RuleError as exc:
+            return p.dump(
+                p.ErrorReply(
+                    code=exc.code.value,
+                    message=message(exc.code.value, lang),
+                    retry=exc.code is engine.Refusal.ATTEMPT_PAUSED,
+                )
+            )
+        except service.ServiceError as exc:
+            return p.dump(
+                p.ErrorReply(code=exc.code, message=message(exc.code, lang), retry=exc.retry)
+            )
+        except TimeoutError:
+            return p.dump(
+                p.ErrorReply(code="server_busy", message=message("server_busy", lang), retry=True)
+            )
+        except Exception:
+            # Never leave a terminal without an answer: it keeps the change and re-sends.
+            log.exception("%s failed", handler.__name__)
+            return p.dump(
+                p.ErrorReply(code="server_error", message=message("server_busy", lang), retry=True)
+            )
+
+    return wrapped
+
+
+def attempt_room(attempt_id: int) -> str:
+    return f"attempt:{attempt_id}"
+
+
+def sitting_room(sitting_id: int) -> str:
+    return f"sitting:{sitting_id}"
+
+
+class CandidateNamespace(Namespace):
+    def __init__(self) -> None:
+        super().__init__(p.NAMESPACE)
+        self.terminals: dict[str, Terminal] = {}
+        self._lock = threading.Lock()
+
+    # -- connection ------------------------------------------------------------------
+
+    def on_connect(self, auth: Any = None) -> None:
+        now = runtime().clock.now()
+        sid = request.sid  # type: ignore[attr-defined]
+        with self._lock:
+            self.terminals[sid] = Terminal(sid, connected_at=now, last_contact=now)
+        signals.terminal_connected.send("candidate", sid=sid, terminal_id=None, seat=None, at=now)
+
+    def on_disconnect(self, *_: Any) -> None:
+        sid = request.sid  # type: ignore[attr-defined]
+        with self._lock:
+            term = self.terminals.pop(sid, None)
+        if term is not None:
+            signals.terminal_disconnected.send(
+                "candidate",
+                sid=sid,
+                terminal_id=term.hello.terminal_id if term.hello else None,
+                seat=term.hello.seat if term.hello else None,
+                attempt_id=term.attempt_id,
+                at=runtime().clock.now(),
+            )
+
+    def _terminal(self) -> Terminal:
+        sid = request.sid  # type: ignore[attr-defined]
+        with self._lock:
+            term = self.terminals.get(sid)
+            if term is None:
+                term = self.terminals[sid] = Terminal(sid)
+        term.last_contact = runtime().clock.now()
+        return term
+
+    # -- client -> server ------------------------------------------------------------
+
+    @_edge
+    def on_hello(self, data: Any) -> p.Message:
+        """Terminal -> server, first on every connection: protocol version and seat."""
+        version = data.get("protocol") if isinstance(data, dict) else None
+        if version not in p.SUPPORTED_VERSIONS:
+            supported = ", ".join(str(v) for v in sorted(p.SUPPORTED_VERSIONS))
+            raise p.ProtocolError(
+                "protocol_mismatch",
+                f"{message('protocol_mismatch', runtime().config.LANG)} "
+                f"(client {version!r}; server supports {supported})",
+                field="protocol",
+            )
+        hello = p.parse(p.Hello, data)
+        rt = runtime()
+        now = rt.clock.now()
+        term = self._terminal()
+        term.hello = hello
+        warning = False
+        if hello.local_time is not None:
+            term.clock_offset_s = (hello.local_time - now).total_seconds()
+            warning = abs(term.clock_offset_s) > rt.config.CLOCK_WARNING_S
+        signals.terminal_hello.send(
+            "candidate",
+            sid=term.sid,
+            terminal_id=hello.terminal_id,
+            seat=hello.seat,
+            clock_offset_s=term.clock_offset_s,
+            at=now,
+        )
+        return p.HelloOk(protocol=p.PROTOCOL_VERSION, server_time=now, clock_warning=warning)
+
+    @_edge
+    def on_login(self, data: Any) -> p.Message:
+        """Terminal -> server: a candidate's ticket and ID number; replies with the attempt."""
+        term = self._terminal()
+        if term.hello is None:
+            raise p.ProtocolError("bad_message", "send hello before login")
+        msg = p.parse(p.Login, data)
+        rt = runtime()
+        with rt.db.write() as session:
+            now = rt.clock.now()
+            result = service.login(
+                session,
+                now,
+                ticket=msg.ticket,
+                id_number=msg.id_number,
+                terminal_id=term.hello.terminal_id,
+                seat_label=term.hello.seat,
+            )
+            reply = login_reply(session, result, now)
+            attempt = result.attempt
+            room_id = attempt.seat.room_id
+        self._bind(term, attempt.id, attempt.sitting_id, msg.ticket)
+        signals.candidate_logged_in.send(
+            "candidate",
+            sid=term.sid,
+            attempt_id=attempt.id,
+            sitting_id=attempt.sitting_id,
+            room_id=room_id,
+            terminal_id=term.hello.terminal_id,
+            seat=term.hello.seat,
+            first=result.first_login,
+            at=now,
+        )
+        return reply
+
+    @_edge
+    def on_save(self, data: Any) -> p.Message:
+        """Terminal -> server: one answer change; acknowledged only after commit."""
+        term = self._terminal()
+        msg = p.parse(p.Save, data)
+        self._own(term, msg.attempt_id)
+        rt = runtime()
+        result = rt.writer.save(
+            service.SaveRequest(msg.attempt_id, msg.seq, msg.item_id, msg.response)
+        )
+        now = rt.clock.now()
+        signals.answer_saved.send(
+            "candidate",
+            sid=term.sid,
+            attempt_id=msg.attempt_id,
+            seq=msg.seq,
+            item_id=msg.item_id,
+            duplicate=result.duplicate,
+            at=now,
+        )
+        return p.SaveOk(seq=result.seq, duplicate=result.duplicate, server_time=now)
+
+    @_edge
+    def on_submit(self, data: Any) -> p.Message:
+        """Terminal -> server: the candidate submits (from start + 30 min)."""
+        term = self._terminal()
+        msg = p.parse(p.Submit, data)
+        self._own(term, msg.attempt_id)
+        rt = runtime()
+        with rt.db.write() as session:
+            receipt = service.submit_by_candidate(
+                session, rt.clock.now(), msg.attempt_id, msg.last_seq
+            )
+        signals.attempt_submitted.send(
+            "candidate", attempt_id=msg.attempt_id, by="candidate", at=receipt.submitted_at
+        )
+        return p.SubmitOk(
+            submitted_at=receipt.submitted_at,
+            digest=receipt.digest,
+            signature=receipt.signature,
+            receipt=receipt.receipt,
+        )
+
+    @_edge
+    def on_heartbeat(self, data: Any) -> p.Message:
+        """Terminal -> server, every few seconds: still here (and how far along)."""
+        beat = p.parse(p.Heartbeat, data or {})
+        term = self._terminal()
+        now = runtime().clock.now()
+        signals.terminal_heartbeat.send(
+            "candidate",
+            sid=term.sid,
+            terminal_id=term.hello.terminal_id if term.hello else None,
+            attempt_id=term.attempt_id,
+            answered=beat.answered,
+            at=now,
+        )
+        return p.HelloOk(protocol=p.PROTOCOL_VERSION, server_time=now)
+
+    @_edge
+    def on_preload(self, data: Any) -> p.Message:
+        """Terminal -> server, after hello: encrypted papers for this seat (no keys)."""
+        term = self._terminal()
+        p.parse(p.Preload, data or {})
+        if term.hello is None or not term.hello.seat:
+            raise service.ServiceError("seat_required")
+        rt = runtime()
+        with rt.db.read() as session:
+            rows = service.preload_papers(session, rt.clock.now(), term.hello.seat)
+            papers = tuple(
+                p.PreloadPaper(
+                    sitting_id=sitting.id,
+                    sitting_code=sitting.code,
+                    paper_ref=paper.paper_ref,
+                    start=sitting.start,
+                    sha256=hashlib.sha256(paper.ciphertext).hexdigest(),
+                    ciphertext=base64.b64encode(paper.ciphertext).decode(),
+                )
+                for sitting, paper in rows
+            )
+        return p.PreloadOk(seat=term.hello.seat, papers=papers)
+
+    @_edge
+    def on_status(self, data: Any) -> p.Message:
+        """Terminal -> server, every few seconds: the attempt's state and timing now."""
+        term = self._terminal()
+        msg = p.parse(p.Status, data)
+        self._own(term, msg.attempt_id)
+        rt = runtime()
+        with rt.db.read() as session:
+            now = rt.clock.now()
+            attempt = session.get(Attempt, msg.attempt_id)
+            if attempt is None:
+                raise service.ServiceError("not_your_attempt")
+            info = sitting_info(attempt, service.timing_of(session, attempt), now)
+            return p.StatusOk(
+                attempt_id=attempt.id,
+                state=attempt.state.value,
+                server_time=now,
+                sitting=info,
+                receipt=attempt.receipt,
+            )
+
+    @_edge
+    def on_photo(self, data: Any) -> p.Message:
+        """Terminal -> server: the logged-in candidate's registered photo (JPEG/PNG)."""
+        term = self._terminal()
+        p.parse(p.Photo, data or {})
+        if term.attempt_id is None:
+            raise service.ServiceError("not_logged_in")
+        rt = runtime()
+        with rt.db.read() as session:
+            photo = service.candidate_photo(session, term.attempt_id)
+        if not photo:
+            raise service.ServiceError("no_photo")
+        media = "image/png" if photo.startswith(b"\x89PNG") else "image/jpeg"
+        return p.PhotoOk(media_type=media, data=base64.b64encode(photo).decode())
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _own(self, term: Terminal, attempt_id: int) -> None:
+        if term.attempt_id is None:
+            raise service.ServiceError("not_logged_in")
+        if term.attempt_id != attempt_id:
+            raise service.ServiceError(
+                "not_your_attempt", f"logged in as attempt {term.attempt_id}"
+            )
+
+    def _bind(self, term: Terminal, attempt_id: int, sitting_id: int, ticket: str) -> None:
+        for room in term.rooms:
+            leave_room(room)
+        term.attempt_id, term.ticket = attempt_id, ticket
+        term.rooms = [attempt_room(attempt_id), sitting_room(sitting_id)]
+        for room in term.rooms:
+            join_room(room)
+
+
+def sitting_info(attempt: Attempt, timing: engine.Timing, now: datetime) -> p.SittingInfo:
+    sitting = attempt.sitting
+    paused = engine.is_paused(timing, now)
+    return p.SittingInfo(
+        sitting_id=sitting.id,
+        subject=sitting.subject,
+        start=sitting.start,
+        end=sitting.end,
+        submit_opens=engine.submit_opens_at(sitting.rules, timing),
+        deadline=None if paused else engine.deadline(timing, now),
+        time_left_s=service.seconds(engine.time_left(timing, now)),
+        paused=paused,
+    )
+
+
+def login_reply(session: Any, result: service.LoginResult, now: datetime) -> p.LoginOk:
+    attempt = result.attempt
+    cand = attempt.candidate
+    answers = service.current_answers(session, attempt.id)
+    from exam_server.plans.keys import paper_key_for
+
+    key = paper_key_for(attempt, now)
+    return p.LoginOk(
+        attempt_id=attempt.id,
+        state=attempt.state.value,
+        server_time=now,
+        candidate=p.CandidateInfo(
+            name=cand.name,
+            ticket=cand.ticket,
+            trade=cand.trade,
+            level=str(cand.level),
+            photo_url=f"/photos/{cand.ticket}" if cand.photo else None,
+        ),
+        sitting=sitting_info(attempt, result.timing, now),
+        items=tuple(
+            p.ItemRef(item_id=i["item_id"], type=i["type"], points=str(i["points"]))
+            for i in attempt.paper.items
+        ),
+        answers={k: tuple(v) for k, v in answers.items()},
+        last_seq=attempt.last_seq,
+        paper=base64.b64encode(attempt.paper.ciphertext).decode(),
+        paper_key=base64.b64encode(key).decode() if key else None,
+        receipt=attempt.receipt,
+    )

@@ -1,0 +1,189 @@
+"""Timed work of the sittings (start, absent, auto-submit at the deadline, close).
+
+APScheduler runs from a persistent SQLAlchemy job store in the centre database, so a
+restart loses no job. The database holds the deadlines; a job is only a trigger to run
+:func:`~exam_server.sittings.service.sweep`, which is idempotent and computes the next
+wake-up itself. At startup :meth:`SittingScheduler.reconcile` sweeps every open sitting,
+which submits whatever fell due while the server was down.
+
+Exactly one scheduler runs per centre: inside the server process (default), or as the
+dedicated ``exam-server scheduler`` process when several workers serve the sockets.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
+
+from exam_client import protocol as p
+from exam_server.plans.models import Sitting
+from exam_server.scoring.service import score_sitting
+from exam_server.sittings import service, signals
+from exam_server.sittings.models import Attempt
+
+if TYPE_CHECKING:
+    from exam_server.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+#: The runtime jobs act on. APScheduler stores only a reference to :func:`run_sweep` and
+#: its arguments; the process that runs the scheduler sets this when it starts it.
+_runtime: Runtime | None = None
+
+HEARTBEAT_S = 5
+
+
+def run_sweep(sitting_id: int) -> None:
+    """Job body: sweep one sitting, tell the terminals, schedule the next wake-up."""
+    rt = _runtime
+    if rt is None or rt.scheduler is None:
+        log.error("sweep for sitting %s ran without a runtime", sitting_id)
+        return
+    if rt.config.KEY_ESCROW:
+        from exam_server.packages.release import release_from_escrow
+
+        release_from_escrow(rt, sitting_id)
+    from exam_server.sync import jobs as sync_jobs
+
+    sync_jobs.before_sweep(rt, sitting_id)  # keys from central when they fall due
+    with rt.db.write() as session:
+        now = rt.clock.now()
+        result = service.sweep(session, sitting_id, now)
+        sitting = session.get(Sitting, sitting_id)
+        if sitting is not None:
+            score_sitting(session, now, sitting)
+        pushes = [
+            (a.id, a.submitted_at, a.receipt)
+            for a in session.scalars(select(Attempt).where(Attempt.id.in_(result.submitted)))
+        ]
+    signals.sitting_swept.send(
+        "scheduler",
+        sitting_id=sitting_id,
+        started=result.started,
+        submitted=result.submitted,
+        absent=result.absent,
+        at=now,
+    )
+    for attempt_id, submitted_at, receipt in pushes:
+        signals.attempt_submitted.send("scheduler", attempt_id=attempt_id, by="deadline", at=now)
+        from exam_server.sittings.namespace import attempt_room
+
+        rt.emit(
+            "attempt_submitted",
+            p.dump(
+                p.AttemptSubmitted(
+                    attempt_id=attempt_id,
+                    reason="deadline",
+                    submitted_at=submitted_at or now,
+                    receipt=receipt or "",
+                )
+            ),
+            to=attempt_room(attempt_id),
+            namespace=p.NAMESPACE,
+        )
+    if result.started:
+        from exam_server.sittings.start import announce_start
+
+        announce_start(rt, sitting_id)
+    if result.next_wakeup is not None:
+        rt.scheduler.schedule(sitting_id, result.next_wakeup)
+    sync_jobs.after_sweep(rt, sitting_id)  # a closed sitting's results go to central
+
+
+def heartbeat() -> None:
+    """Job body: record that the server is alive (downtime is measured from this)."""
+    rt = _runtime
+    if rt is not None:
+        from exam_server.system.service import beat
+
+        with rt.db.write() as session:
+            beat(session, rt.clock.now())
+
+
+WATCH_S = 15
+
+
+def watch_sittings() -> None:
+    """Job body: a sitting imported while the server runs (a package pulled on the day)
+    has no sweep yet; give it one. Everything else is already scheduled."""
+    rt = _runtime
+    if rt is None or rt.scheduler is None:
+        return
+    with rt.db.read() as session:
+        open_ids = list(session.scalars(select(Sitting.id).where(Sitting.closed_at.is_(None))))
+    for sitting_id in open_ids:
+        if rt.scheduler.scheduler.get_job(f"sweep:{sitting_id}") is None:
+            run_sweep(sitting_id)
+
+
+class SittingScheduler:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.scheduler = BackgroundScheduler(
+            jobstores={
+                "default": SQLAlchemyJobStore(engine=rt.db.engine, tablename="apscheduler_jobs")
+            },
+            timezone=UTC,
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 2},
+        )
+
+    def start(self) -> None:
+        global _runtime
+        _runtime = self.rt
+        self.rt.scheduler = self
+        self.scheduler.start()
+        self.reconcile()
+        self.scheduler.add_job(
+            heartbeat, "interval", seconds=HEARTBEAT_S, id="heartbeat", replace_existing=True
+        )
+        self.scheduler.add_job(
+            watch_sittings, "interval", seconds=WATCH_S, id="watch-sittings", replace_existing=True
+        )
+        from exam_server.sync.jobs import install
+
+        install(self)  # keys, results, backups and uploads with central (exam-sync setup)
+
+    def shutdown(self) -> None:
+        global _runtime
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if _runtime is self.rt:
+            _runtime = None
+
+    def state(self) -> str:
+        return "running" if self.scheduler.running else "stopped"
+
+    def schedule(self, sitting_id: int, when: datetime) -> None:
+        """(Re)schedule the sitting's next sweep; one job per sitting."""
+        self.scheduler.add_job(
+            run_sweep,
+            "date",
+            run_date=when + timedelta(milliseconds=5),
+            args=[sitting_id],
+            id=f"sweep:{sitting_id}",
+            replace_existing=True,
+        )
+
+    def reconcile(self) -> None:
+        """At startup: record downtime, then sweep every sitting not yet closed."""
+        from exam_server.system.service import record_downtime
+
+        with self.rt.db.write() as session:
+            record_downtime(
+                session,
+                self.rt.clock.now(),
+                self.rt.config.DOWNTIME_RECORD_S,
+                self.rt.config.DOWNTIME_CREDIT_S,
+            )
+            open_ids = list(session.scalars(select(Sitting.id).where(Sitting.closed_at.is_(None))))
+        for sitting_id in open_ids:
+            run_sweep(sitting_id)
+
+    def sitting_changed(self, sitting_id: int) -> None:
+        """Something moved a deadline (pause, resume, extra time): sweep again now."""
+        self.schedule(sitting_id, self.rt.clock.now())

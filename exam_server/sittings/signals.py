@@ -1,0 +1,32 @@
+"""In-process signals of what happens at the terminals (blinker, as Flask uses).
+
+The candidate namespace and the scheduler send them; the proctoring console listens and
+relays to the invigilators' pages. Senders never wait on listeners' results, and a
+listener must be quick (it runs on the sender's thread): queue or emit, nothing more.
+
+Every signal's sender is the string ``"candidate"`` or ``"scheduler"``; the keyword
+arguments are listed beside each.
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+#: sid, terminal_id, seat (None until hello), at
+terminal_connected = _signals.signal("terminal-connected")
+#: sid, terminal_id, seat, attempt_id (None if nobody logged in), at
+terminal_disconnected = _signals.signal("terminal-disconnected")
+#: sid, terminal_id, seat, clock_offset_s (None if the PC did not say), at
+terminal_hello = _signals.signal("terminal-hello")
+#: sid, attempt_id, sitting_id, room_id, terminal_id, seat, first (bool), at
+candidate_logged_in = _signals.signal("candidate-logged-in")
+#: sid, attempt_id, seq, item_id, duplicate (bool), at  -- after commit
+answer_saved = _signals.signal("answer-saved")
+#: sid, terminal_id, attempt_id (may be None), answered (may be None), at
+terminal_heartbeat = _signals.signal("terminal-heartbeat")
+#: attempt_id, by ("candidate" | "deadline" | a user name), at
+attempt_submitted = _signals.signal("attempt-submitted")
+#: sitting_id, started, submitted, absent (lists of attempt ids), at
+sitting_swept = _signals.signal("sitting-swept")

@@ -1,0 +1,123 @@
+"""Group commit for answer saves: many saves, one transaction, then the acknowledgements.
+
+Socket.IO handler threads hand their save to :meth:`AnswerWriter.save` and block until the
+batch that holds it has committed. The writer thread drains whatever is queued, stores it
+in one transaction (``synchronous=FULL`` on SQLite: on disk at commit) and only then
+resolves each save. While one batch commits, the next one gathers, so the batch size
+follows the load without any added wait.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+
+from exam_server.clock import Clock
+from exam_server.db import Database
+from exam_server.sittings.service import SaveRequest, SaveResult, ServiceError, save_answers
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+class AnswerWriter:
+    def __init__(
+        self, db: Database, clock: Clock, *, max_batch: int = 500, wait_ms: float = 0.0
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.max_batch = max_batch
+        self.wait_s = wait_ms / 1000
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        #: counters for the console and the benchmarks
+        self.batches = 0
+        self.saved = 0
+        #: recent (batch size, seconds in the transaction) pairs, newest last
+        self.recent: collections.deque[tuple[int, float]] = collections.deque(maxlen=2000)
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="answer-writer", daemon=True)
+                self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join(timeout)
+
+    def save(self, request: SaveRequest, timeout: float = 15.0) -> SaveResult:
+        """Store one change durably; returns after commit or raises the refusal."""
+        self.start()
+        future: Future[SaveResult] = Future()
+        self._queue.put((request, future))
+        return future.result(timeout)
+
+    def stats(self) -> dict[str, float]:
+        """Batches and commit times of the last few thousand batches (for /healthz)."""
+        recent = list(self.recent)
+        times = sorted(t for _, t in recent)
+        if not times:
+            return {"batches": self.batches, "saved": self.saved}
+        return {
+            "batches": self.batches,
+            "saved": self.saved,
+            "recent_mean_batch": round(sum(n for n, _ in recent) / len(recent), 2),
+            "recent_p50_ms": round(times[len(times) // 2] * 1000, 2),
+            "recent_p99_ms": round(times[min(len(times) - 1, int(len(times) * 0.99))] * 1000, 2),
+            "recent_max_ms": round(times[-1] * 1000, 2),
+        }
+
+    def _take_batch(self, first: object) -> list[tuple[SaveRequest, Future[SaveResult]]]:
+        batch = [first]
+        deadline = time.monotonic() + self.wait_s
+        while len(batch) < self.max_batch:
+            try:
+                remaining = deadline - time.monotonic()
+                item = (
+                    self._queue.get(timeout=remaining)
+                    if remaining > 0
+                    else self._queue.get_nowait()
+                )
+            except queue.Empty:
+                break
+            if item is _STOP:
+                self._queue.put(_STOP)
+                break
+            batch.append(item)
+        return batch  # type: ignore[return-value]
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch = self._take_batch(first)
+            requests = [req for req, _ in batch]
+            started = time.perf_counter()
+            try:
+                with self.db.write() as session:
+                    results = save_answers(session, self.clock.now(), requests)
+            except Exception:
+                log.exception("answer batch of %d failed; the terminals will re-send", len(batch))
+                for _, future in batch:
+                    future.set_exception(ServiceError("server_busy", "batch failed", retry=True))
+                continue
+            # Committed: only now acknowledge.
+            self.recent.append((len(batch), time.perf_counter() - started))
+            self.batches += 1
+            for (_, future), result in zip(batch, results, strict=True):
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    self.saved += 1
+                    future.set_result(result)
