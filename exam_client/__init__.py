@@ -1,0 +1,1 @@
+"""The terminal client: agent, candidate UI, journal, simulator; and the wire protocol."""

@@ -1,0 +1,240 @@
+"""``exam-client``: the exam terminal (agent + candidate UI), its kiosk browser, and the
+load simulator."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+SEAT_RE = re.compile(r"^[0-9A-Za-z]+-\d{1,3}$")
+
+
+def _seat(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    if not SEAT_RE.match(value):
+        raise click.BadParameter(
+            f"座位应写成 考场号-座号，例如 001-07 / a seat is ROOM-SEAT, e.g. 001-07 (got {value!r})"
+        )
+    return value
+
+
+def _server(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise click.BadParameter(
+            f"服务器地址应以 http:// 或 https:// 开头 / the server URL must start with "
+            f"http:// or https:// (got {value!r})"
+        )
+    return value.rstrip("/")
+
+
+def _warn_at(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        out = tuple(sorted({int(x) for x in value.split(",") if x.strip()}, reverse=True))
+    except ValueError:
+        raise click.BadParameter("秒数列表，例如 900,300 / seconds, e.g. 900,300") from None
+    if any(x <= 0 for x in out):
+        raise click.BadParameter("必须为正数 / must be positive")
+    return out
+
+
+server_option = click.option(
+    "--server",
+    required=True,
+    callback=_server,
+    envvar="EXAM_CLIENT_SERVER",
+    help="考点服务器地址 / the centre server, e.g. https://192.168.10.2:5000",
+)
+
+
+@click.group(
+    help="考试终端 / the exam terminal: `run` the agent and candidate UI, open the `kiosk` "
+    "browser, `simulate` many terminals for a load test or rehearsal."
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def main(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("werkzeug", "socketio", "engineio", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@main.command(help="运行考试终端 / run the terminal: agent + candidate UI on 127.0.0.1.")
+@server_option
+@click.option(
+    "--seat",
+    required=True,
+    callback=_seat,
+    envvar="EXAM_CLIENT_SEAT",
+    help="本机座位 考场号-座号 / this PC's seat, ROOM-SEAT (e.g. 001-07).",
+)
+@click.option("--ui-port", default=8765, show_default=True, help="Local port of the candidate UI.")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/client"),
+    show_default=True,
+    envvar="EXAM_CLIENT_DATA_DIR",
+    help="本机答题日志目录 / where the journal (journal.db) and terminal id live. Keep it "
+    "on the local disk and do not delete it during an exam.",
+)
+@click.option(
+    "--seb-config-key",
+    default="",
+    envvar="EXAM_CLIENT_SEB_CONFIG_KEY",
+    help="Require Safe Exam Browser with this config key (hex); empty: no check.",
+)
+@click.option(
+    "--warn-at",
+    default="900,300",
+    show_default=True,
+    callback=_warn_at,
+    help="Warn the candidate this many seconds before the end (comma-separated).",
+)
+def run(
+    server: str,
+    seat: str,
+    ui_port: int,
+    data_dir: Path,
+    seb_config_key: str,
+    warn_at: tuple[int, ...],
+) -> None:
+    from exam_client.agent import Agent, AgentConfig
+    from exam_client.journal import SqliteJournal
+    from exam_client.ui import UiOptions, UiServer
+
+    journal = SqliteJournal(data_dir / "journal.db")
+    agent = Agent(AgentConfig(server=server, seat=seat), journal)
+    try:
+        ui = UiServer(
+            agent, UiOptions(port=ui_port, seb_config_key=seb_config_key, warn_at_s=warn_at)
+        )
+    except OSError as exc:
+        raise click.ClickException(
+            f"本地端口 {ui_port} 无法使用 / cannot listen on 127.0.0.1:{ui_port}: {exc}"
+        ) from None
+    agent.start()
+    ui.start()
+    click.echo(
+        f"考试终端已启动 / terminal {journal.terminal_id} at seat {seat} -> {server}\n"
+        f"考生界面 / candidate UI: {ui.url}"
+    )
+    sys.stdout.flush()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    ui.stop()
+    agent.stop()
+    journal.close()
+
+
+@main.command(help="以全屏锁定方式打开考生界面 / open the candidate UI in Chromium kiosk mode.")
+@click.option("--ui-port", default=8765, show_default=True)
+@click.option("--chromium", default="/usr/bin/chromium", show_default=True)
+@click.option("--dry-run", is_flag=True, help="Print the command instead of starting Chromium.")
+def kiosk(ui_port: int, chromium: str, dry_run: bool) -> None:
+    from exam_client.kiosk import run_kiosk
+
+    try:
+        code = run_kiosk(f"http://127.0.0.1:{ui_port}/", chromium, dry_run=dry_run)
+    except FileNotFoundError:
+        raise click.ClickException(
+            f"找不到浏览器 {chromium} / Chromium not found: apt-get install chromium, "
+            "or pass --chromium PATH"
+        ) from None
+    sys.exit(code)
+
+
+@main.command(
+    help="模拟多台考试终端 / simulate N headless terminals (the real agent, no UI) logging "
+    "in roster candidates, answering at a pace and submitting; writes a JSON report."
+)
+@server_option
+@click.option(
+    "--terminals", type=click.IntRange(min=1), help="How many terminals (default: the roster)."
+)
+@click.option(
+    "--roster",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON list of {ticket, id_number, seat} (the demo writes demo-data/central/roster.json).",
+)
+@click.option("--pace", default=5.0, show_default=True, help="Seconds between answers (±50 %).")
+@click.option("--submit", is_flag=True, help="Submit once allowed and every item is answered.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write JSON here.")
+@click.option("--duration", type=float, help="Stop after this many seconds (default: when done).")
+@click.option(
+    "--journal",
+    type=click.Choice(["memory", "sqlite"]),
+    default="memory",
+    show_default=True,
+    help="Journals in memory, or one SQLite file per terminal in a temp dir.",
+)
+@click.option("--no-preload", is_flag=True, help="Skip pre-loading papers at connect.")
+@click.option(
+    "--drain", default=20.0, show_default=True, help="Seconds to let pending changes drain."
+)
+@click.option(
+    "--seed", default=1, show_default=True, help="Random seed of the candidates' choices."
+)
+@click.option(
+    "--processes",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Spread the terminals over this many processes (for 1,000 and more).",
+)
+def simulate(
+    server: str,
+    terminals: int | None,
+    roster: Path,
+    pace: float,
+    submit: bool,
+    report: Path | None,
+    duration: float | None,
+    journal: str,
+    no_preload: bool,
+    drain: float,
+    seed: int,
+    processes: int,
+) -> None:
+    from exam_client.simulate import RosterError, SimOptions, load_roster
+    from exam_client.simulate import simulate as run_simulation
+
+    try:
+        entries = load_roster(roster)
+        options = SimOptions(
+            server=server,
+            terminals=terminals or len(entries),
+            pace_s=pace,
+            submit=submit,
+            duration_s=duration,
+            journal=journal,
+            preload=not no_preload,
+            drain_s=drain,
+            seed=seed,
+            processes=processes,
+        )
+        result = run_simulation(options, entries, progress=lambda m: click.echo(m, err=True))
+    except RosterError as exc:
+        raise click.ClickException(str(exc)) from None
+    text = json.dumps(result, ensure_ascii=False, indent=1)
+    if report:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(text, encoding="utf-8")
+        click.echo(f"报告 / report: {report}", err=True)
+    else:
+        click.echo(text)
+    sys.exit(0 if result["lost"] == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+"""The wire protocol between a terminal and the centre server: one module, both ends.
+
+Every message is a frozen pydantic model. Both ends parse what they receive with
+:func:`parse` and refuse anything malformed with a :class:`ProtocolError` that names the
+field. Replies to requests are either an ``Ok`` model or an :class:`ErrorReply` whose
+``code`` is machine-readable and whose ``message`` says what to do (Chinese first).
+
+Namespace ``/candidate``. Client -> server events (each answered through the Socket.IO
+acknowledgement): ``hello``, ``login``, ``save``, ``submit``, ``heartbeat``; and (added
+within version 1, older servers answer them with nothing) ``preload``, ``status``, ``photo``.
+Server -> client pushes: ``sitting_started``, ``attempt_submitted``, ``clock``, ``paused``,
+``resumed``, ``broadcast``.
+
+Versioning: the client says its ``protocol`` in ``hello``. The server accepts any version
+in :data:`SUPPORTED_VERSIONS`; otherwise it answers ``protocol_mismatch`` with what it
+supports, and the client shows that instead of misbehaving.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+PROTOCOL_VERSION = 1
+SUPPORTED_VERSIONS = frozenset({1})
+NAMESPACE = "/candidate"
+
+#: Option labels a response may carry: A-H for choice items, T/F for true/false.
+OPTION_LABELS = frozenset("ABCDEFGH") | {"T", "F"}
+
+Ticket = Annotated[str, Field(pattern=r"^\d{12}$", description="准考证号, 12 digits")]
+IdNumber = Annotated[str, Field(pattern=r"^\d{17}[\dX]$", description="身份证号, 18 characters")]
+ItemId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+
+
+class ProtocolError(Exception):
+    """A message that does not parse. ``field`` names the first bad field."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+# --- client -> server -----------------------------------------------------------------
+
+
+class Hello(Message):
+    """First message on every connection: versions and which terminal this is."""
+
+    protocol: int
+    client: str = Field(max_length=64, description="client software and version")
+    terminal_id: str = Field(min_length=1, max_length=64)
+    seat: str | None = Field(default=None, max_length=32, description="ROOM-SEAT, e.g. 01-07")
+    local_time: datetime | None = Field(
+        default=None, description="the PC's own clock, only to warn when it is off"
+    )
+
+
+class Login(Message):
+    """A candidate identifies with ticket number and ID number (准考证号 + 身份证号)."""
+
+    ticket: Ticket
+    id_number: IdNumber
+    sitting_id: int | None = Field(default=None, description="omit: the sitting open now")
+
+    @field_validator("id_number", mode="before")
+    @classmethod
+    def _upper_x(cls, v: Any) -> Any:
+        return v.upper() if isinstance(v, str) else v
+
+
+class Save(Message):
+    """One answer change. ``seq`` counts up per attempt from 1; resends reuse it."""
+
+    attempt_id: int = Field(gt=0)
+    seq: int = Field(gt=0, lt=2**31)
+    item_id: ItemId
+    response: tuple[str, ...] = Field(max_length=8, description="option labels; empty clears")
+    client_time: datetime | None = None
+
+    @field_validator("response")
+    @classmethod
+    def _labels(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [x for x in v if x not in OPTION_LABELS]
+        if bad:
+            raise ValueError(f"unknown option label(s): {', '.join(bad)}")
+        if len(set(v)) != len(v):
+            raise ValueError("an option is repeated")
+        return tuple(sorted(v))
+
+
+class Submit(Message):
+    """The candidate submits. ``last_seq`` is the last change the terminal made: the
+    server refuses (``answers_pending``) until it holds every change up to it."""
+
+    attempt_id: int = Field(gt=0)
+    last_seq: int = Field(ge=0)
+
+
+class Heartbeat(Message):
+    attempt_id: int | None = None
+    answered: int | None = Field(default=None, ge=0)
+
+
+class Preload(Message):
+    """Terminal -> server, after hello: the encrypted papers of the candidates seated at
+    this terminal's seat in the sittings still to come (never a key, never plaintext)."""
+
+
+class Status(Message):
+    """Terminal -> server, every few seconds and after a push: the attempt's state and
+    timing now (pauses and extra time move the deadline; the server's word is final)."""
+
+    attempt_id: int = Field(gt=0)
+
+
+class Photo(Message):
+    """Terminal -> server: the registered photo of the candidate logged in here."""
+
+
+# --- server -> client -----------------------------------------------------------------
+
+
+class ErrorReply(Message):
+    ok: Literal[False] = False
+    code: str
+    message: str
+    field: str | None = None
+    retry: bool = Field(default=False, description="true: keep the change and send it again later")
+
+
+class HelloOk(Message):
+    ok: Literal[True] = True
+    protocol: int
+    server_time: datetime
+    clock_warning: bool = False
+
+
+class SittingInfo(Message):
+    sitting_id: int
+    subject: str
+    start: datetime
+    end: datetime
+    submit_opens: datetime
+    deadline: datetime | None
+    time_left_s: float
+    paused: bool
+
+
+class CandidateInfo(Message):
+    name: str
+    ticket: str
+    trade: str
+    level: str
+    photo_url: str | None = None
+
+
+class ItemRef(Message):
+    item_id: str
+    type: str
+    points: str
+
+
+class LoginOk(Message):
+    ok: Literal[True] = True
+    attempt_id: int
+    state: str
+    server_time: datetime
+    candidate: CandidateInfo
+    sitting: SittingInfo
+    items: tuple[ItemRef, ...]
+    answers: dict[str, tuple[str, ...]] = Field(description="server's current answers (resume)")
+    last_seq: int = Field(description="highest seq the server holds for this attempt")
+    paper: str | None = Field(default=None, description="encrypted paper (base64), when known")
+    paper_key: str | None = Field(
+        default=None, description="the paper's data key (base64), only once the sitting started"
+    )
+    receipt: str | None = None
+
+
+class SaveOk(Message):
+    ok: Literal[True] = True
+    seq: int
+    duplicate: bool
+    server_time: datetime
+
+
+class SubmitOk(Message):
+    ok: Literal[True] = True
+    submitted_at: datetime
+    digest: str = Field(description="SHA-256 over the submitted answers, hex")
+    signature: str = Field(description="the server's signature of the digest, hex")
+    receipt: str = Field(description="short code the candidate notes down")
+
+
+class SittingStarted(Message):
+    """Pushed to each logged-in terminal at the start: its paper's data key."""
+
+    attempt_id: int
+    paper_key: str | None = Field(description="base64; None when the key is not released yet")
+    sitting: SittingInfo
+
+
+class PreloadPaper(Message):
+    """One encrypted paper a terminal keeps until the key arrives at start."""
+
+    sitting_id: int
+    sitting_code: str
+    paper_ref: str
+    start: datetime
+    sha256: str = Field(description="SHA-256 of the ciphertext, hex")
+    ciphertext: str = Field(description="base64")
+
+
+class PreloadOk(Message):
+    ok: Literal[True] = True
+    seat: str
+    papers: tuple[PreloadPaper, ...]
+
+
+class StatusOk(Message):
+    ok: Literal[True] = True
+    attempt_id: int
+    state: str
+    server_time: datetime
+    sitting: SittingInfo
+    receipt: str | None = None
+
+
+class PhotoOk(Message):
+    ok: Literal[True] = True
+    media_type: str
+    data: str = Field(description="base64")
+
+
+class AttemptSubmitted(Message):
+    """Pushed when the attempt is submitted by someone other than the candidate."""
+
+    attempt_id: int
+    reason: Literal["deadline", "invigilator", "candidate"]
+    submitted_at: datetime
+    receipt: str
+
+
+M = TypeVar("M", bound=Message)
+
+
+def parse(model: type[M], payload: Any) -> M:
+    """Validate a received payload, or raise :class:`ProtocolError` naming the bad field."""
+    if not isinstance(payload, dict):
+        raise ProtocolError("bad_message", f"{model.__name__} must be an object")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or None
+        raise ProtocolError(
+            "bad_message", f"{model.__name__}.{where}: {first['msg']}", field=where
+        ) from None
+
+
+def dump(message: Message) -> dict[str, Any]:
+    """The JSON-ready form of a message (datetimes as ISO 8601)."""
+    return message.model_dump(mode="json")
