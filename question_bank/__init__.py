@@ -1,0 +1,1 @@
+"""Item banks, paper assembly, scoring and the encrypted paper package format (pure)."""

@@ -1,0 +1,196 @@
+"""The standard data parts of a centre's exam package, beside the encrypted papers.
+
+Central writes them with :func:`centre_parts`; the centre validates them with
+:func:`read_centre_parts` before importing anything. Each is a JSON part
+(``question_bank.package.Part``):
+
+``centre.json``
+    the centre, its rooms (rows x cols) and the seats held back as spares;
+``plan.json``
+    the exam plan: year, name, cutoff rules, multiple-choice scoring policy;
+``sittings.json``
+    each sitting: code (as in the manifest), subject, level, trade, start and end
+    (UTC ISO 8601) and the rule windows in seconds;
+``roster.json``
+    each candidate with their seat and paper variant per sitting; photos travel as
+    ``photo-<ticket>.jpg`` parts.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from question_bank.package import Part
+
+
+class PartsError(ValueError):
+    """A data part that does not validate; says which part and which field."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+
+class RoomPart(_Model):
+    code: Annotated[str, Field(pattern=r"^\d{2,3}$")]
+    name: str
+    rows: int = Field(ge=1, le=30)
+    cols: int = Field(ge=1, le=30)
+    spare_seats: tuple[int, ...] = ()
+
+    @model_validator(mode="after")
+    def _spares_inside(self) -> RoomPart:
+        bad = [n for n in self.spare_seats if not 1 <= n <= self.rows * self.cols]
+        if bad:
+            raise ValueError(
+                f"room {self.code}: spare seats {bad} are outside 1..{self.rows * self.cols}"
+            )
+        return self
+
+
+class CentrePart(_Model):
+    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,32}$")]
+    name: str
+    rooms: tuple[RoomPart, ...] = Field(min_length=1)
+
+
+class CutoffPart(_Model):
+    level: int = Field(ge=1, le=5)
+    trade: str | None = None
+    subjects: tuple[str, ...] = Field(min_length=1)
+    subject_min: Decimal = Field(ge=0, le=100)
+    total_min: Decimal = Field(ge=0)
+    total_basis: Literal["sum", "mean"] = "sum"
+
+
+class PlanPart(_Model):
+    year: int = Field(ge=2000, le=2100)
+    name: str
+    cutoffs: tuple[CutoffPart, ...] = ()
+    multiple_policy: Literal["all_or_nothing", "proportional", "half"] = "all_or_nothing"
+
+
+class SittingPart(_Model):
+    code: Code
+    subject: str
+    level: int | None = Field(default=None, ge=1, le=5)
+    trade: str | None = None
+    start: datetime
+    end: datetime
+    entry_opens_before_s: int = Field(default=1800, ge=0)
+    late_entry_s: int = Field(default=1800, ge=0)
+    earliest_submit_s: int = Field(default=1800, ge=0)
+
+    @model_validator(mode="after")
+    def _window(self) -> SittingPart:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError(f"sitting {self.code}: times must carry a timezone")
+        if self.end <= self.start:
+            raise ValueError(f"sitting {self.code}: end must be after start")
+        return self
+
+
+class SeatingPart(_Model):
+    sitting: Code
+    room: str
+    seat: int = Field(ge=1)
+    variant: int = Field(ge=1)
+
+
+class CandidatePart(_Model):
+    ticket: Annotated[str, Field(pattern=r"^\d{12}$")]
+    id_number: Annotated[str, Field(pattern=r"^\d{17}[\dX]$")]
+    name: str = Field(min_length=1, max_length=100)
+    gender: str
+    birth_date: date
+    trade: str
+    level: int = Field(ge=1, le=5)
+    employer: str = ""
+    photo: str | None = Field(default=None, description="name of the photo part, if any")
+    seats: tuple[SeatingPart, ...] = Field(min_length=1)
+
+
+class CentreParts(_Model):
+    centre: CentrePart
+    plan: PlanPart
+    sittings: tuple[SittingPart, ...]
+    roster: tuple[CandidatePart, ...]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CentreParts:
+        rooms = {r.code: r for r in self.centre.rooms}
+        sittings = {s.code for s in self.sittings}
+        tickets: set[str] = set()
+        taken: set[tuple[str, str, int]] = set()
+        for c in self.roster:
+            if c.ticket in tickets:
+                raise ValueError(f"roster: ticket {c.ticket} appears twice")
+            tickets.add(c.ticket)
+            for s in c.seats:
+                if s.sitting not in sittings:
+                    raise ValueError(f"roster {c.ticket}: unknown sitting {s.sitting}")
+                room = rooms.get(s.room)
+                if room is None:
+                    raise ValueError(f"roster {c.ticket}: unknown room {s.room}")
+                if s.seat > room.rows * room.cols:
+                    raise ValueError(f"roster {c.ticket}: seat {s.seat} is not in room {s.room}")
+                if (s.sitting, s.room, s.seat) in taken:
+                    raise ValueError(
+                        f"roster {c.ticket}: seat {s.room}-{s.seat} is taken twice in {s.sitting}"
+                    )
+                taken.add((s.sitting, s.room, s.seat))
+        return self
+
+
+PART_NAMES = ("centre.json", "plan.json", "sittings.json", "roster.json")
+
+
+def centre_parts(parts: CentreParts, photos: dict[str, bytes] | None = None) -> list[Part]:
+    """The parts central adds to a centre's package."""
+    out = [
+        Part("centre.json", parts.centre.model_dump_json(indent=1).encode()),
+        Part("plan.json", parts.plan.model_dump_json(indent=1).encode()),
+        Part(
+            "sittings.json",
+            b"[" + b",".join(s.model_dump_json().encode() for s in parts.sittings) + b"]",
+        ),
+        Part(
+            "roster.json",
+            b"[" + b",".join(c.model_dump_json().encode() for c in parts.roster) + b"]",
+        ),
+    ]
+    for name, data in (photos or {}).items():
+        out.append(Part(name, data, "image/jpeg"))
+    return out
+
+
+def read_centre_parts(read: dict[str, bytes]) -> CentreParts:
+    """Validate the four standard parts (name -> bytes); raise :class:`PartsError`."""
+    missing = [n for n in PART_NAMES if n not in read]
+    if missing:
+        raise PartsError(f"考试包缺少数据部件 {', '.join(missing)} (missing parts)")
+    try:
+        return CentreParts(
+            centre=CentrePart.model_validate_json(read["centre.json"]),
+            plan=PlanPart.model_validate_json(read["plan.json"]),
+            sittings=tuple(
+                SittingPart.model_validate(x) for x in json.loads(read["sittings.json"])
+            ),
+            roster=tuple(CandidatePart.model_validate(x) for x in json.loads(read["roster.json"])),
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise PartsError(
+            f"考试包数据部件有误 / bad package data: {where}: {first['msg']}"
+        ) from None
+    except (ValueError, TypeError) as exc:
+        raise PartsError(f"考试包数据部件有误 / bad package data: {exc}") from None
