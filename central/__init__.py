@@ -1,0 +1,1 @@
+"""The province's central service: packages out, keys at start, results and backups in."""

@@ -1,0 +1,224 @@
+"""Central's web API (Flask): what a centre's sync tool talks to.
+
+Every ``/api/v1`` request is signed by the centre's Ed25519 key
+(:mod:`question_bank.signed_requests`): central looks the centre up, checks the time
+window and the signature, and records the nonce (a second use is a replay) before the
+view runs. A view then acts only on that centre's own packages, keys and uploads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Flask, Response, g, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from central import service
+from central.config import CentralConfig
+from central.db import CentralDatabase
+from central.models import CentreAccount, SeenNonce
+from central.service import CentralError
+from question_bank.signed_requests import RequestAuthError, parse_headers, verify_request
+
+Clock = Callable[[], datetime]
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    config: CentralConfig | dict[str, Any] | None = None, *, clock: Clock | None = None
+) -> Flask:
+    cfg = config if isinstance(config, CentralConfig) else CentralConfig.from_mapping(config)
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=cfg.MAX_CHUNK + 64 * 1024)
+    app.extensions["central"] = {
+        "config": cfg,
+        "db": CentralDatabase(cfg.DATABASE_URL),
+        "clock": clock or _utcnow,
+    }
+    app.register_blueprint(api)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(ok=True, service="exam-central", time=_ctx()["clock"]().isoformat())
+
+    @app.errorhandler(CentralError)
+    def refused(exc: CentralError) -> tuple[Response, int]:
+        return jsonify(exc.to_json()), exc.status
+
+    @app.errorhandler(413)
+    def too_large(_exc: Exception) -> tuple[Response, int]:
+        return jsonify(ok=False, code="too_large", message="请求过大 / request too large"), 413
+
+    return app
+
+
+def _ctx() -> dict[str, Any]:
+    from flask import current_app
+
+    ctx: dict[str, Any] = current_app.extensions["central"]
+    return ctx
+
+
+def _db() -> CentralDatabase:
+    db: CentralDatabase = _ctx()["db"]
+    return db
+
+
+def _now() -> datetime:
+    now: datetime = _ctx()["clock"]()
+    return now
+
+
+@api.before_request
+def authenticate() -> None:
+    """Signed request -> ``g.centre``; refusals are 401 with a code saying why."""
+    cfg: CentralConfig = _ctx()["config"]
+    now = _now()
+    body = request.get_data(cache=True)
+    path = request.path + (f"?{request.query_string.decode()}" if request.query_string else "")
+    try:
+        signed = parse_headers(dict(request.headers))
+    except RequestAuthError as exc:
+        raise CentralError(exc.code, str(exc), 401) from None
+    with _db().read() as session:
+        centre = session.scalar(select(CentreAccount).where(CentreAccount.code == signed.centre))
+        if centre is not None:
+            session.expunge(centre)  # a plain record for the rest of the request
+    if centre is None:
+        raise CentralError(
+            "unknown_centre",
+            f"考点 {signed.centre} 未在省中心登记：请先由省中心登记考点公钥 (unknown centre)",
+            401,
+        )
+    try:
+        verify_request(
+            service.public_key_of(centre),
+            signed,
+            request.method,
+            path,
+            body,
+            now,
+            cfg.REPLAY_WINDOW_S,
+        )
+    except RequestAuthError as exc:
+        raise CentralError(exc.code, str(exc), 401) from None
+    try:
+        with _db().write() as session:
+            session.add(SeenNonce(centre_code=centre.code, nonce=signed.nonce, seen_at=now))
+            session.flush()
+            service.prune_nonces(session, now, cfg.REPLAY_WINDOW_S)
+    except IntegrityError:
+        with _db().write() as session:
+            service.audit(session, now, centre.code, "refused.replay", path=path)
+        raise CentralError(
+            "replayed_request",
+            "这个请求已经收到过（重放），已拒绝 / replayed request refused",
+            401,
+        ) from None
+    g.centre = centre
+
+
+@api.get("/packages")
+def packages() -> Response:
+    with _db().read() as session:
+        return jsonify(ok=True, packages=service.list_packages(session, g.centre))
+
+
+@api.get("/packages/<package_id>")
+def package(package_id: str) -> Response:
+    try:
+        with _db().write() as session:
+            data = service.fetch_package(session, g.centre, package_id, _now())
+    except CentralError as exc:
+        if exc.code == "wrong_centre":
+            _record_refusal(exc, package_id=package_id)
+        raise
+    return Response(data, mimetype="application/zip")
+
+
+@api.get("/keys/<sitting_code>/<kind>")
+def key(sitting_code: str, kind: str) -> Response:
+    try:
+        with _db().write() as session:
+            reply = service.release_key(
+                session, g.centre.code, sitting_code, kind, _now(), actor=g.centre.code
+            )
+    except CentralError as exc:
+        _record_refusal(exc, sitting=sitting_code, key=kind)
+        raise
+    return jsonify(reply)
+
+
+@api.post("/uploads")
+def begin_upload() -> Response:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise CentralError("bad_request", "请求体应为 JSON 对象 / JSON object expected")
+    cfg: CentralConfig = _ctx()["config"]
+    with _db().write() as session:
+        return jsonify(service.begin_upload(session, g.centre.code, body, _now(), cfg.MAX_UPLOAD))
+
+
+@api.get("/uploads/<upload_id>")
+def upload_status(upload_id: str) -> Response:
+    with _db().read() as session:
+        return jsonify(service.upload_status(session, g.centre.code, upload_id))
+
+
+@api.put("/uploads/<upload_id>")
+def put_chunk(upload_id: str) -> Response:
+    try:
+        offset = int(request.args["offset"])
+    except (KeyError, ValueError):
+        raise CentralError("bad_request", "缺少 offset 参数 / offset required") from None
+    cfg: CentralConfig = _ctx()["config"]
+    with _db().write() as session:
+        return jsonify(
+            service.put_chunk(
+                session, g.centre.code, upload_id, offset, request.get_data(), cfg.MAX_CHUNK
+            )
+        )
+
+
+@api.post("/uploads/<upload_id>/complete")
+def complete(upload_id: str) -> Response:
+    now = _now()
+    try:
+        with _db().write() as session:
+            return jsonify(service.complete_upload(session, g.centre, upload_id, now))
+    except CentralError as exc:
+        if exc.code not in ("upload_incomplete", "unknown_upload"):
+            # A refused file leaves nothing behind: the partial upload goes too.
+            with _db().write() as session:
+                service.discard_upload(session, g.centre.code, upload_id)
+            _record_refusal(exc, upload_id=upload_id)
+        raise
+
+
+@api.get("/results/<sitting_code>")
+def results(sitting_code: str) -> Response:
+    from central.models import ResultPackage
+
+    with _db().read() as session:
+        rows = session.scalars(
+            select(ResultPackage)
+            .where(
+                ResultPackage.centre_code == g.centre.code,
+                ResultPackage.sitting_code == sitting_code,
+            )
+            .order_by(ResultPackage.id)
+        ).all()
+        return jsonify(ok=True, results=[service.summary(r) for r in rows])
+
+
+def _record_refusal(exc: CentralError, **data: Any) -> None:
+    with _db().write() as session:
+        service.audit(session, _now(), g.centre.code, f"refused.{exc.code}", **data)

@@ -1,0 +1,124 @@
+"""The demo's exam package: one centre, one room of 30 seats, three subjects.
+
+Built exactly as central builds a real one (sample bank -> blueprints -> assembly ->
+sealed papers -> seat plan -> signed package), so ``make demo`` exercises the real path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from central.packaging import SittingSpec, build_centre_package
+from question_bank.package import private_key_pem, public_key_pem, secrets_to_json
+from question_bank.package_parts import CutoffPart, PlanPart
+from question_bank.sample import load_sample_bank, sample_blueprint
+from seating import sample
+from seating.allocation import allocate
+from seating.model import Centre, Room, Sitting
+
+CENTRE = "0101"
+SUBJECTS = (("ZYDD", "职业道德"), ("ZYNL", "职业能力"), ("GWJN", "岗位技能"))
+CANDIDATES = 26
+
+
+@dataclass(frozen=True)
+class DemoTimes:
+    first_start: datetime
+    duration: timedelta
+    gap: timedelta
+    #: the rule windows (entry before start, late entry, earliest submit), seconds
+    windows: tuple[int, int, int]
+
+
+def demo_times(now: datetime, *, quick: bool) -> DemoTimes:
+    """Quick: 6-minute sittings, windows scaled by 6/60 (3 min entry, 3 min late entry,
+    submit from 3 min). Full: 60-minute sittings and the notices' 30-minute windows."""
+    start = (now + timedelta(minutes=2)).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    if quick:
+        return DemoTimes(start, timedelta(minutes=6), timedelta(minutes=8), (180, 180, 180))
+    return DemoTimes(start, timedelta(minutes=60), timedelta(minutes=90), (1800, 1800, 1800))
+
+
+def write_demo_package(out: Path, now: datetime, *, quick: bool) -> dict[str, str]:
+    """Write package.zip, central.pub, central.key and secrets.json into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    times = demo_times(now, quick=quick)
+    room = Room(
+        code="001", name="第01考场", rows=5, cols=6, spare_seats=4, location="实训楼1层101室"
+    )
+    centre = Centre(
+        code=CENTRE,
+        name="演示考点（示例职业技能鉴定中心）",
+        rooms=(room,),
+        address="示例市示例路 1 号",
+    )
+    level, trade = 4, "电工"
+    cands = [
+        dataclasses.replace(c, level=level, trade=trade, centre=CENTRE)
+        for c in sample.candidates(CANDIDATES, seed=7)
+    ]
+    sittings, specs = [], []
+    for i, (code, subject) in enumerate(SUBJECTS):
+        start = times.first_start + times.gap * i
+        sitting_code = f"DEMO-{code}-L{level}"
+        sittings.append(
+            Sitting(sitting_code, subject, start, start + times.duration, ("A", "B", "C"))
+        )
+        bp = sample_blueprint(code, level, "DG" if code == "GWJN" else None)
+        specs.append(SittingSpec(sitting_code, bp, start, start + times.duration, *times.windows))
+    plan = allocate(cands, [centre], sittings, year=now.year, seed=2026, title="演示考试")
+    key = Ed25519PrivateKey.generate()
+    package = build_centre_package(
+        centre_code=CENTRE,
+        seat_plan=plan,
+        plan=PlanPart(
+            year=now.year,
+            name=f"{now.year}年工勤技能岗位等级考核（演示）",
+            cutoffs=(
+                CutoffPart(
+                    level=level,
+                    subjects=tuple(s for _, s in SUBJECTS),
+                    subject_min=Decimal(35),
+                    total_min=Decimal(180),
+                ),
+            ),
+        ),
+        sittings=specs,
+        bank=load_sample_bank(),
+        seed="demo",
+        signing_key=key,
+        created=now,
+    )
+    files = {
+        "package": out / "package.zip",
+        "public_key": out / "central.pub",
+        "secrets": out / "secrets.json",
+        "roster": out / "roster.json",
+    }
+    files["package"].write_bytes(package.data)
+    files["public_key"].write_bytes(public_key_pem(key.public_key()))
+    (out / "central.key").write_bytes(private_key_pem(key))
+    files["secrets"].write_text(json.dumps(secrets_to_json(package.secrets), indent=1))
+    files["roster"].write_text(
+        json.dumps(
+            [
+                {
+                    "ticket": a.ticket,
+                    "id_number": a.id_number,
+                    "name": plan.candidate(a.id_number).name,
+                    "seat": f"{a.room}-{a.seat:02d}",
+                }
+                for a in plan.assignments
+            ],
+            ensure_ascii=False,
+            indent=1,
+        )
+    )
+    return {k: str(v) for k, v in files.items()}

@@ -1,0 +1,203 @@
+"""Seat allocation and publication: one signed exam package per centre.
+
+Allocation is stable: a registration that came with a ticket number keeps the seat the
+ticket names, and a candidate seated by an earlier publication keeps their seat; the
+rest are placed by :func:`seating.allocation.allocate`. A centre's package, once the
+centre has downloaded it, is never replaced (its sittings and keys are in use).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, undefer
+
+from central.models import AuditEvent, Package, PublishedSitting, Registration
+from central.packaging import build_centre_package
+from central.plan import PlanDoc, load_bank, sitting_specs
+from question_bank.package import open_package
+from seating.allocation import allocate
+from seating.model import Assignment, Candidate, Gender, ProblemKind, SeatPlan
+
+#: problems that stop a publication (the rest are printed as warnings)
+BLOCKING = {
+    ProblemKind.NO_SEAT,
+    ProblemKind.NO_SITTING,
+    ProblemKind.UNKNOWN_CENTRE,
+    ProblemKind.MOVED,
+}
+
+
+class PublishError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Published:
+    centre_code: str
+    package_id: str
+    candidates: int
+    sittings: int
+    size: int
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    published: tuple[Published, ...]
+    kept: tuple[str, ...]  #: centres whose package was already downloaded
+    warnings: tuple[str, ...]
+
+
+def allocate_registrations(session: Session, plan: PlanDoc) -> tuple[SeatPlan, list[str]]:
+    """Seat every registration (stable), write ticket/room/seat/variants back."""
+    regs = list(
+        session.scalars(
+            select(Registration).options(undefer(Registration.photo)).order_by(Registration.id)
+        )
+    )
+    if not regs:
+        raise PublishError("还没有导入任何报名信息 / no registrations imported yet")
+    centres = plan.seating_centres()
+    sittings = plan.seating_sittings()
+    cands = [
+        Candidate(
+            id_number=r.id_number,
+            name=r.name,
+            gender=Gender(r.gender),
+            employer=r.employer,
+            trade=r.trade,
+            level=r.level,
+            birth_date=r.birth_date,
+            photo=r.photo,
+            centre=r.centre_code,
+        )
+        for r in regs
+    ]
+    kept = [
+        Assignment(
+            ticket=r.ticket or "",
+            id_number=r.id_number,
+            centre=r.centre_code or "",
+            room=r.room.zfill(3),
+            seat=r.seat,
+            variants=dict(r.variants or {}),
+        )
+        for r in regs
+        if r.room is not None and r.seat is not None and r.centre_code
+    ]
+    previous = SeatPlan(
+        year=plan.year,
+        seed=0,
+        title=plan.name,
+        centres=tuple(centres),
+        sittings=tuple(sittings),
+        candidates=tuple(cands),
+        assignments=tuple(kept),
+        spares={},
+    )
+    seed = int(hashlib.sha256(plan.seed.encode()).hexdigest()[:8], 16)
+    seat_plan = allocate(
+        cands, centres, sittings, year=plan.year, seed=seed, title=plan.name, previous=previous
+    )
+    blocking = [p for p in seat_plan.problems if p.kind in BLOCKING]
+    if blocking:
+        raise PublishError(
+            "座位安排有问题，未发布 / allocation problems, nothing published:\n  "
+            + "\n  ".join(p.zh for p in blocking[:20])
+        )
+    by_id = {r.id_number: r for r in regs}
+    for a in seat_plan.assignments:
+        reg = by_id[a.id_number]
+        reg.ticket, reg.centre_code, reg.room, reg.seat = a.ticket, a.centre, a.room, a.seat
+        reg.variants = dict(a.variants)
+    session.flush()
+    return seat_plan, [p.zh for p in seat_plan.problems]
+
+
+def publish(
+    session: Session,
+    plan: PlanDoc,
+    now: datetime,
+    signing_key: Ed25519PrivateKey,
+    *,
+    only: set[str] | None = None,
+    by: str = "central-admin",
+) -> PublishReport:
+    """Allocate, then build, sign and store a package for each centre (flushes)."""
+    seat_plan, warnings = allocate_registrations(session, plan)
+    bank = load_bank(plan)
+    specs = {s.code: s for s in sitting_specs(plan)}
+    published, kept = [], []
+    for centre in plan.centres:
+        if only is not None and centre.code not in only:
+            continue
+        mine = [a for a in seat_plan.assignments if a.centre == centre.code]
+        if not mine:
+            continue
+        prior = session.scalars(select(Package).where(Package.centre_code == centre.code)).all()
+        if any(p.fetched_at is not None for p in prior):
+            kept.append(centre.code)
+            continue
+        for p in prior:
+            session.execute(delete(PublishedSitting).where(PublishedSitting.package_id == p.id))
+            session.delete(p)
+        session.flush()
+        used = sorted({code for a in mine for code in a.variants})
+        pkg = build_centre_package(
+            centre_code=centre.code,
+            seat_plan=seat_plan,
+            plan=plan.plan_part(),
+            sittings=[specs[c] for c in used],
+            bank=bank,
+            seed=plan.seed,
+            signing_key=signing_key,
+            created=now,
+        )
+        opened = open_package(pkg.data, signing_key.public_key(), centre.code)
+        row = Package(
+            package_id=opened.manifest.package_id,
+            centre_code=centre.code,
+            sha256=hashlib.sha256(pkg.data).hexdigest(),
+            size=len(pkg.data),
+            data=pkg.data,
+            created=now,
+        )
+        session.add(row)
+        for code in used:
+            release, end = pkg.secrets[code]
+            spec = specs[code]
+            session.add(
+                PublishedSitting(
+                    package=row,
+                    centre_code=centre.code,
+                    code=code,
+                    subject=spec.blueprint.subject.value,
+                    start=spec.start,
+                    end=spec.end,
+                    release_secret=release,
+                    end_secret=end,
+                    answer_key_blob=opened.answer_key_blob(code),
+                    multiple_policy=plan.multiple_policy,
+                )
+            )
+        session.add(
+            AuditEvent(
+                at=now,
+                actor=by,
+                kind="package.published",
+                data={
+                    "centre": centre.code,
+                    "package_id": row.package_id,
+                    "sha256": row.sha256,
+                    "candidates": len(mine),
+                    "sittings": used,
+                },
+            )
+        )
+        published.append(Published(centre.code, row.package_id, len(mine), len(used), row.size))
+    session.flush()
+    return PublishReport(tuple(published), tuple(kept), tuple(warnings))
