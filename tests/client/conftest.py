@@ -1,0 +1,218 @@
+"""Fixtures for the terminal client: a real centre server with a short sitting, real
+``exam-client run`` processes, and a small HTTP driver for the candidate UI's endpoints."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from exam_server.db import Database
+from exam_server.migrate import upgrade
+from seating.tickets import make_ticket
+from tests.conftest import free_port
+from tests.factories import World, id_number_for, make_world
+from tests.live import LiveServer
+
+
+@dataclass
+class Sitting:
+    """A live server with one short sitting and candidates whose tickets are valid."""
+
+    db: Database
+    server: LiveServer
+    start: datetime
+    end: datetime
+    tickets: list[str]
+    seats: list[str]
+    spare_seats: list[str]
+    attempt_ids: list[int]
+    tmp: Path
+
+    def candidate(self, n: int) -> tuple[str, str]:
+        return self.tickets[n], id_number_for(n + 1)
+
+    def wait_until(self, instant: datetime) -> None:
+        delay = (instant - datetime.now(UTC)).total_seconds()
+        if delay > 0:
+            time.sleep(delay)
+
+
+def valid_tickets(world: World) -> list[str]:
+    """Give the factory's candidates real tickets (Damm check digit), as the UI checks them."""
+    tickets = []
+    for n, cand in enumerate(world.candidates, start=1):
+        cand.ticket = make_ticket(2026, "0001", 1, n)
+        tickets.append(cand.ticket)
+    return tickets
+
+
+@pytest.fixture
+def make_sitting(tmp_path: Path) -> Iterator[Callable[..., Sitting]]:
+    servers: list[LiveServer] = []
+
+    def make(
+        *,
+        starts_in: float = 4,
+        duration: float = 40,
+        candidates: int = 2,
+        rules_s: tuple[int, int, int] = (120, 30, 6),
+        key_released: bool = True,
+        photo: bytes | None = None,
+    ) -> Sitting:
+        db = Database(f"sqlite:///{tmp_path / 'centre.db'}")
+        upgrade(db)
+        start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=starts_in)
+        with db.write() as session:
+            world = make_world(
+                session,
+                start=start,
+                duration=timedelta(seconds=duration),
+                candidates=candidates,
+                rules_s=rules_s,
+                key_released=key_released,
+            )
+            tickets = valid_tickets(world)
+            if photo is not None:
+                for cand in world.candidates:
+                    cand.photo = photo
+            session.flush()
+            seats = [world.attempt(i).seat.label for i in range(candidates)]
+            spare = [s.label for s in world.rooms[0].seats if s.is_spare]
+            attempt_ids = [world.attempt(i).id for i in range(candidates)]
+        server = LiveServer(db.url, tmp_path / "server").start()
+        servers.append(server)
+        return Sitting(
+            db,
+            server,
+            start,
+            start + timedelta(seconds=duration),
+            tickets,
+            seats,
+            spare,
+            attempt_ids,
+            tmp_path,
+        )
+
+    yield make
+    for s in servers:
+        s.stop()
+
+
+@dataclass
+class ClientProcess:
+    """``exam-client run`` in a child process, with its UI's endpoints as methods."""
+
+    server_url: str
+    seat: str
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    warn_at: str = "900,300"
+    extra: list[str] = field(default_factory=list)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20) -> ClientProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.data_dir / "client.log", "ab")  # noqa: SIM115 - handed to the child
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "exam_client.cli",
+                "run",
+                "--server",
+                self.server_url,
+                "--seat",
+                self.seat,
+                "--ui-port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                "--warn-at",
+                self.warn_at,
+                *self.extra,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"client exited {self.proc.returncode}:\n{self.log()}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(self.url + "/api/state", timeout=1).ok:
+                    return self
+            time.sleep(0.1)
+        raise RuntimeError(f"client UI did not answer:\n{self.log()}")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        path = self.data_dir / "client.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def state(self) -> dict[str, Any]:
+        return requests.get(self.url + "/api/state", timeout=5).json()
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        return requests.post(self.url + path, json=body or {}, timeout=30).json()
+
+    def paper(self) -> dict[str, Any]:
+        return requests.get(self.url + "/api/paper", timeout=5).json()
+
+    def wait_for(
+        self, pred: Callable[[dict[str, Any]], bool], timeout: float = 30
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        last: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            with contextlib.suppress(requests.RequestException):
+                last = self.state()
+                if pred(last):
+                    return last
+            time.sleep(0.1)
+        raise AssertionError(
+            f"condition not met within {timeout}s; last state {last}\n{self.log()}"
+        )
+
+
+@pytest.fixture
+def clients(tmp_path: Path) -> Iterator[Callable[..., ClientProcess]]:
+    started: list[ClientProcess] = []
+
+    def make(server_url: str, seat: str, name: str = "term", **kw: Any) -> ClientProcess:
+        c = ClientProcess(server_url, seat, tmp_path / name, **kw).start()
+        started.append(c)
+        return c
+
+    yield make
+    for c in started:
+        c.stop()

@@ -1,0 +1,188 @@
+"""The client's parts without a server: journal, clock, login merge and sequence numbers,
+answers mapped to canonical labels, the UI's lockdown, the kiosk command line."""
+
+from __future__ import annotations
+
+import base64
+import sqlite3
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from exam_client import protocol as p
+from exam_client.agent import Agent, AgentConfig, AgentError
+from exam_client.clock import ServerClock
+from exam_client.journal import Change, MemoryJournal, SqliteJournal
+from exam_client.kiosk import kiosk_command
+from exam_client.ui import SEB_HEADER, UiOptions, create_ui, seb_hash
+from question_bank.shuffle import shuffle_for
+from tests.factories import DATA_KEY, ITEMS, clear_paper, sealed
+
+T0 = datetime(2026, 6, 1, 1, 0, tzinfo=UTC)
+TICKET = "260001001017"
+
+
+def test_sqlite_journal_is_durable_and_keeps_its_terminal_id(tmp_path: Path) -> None:
+    path = tmp_path / "journal.db"
+    j = SqliteJournal(path)
+    tid = j.terminal_id
+    assert tid.startswith("T-")
+    j.record(Change(7, 1, "Q001", "A", T0.isoformat()))
+    j.record(Change(7, 2, "Q002", "BC", T0.isoformat()))
+    j.record(Change(7, 3, "Q001", "", T0.isoformat()))
+    j.mark_acked(7, [1])
+    j.mark_refused(7, 2, "deadline_passed")
+    j.set_flag(7, "Q003", True)
+    j.cache_paper("ab" * 32, 1, "P-1", b"\x00ciphertext")
+    j.put("session", {"ticket": TICKET, "stage": "ready"})
+    j.close()
+
+    again = SqliteJournal(path)
+    assert again.terminal_id == tid
+    assert [c.seq for c in again.pending(7)] == [3]
+    assert again.max_seq(7) == 3 and again.max_seq(8) == 0
+    assert [c.refused for c in again.changes(7)] == [None, "deadline_passed", None]
+    assert again.flags(7) == {"Q003"}
+    assert again.cached_papers() == {"ab" * 32: (1, "P-1", b"\x00ciphertext")}
+    assert again.get("session") == {"ticket": TICKET, "stage": "ready"}
+    again.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_the_clock_runs_on_the_monotonic_clock_from_the_last_server_time() -> None:
+    mono = [100.0]
+    clock = ServerClock(monotonic=lambda: mono[0])
+    assert clock.now() is None
+    clock.observe(T0, sent_mono=99.9, received_mono=100.0)  # rtt 0.1 s
+    assert clock.now() == T0 + timedelta(seconds=0.05)
+    mono[0] = 160.0  # a minute later, server unreachable: time goes on
+    assert clock.now() == T0 + timedelta(seconds=60.05)
+    # A slow reply (rtt 5 s) does not replace a precise anchor...
+    clock.observe(T0 + timedelta(seconds=70), sent_mono=155.0, received_mono=160.0)
+    assert clock.now() == T0 + timedelta(seconds=60.05)
+    # ...a precise one does.
+    clock.observe(T0 + timedelta(seconds=61), sent_mono=159.98, received_mono=160.0)
+    assert clock.now() == T0 + timedelta(seconds=61.01)
+
+
+def login_ok(**kw: object) -> p.LoginOk:
+    ciphertext, _, _ = sealed("2026-001-1", "职业道德")
+    base = {
+        "attempt_id": 7,
+        "state": "in_progress",
+        "server_time": T0,
+        "candidate": p.CandidateInfo(name="考生1", ticket=TICKET, trade="电工", level="4"),
+        "sitting": p.SittingInfo(
+            sitting_id=1,
+            subject="职业道德",
+            start=T0,
+            end=T0 + timedelta(hours=1),
+            submit_opens=T0 + timedelta(minutes=30),
+            deadline=T0 + timedelta(hours=1),
+            time_left_s=3600,
+            paused=False,
+        ),
+        "items": tuple(p.ItemRef(**i) for i in ITEMS),
+        "answers": {"Q001": ("A",), "Q002": ("B",)},
+        "last_seq": 5,
+        "paper": base64.b64encode(ciphertext).decode(),
+        "paper_key": base64.b64encode(DATA_KEY).decode(),
+    }
+    return p.LoginOk(**(base | kw))  # type: ignore[arg-type]
+
+
+def test_login_merges_the_journal_and_sequence_numbers_continue() -> None:
+    journal = MemoryJournal("T-unit")
+    # Seq 4 (acked) and 6 (not yet acknowledged: the agent died right after the click).
+    journal.record(Change(7, 4, "Q002", "B", T0.isoformat(), acked=True))
+    journal.record(Change(7, 6, "Q001", "C", T0.isoformat()))
+    agent = Agent(AgentConfig(server="http://127.0.0.1:1", seat="01-01"), journal)
+    agent._take_login(login_ok(), {"ticket": TICKET, "id_number": "x", "stage": "ready"}, 0)
+    assert agent.answers == {"Q001": "C", "Q002": "B"}  # the journal's newer change shows
+    assert sorted(agent._pending) == [6]  # and will be re-sent with its own seq
+    assert agent._next_seq == 7
+    assert agent.screen() == "paper"
+    # The server may know more (another terminal before a seat change): continue after it.
+    other = Agent(AgentConfig(server="http://127.0.0.1:1", seat="01-02"), MemoryJournal())
+    other._take_login(login_ok(last_seq=40), {"ticket": TICKET, "id_number": "x"}, 0)
+    assert other._next_seq == 41 and other.screen() == "confirm"
+
+
+def test_answers_are_journaled_in_canonical_labels_before_sending() -> None:
+    journal = MemoryJournal("T-unit")
+    agent = Agent(AgentConfig(server="http://127.0.0.1:1", seat="01-01"), journal)
+    agent._take_login(
+        login_ok(answers={}, last_seq=0), {"ticket": TICKET, "id_number": "x", "stage": "ready"}, 0
+    )
+    shuffle = shuffle_for(clear_paper("2026-001-1", "职业道德"), TICKET)
+    multiple = next(i for i in shuffle.order if shuffle.types[i].value == "multiple")
+    assert agent.answer(multiple, ["A", "B"]) == {"ok": True, "seq": 1}
+    (change,) = journal.pending(7)
+    assert change.response == "".join(sorted(shuffle.to_canonical(multiple, ["A", "B"])))
+    assert agent.snapshot()["answers"] == {multiple: ["A", "B"]}  # shown as displayed
+    assert agent.answer(multiple, ["A", "B"])["seq"] is None  # no change, nothing sent
+    with pytest.raises(ValueError):
+        agent.answer(multiple, ["Z"])
+    now = time.monotonic()
+    agent.clock.observe(T0 + timedelta(minutes=10), now, now)
+    with pytest.raises(AgentError) as exc:
+        agent.submit()
+    assert exc.value.code == "submit_too_early"
+
+
+def test_the_ui_refuses_other_hosts_and_browsers_without_the_seb_key() -> None:
+    agent = Agent(AgentConfig(server="http://127.0.0.1:1", seat="01-01"), MemoryJournal())
+    app = create_ui(agent, UiOptions(port=8765, seb_config_key="c0ffee"))
+    client = app.test_client()
+    base = "http://127.0.0.1:8765"
+    refused = client.get("/", base_url=base)
+    assert refused.status_code == 403 and "安全考试浏览器" in refused.get_data(as_text=True)
+    assert 'charset="utf-8"' in refused.get_data(as_text=True)
+    ok = client.get("/", base_url=base, headers={SEB_HEADER: seb_hash(base + "/", "c0ffee")})
+    assert ok.status_code == 200 and '<meta charset="utf-8">' in ok.get_data(as_text=True)
+    assert "script-src 'self'" in ok.headers["Content-Security-Policy"]
+    evil = client.get("/api/state", base_url="http://evil.example:8765")
+    assert evil.status_code == 403
+    open_app = create_ui(agent, UiOptions(port=8765)).test_client()
+    state = open_app.get("/api/state", base_url=base).get_json()
+    assert state["screen"] == "login" and state["online"] is False
+
+
+def test_the_kiosk_command_locks_chromium_down(tmp_path: Path) -> None:
+    cmd = kiosk_command("http://127.0.0.1:8765/", "/usr/bin/chromium", tmp_path)
+    for flag in ("--kiosk", "--incognito", "--disable-extensions", "--disable-pinch"):
+        assert flag in cmd
+    assert f"--user-data-dir={tmp_path}" in cmd and cmd[-1] == "http://127.0.0.1:8765/"
+
+
+def test_simulator_slices_merge_before_the_percentiles() -> None:
+    from exam_client.simulate import COUNTERS, COUNTS, SimOptions, merge, summarise
+
+    def raw(acks: list[float], refused: dict[str, int], answered: int) -> dict[str, object]:
+        r: dict[str, object] = {k: 1 for k in COUNTS}
+        r.update(
+            elapsed_s=10.0,
+            peak_threads=30,
+            terminals=1,
+            errors=[],
+            answered=answered,
+            acknowledged=len(acks),
+            ack_latency=acks,
+            rtt=acks,
+            key_to_open=[0.001],
+            start_to_open=[0.5],
+        )
+        r.update({k: {} for k in COUNTERS})
+        r["refused"] = refused
+        return r
+
+    merged = merge([raw([0.01] * 98, {}, 98), raw([2.0, 3.0], {"deadline_passed": 1}, 3)])
+    report = summarise(merged, SimOptions(server="http://x", terminals=2, processes=2))
+    assert report["terminals"] == 2 and report["peak_threads"] == 60
+    assert report["answered"] == 101 and report["acknowledged"] == 100 and report["lost"] == 0
+    assert report["refused"] == {"deadline_passed": 1}
+    assert report["ack_latency_ms"]["p50"] == 10.0 and report["ack_latency_ms"]["max"] == 3000.0
+    assert report["ack_latency_ms"]["p99"] == 3000.0 and report["ack_latency_ms"]["count"] == 100

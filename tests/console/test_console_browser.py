@@ -1,0 +1,427 @@
+"""The console in real Chromium against a real server with a room of terminals.
+
+A room of 28 seats: 20 candidates are driven by ``exam-client simulate`` (the real
+terminal agent, headless: they log in, answer at a pace and submit), four by bare
+protocol clients from :mod:`tests.live` so the test controls exactly when one logs in,
+saves, drops off and submits. The sitting's windows are seconds long (late entry 12 s,
+submission from 5 s), standing in for the notices' 30 minutes: "admit at start + 31 min"
+becomes "admit after start + 12 s". Alerts are configured shorter too (amber 12 s, red
+14 s; the agent heartbeats every 10 s).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image, ImageDraw
+
+from exam_server.accounts import service as accounts
+from exam_server.accounts.models import Role
+from exam_server.db import Database
+from exam_server.migrate import upgrade
+from tests.conftest import require
+from tests.factories import id_number_for, make_world, ticket_for
+from tests.live import LiveServer, Terminal
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "correct horse 42"
+NAMES = [
+    "王伟",
+    "李芳",
+    "张娜",
+    "刘敏",
+    "陈静",
+    "杨丽",
+    "黄强",
+    "赵磊",
+    "吴军",
+    "周洋",
+    "徐勇",
+    "孙艳",
+    "马杰",
+    "朱娟",
+    "胡涛",
+    "郭明",
+    "何超",
+    "高秀英",
+    "林霞",
+    "罗平",
+    "梁刚",
+    "宋桂英",
+    "郑建华",
+    "谢玉兰",
+    "韩志强",
+    "唐海燕",
+    "冯晓东",
+    "于春梅",
+    "董立新",
+    "萧雅",
+]
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = ROOT / "docs" / "img" / "console-room.png"
+CENTRE_SHOT = ROOT / "docs" / "img" / "console-centre.png"
+
+
+def photo(i: int) -> bytes:
+    import io
+
+    img = Image.new("RGB", (90, 120), (220, 228, 240))
+    d = ImageDraw.Draw(img)
+    shade = (60 + 7 * i % 120, 80, 120)
+    d.ellipse((25, 18, 65, 62), fill=shade)
+    d.rounded_rectangle((12, 66, 78, 120), radius=18, fill=shade)
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+@dataclass
+class Live:
+    server: LiveServer
+    start: datetime
+    ids: dict[str, Any]
+    roster: Path
+    tmp: Path
+
+    def at(self, seconds: float) -> None:
+        """Sleep until start + ``seconds`` (real time: a real server keeps real time)."""
+        delay = (self.start + timedelta(seconds=seconds) - datetime.now(UTC)).total_seconds()
+        if delay > 0:
+            time.sleep(delay)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    require(
+        Path(CHROMIUM).exists(),
+        "Chromium at /usr/bin/chromium",
+        "apt-get install chromium fonts-wqy-microhei",
+    )
+    require(
+        (ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js").exists(),
+        "socket.io-client from npm",
+        "run `npm install` in the project folder (make does it)",
+    )
+    tmp = tmp_path_factory.mktemp("console-browser")
+    db = Database(f"sqlite:///{tmp / 'centre.db'}")
+    upgrade(db)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=22)
+    with db.write() as session:
+        world = make_world(
+            session,
+            start=start,
+            duration=timedelta(seconds=150),
+            candidates=30,
+            rooms=2,
+            rows=5,
+            cols=6,
+            spare=2,
+            rules_s=(120, 12, 5),
+        )
+        for i, cand in enumerate(world.candidates):
+            cand.name = NAMES[i % len(NAMES)]
+            cand.photo = photo(i)
+        users = {
+            name: accounts.create_user(
+                session,
+                start,
+                username=name,
+                display_name=display,
+                role=role,
+                password=PASSWORD,
+                by="test",
+            )
+            for name, display, role in (
+                ("inv1", "李老师", Role.INVIGILATOR),
+                ("chief", "王主考", Role.CHIEF),
+            )
+        }
+        sitting = world.sittings[0]
+        accounts.assign_room(session, start, users["inv1"], world.rooms[0], sitting.id, by="test")
+        ids = {
+            "sitting": sitting.id,
+            "room1": world.rooms[0].id,
+            "room2": world.rooms[1].id,
+            "attempts": {i + 1: world.attempt(i).id for i in range(30)},
+            "seats": {i + 1: world.attempt(i).seat.label for i in range(30)},
+        }
+    db.dispose()
+    roster = tmp / "roster.json"
+    roster.write_text(
+        json.dumps(
+            [
+                {"ticket": ticket_for(n), "id_number": id_number_for(n), "seat": ids["seats"][n]}
+                for n in range(1, 21)
+            ]
+        )
+    )
+    server = LiveServer(
+        f"sqlite:///{tmp / 'centre.db'}",
+        tmp / "data",
+        extra_env={
+            "EXAM_CONSOLE_AMBER_S": "12",
+            "EXAM_CONSOLE_RED_S": "14",
+            "EXAM_CONSOLE_LOST_TIME_MIN_S": "1",
+            "EXAM_CONSOLE_NOT_ARRIVED_S": "6",
+        },
+    ).start()
+    try:
+        yield Live(server, start, ids, roster, tmp)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(live: Live) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def log_in(browser: Any, live: Live, username: str) -> Any:
+    context = browser.new_context(viewport={"width": 1500, "height": 1000}, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.errors = errors  # type: ignore[attr-defined]
+    page.goto(f"{live.server.url}/console/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live.server.url}/console/")
+    return page
+
+
+def tile(page: Any, seat: int) -> Any:
+    return page.locator(f"#seat-{seat}")
+
+
+def within_2s(page: Any, js: str, arg: Any = None) -> float:
+    """Wait (at most 2 s) until the page shows it; returns how long it took."""
+    t0 = time.monotonic()
+    page.wait_for_function(js, arg=arg, timeout=2000)
+    return time.monotonic() - t0
+
+
+def state_is(seat: int, state: str) -> str:
+    return f"document.querySelector('#seat-{seat}')?.dataset.state === '{state}'"
+
+
+def act(page: Any, seat: int, action: str, fields: dict[str, str] | None = None) -> str:
+    """Click the tile, the action, fill the dialog, confirm; returns the dialog's error."""
+    tile(page, seat).click()
+    page.click(f"#panel button[data-action={action}]")
+    for name, value in (fields or {}).items():
+        page.fill(f"#dialog [name={name}]", value)
+    page.click("#dialog-ok")
+    page.wait_for_timeout(400)
+    if page.locator("#dialog").evaluate("d => d.open"):
+        error = page.locator("#dialog-error").inner_text()
+        page.click("#dialog-cancel")
+        return error
+    return ""
+
+
+def test_the_room_map_is_live_and_every_action_works_or_is_refused(
+    live: Live, browser: Any
+) -> None:
+    ids = live.ids
+    page = log_in(browser, live, "inv1")
+    page.goto(f"{live.server.url}/console/sittings/{ids['sitting']}/rooms/{ids['room1']}")
+    page.wait_for_selector("#seat-28[data-state=not_arrived]")
+    page.wait_for_selector("#live.on")
+    assert page.locator(".tile[data-state=not_arrived]").count() == 28
+    assert page.locator("[data-count=expected] b").inner_text() == "28"
+
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "exam_client.cli",
+            "simulate",
+            "--server",
+            live.server.url,
+            "--roster",
+            str(live.roster),
+            "--pace",
+            "2.5",
+            "--submit",
+            "--duration",
+            "60",
+            "--drain",
+            "5",
+            "--report",
+            str(live.tmp / "sim.json"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(live.tmp / "sim.log", "wb"),  # noqa: SIM115
+        env={**os.environ},
+    )
+    terminals: list[Terminal] = []
+    try:
+        # A login reaches the map within 2 s.
+        a = Terminal(live.server.url, terminal_id="T-23", seat=ids["seats"][23])
+        b = Terminal(live.server.url, terminal_id="T-24", seat=ids["seats"][24])
+        terminals += [a, b]
+        a.hello(), b.hello()
+        la = a.login(ticket_for(23), id_number_for(23))
+        assert la["ok"], la
+        took = within_2s(page, state_is(23, "logged_in"))
+        assert b.login(ticket_for(24), id_number_for(24))["ok"]
+        within_2s(page, state_is(24, "logged_in"))
+        # the simulated room logs in too
+        page.wait_for_function(
+            "document.querySelectorAll('.tile[data-state=logged_in]').length >= 22", timeout=15000
+        )
+
+        # Progress: a save shows within 2 s.
+        live.at(0.6)
+        assert a.save(la["attempt_id"], 1, "Q001", ["A"])["ok"]
+        within_2s(page, "document.querySelector('#seat-23')?.dataset.answered === '1'")
+        # A disconnect shows within 2 s (the tile says 断线 and turns amber).
+        b.close()
+        # (amber at once; red if it was already silent past 14 s: this bare client sends
+        # no heartbeats, unlike the real agent)
+        within_2s(page, "document.querySelector('#seat-24')?.innerText.includes('断线')")
+        assert tile(page, 24).get_attribute("data-alert") in ("amber", "red")
+        assert "断线" in tile(page, 24).inner_text()
+
+        # Actions through the page: check-in, absent, extra time, violation.
+        assert act(page, 27, "checkin", {}) == ""
+        within_2s(page, "document.querySelector('#seat-27')?.dataset.flags.includes('checkin')")
+        assert act(page, 28, "absent", {"reason": "未到场"}) == ""
+        within_2s(page, state_is(28, "absent"))
+        assert act(page, 3, "extra", {"minutes": "5", "reason": "终端死机重启"}) == ""
+        within_2s(page, "document.querySelector('#seat-3')?.dataset.flags.includes('extra')")
+        assert act(page, 4, "void", {"reason": "携带手机"}) == ""
+        within_2s(page, state_is(4, "voided"))
+        # Refused by the rules: a reason is required (checked before sending too).
+        assert "原因" in act(page, 5, "void", {"reason": ""})
+
+        # The candidate submits (allowed from start + 5 s): submitted within 2 s.
+        live.at(5.5)
+        sub = a.submit(la["attempt_id"], 1)
+        assert sub["ok"], sub
+        within_2s(page, state_is(23, "submitted"))
+
+        # Back after ~7 s away: the server proposes the lost time; one click credits it.
+        live.at(8)
+        b = Terminal(live.server.url, terminal_id="T-24", seat=ids["seats"][24])
+        terminals.append(b)
+        b.hello()
+        assert b.login(ticket_for(24), id_number_for(24))["ok"]
+        page.wait_for_selector("#seat-24 .gap", timeout=2000)
+        tile(page, 24).click()
+        page.click("#panel button[data-decision=accept]")
+        page.click("#dialog-ok")
+        within_2s(page, "document.querySelector('#seat-24')?.dataset.flags.includes('extra')")
+
+        # Not logged in well after the start (here 6 s; 15 min in real sittings): highlighted.
+        page.wait_for_selector("#seat-25.late", timeout=2000)
+        assert "开考后仍未登录" in tile(page, 25).inner_text()
+
+        # Broadcast reaches the room's screens.
+        page.click("#broadcast")
+        page.fill("#dialog [name=text]", "请考生注意：距离考试结束还有 2 分钟")
+        page.click("#dialog-ok")
+        push = b.wait_push("broadcast", timeout=3)
+        assert push["text"].startswith("请考生注意")
+
+        # Admitting a late candidate after the late-entry window (start + 12 s here,
+        # 30 min in the notices) is refused, with the rule's words.
+        live.at(12.5)
+        error = act(page, 26, "admit", {"reason": "交通堵塞"})
+        assert "开考已超过规定时间" in error
+
+        # An invigilator acting on another room is refused by the server.
+        other = ids["attempts"][29]
+        reply = page.evaluate(
+            "(id) => post(`/console/api/attempts/${id}/absent`, {reason: 'x'})", other
+        )
+        assert reply["code"] == "not_your_room"
+        assert (
+            page.request.get(
+                f"{live.server.url}/console/sittings/{ids['sitting']}/rooms/{ids['room2']}"
+            ).status
+            == 403
+        )
+
+        # Silent past the red threshold: red, with the sound.
+        page.click("#sound")
+        b.close()
+        page.wait_for_function(
+            "document.querySelector('#seat-24')?.dataset.alert === 'red' && window.__beeps > 0",
+            timeout=17000,
+        )
+        live.at(17)
+        tile(page, 7).click()
+        tile(page, 12).hover()
+        page.wait_for_timeout(600)
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        counts = {
+            k: int(page.locator(f"[data-count={k}] b").inner_text())
+            for k in ("expected", "present", "submitted", "absent", "voided")
+        }
+        assert counts["expected"] == 28 and counts["present"] >= 22
+        # the one marked by hand, and those the server marked when late entry closed
+        assert counts["absent"] == 6 and counts["voided"] == 1 and counts["submitted"] >= 1
+        assert not page.errors  # type: ignore[attr-defined]
+        assert took < 2
+    finally:
+        for t in terminals:
+            t.close()
+        sim.terminate()
+        sim.wait(20)
+
+
+def test_the_chief_sees_every_room_and_pauses_the_centre(live: Live, browser: Any) -> None:
+    ids = live.ids
+    page = log_in(browser, live, "chief")
+    page.goto(f"{live.server.url}/console/sittings/{ids['sitting']}")
+    page.wait_for_selector(f"#rooms tr[data-room='{ids['room2']}']")
+    page.wait_for_selector("#chart svg polyline.s-answered")
+    assert page.locator("#sync-none").inner_text() == "未配置"
+    assert page.locator("#rooms [data-total=expected]").inner_text() == "30"
+    watcher = Terminal(live.server.url, terminal_id="T-30", seat=ids["seats"][30])
+    try:
+        watcher.hello()
+        assert watcher.login(ticket_for(30), id_number_for(30))["ok"] is False  # late, refused
+        page.click("#pause")
+        page.fill("#dialog [name=reason]", "全考点停电")
+        page.click("#dialog-ok")
+        page.wait_for_selector("#banner:not([hidden])", timeout=3000)
+        assert "全考点暂停中" in page.locator("#banner").inner_text()
+        page.wait_for_timeout(1200)  # the chart redraws every 15 s; give the counts a tick
+        CENTRE_SHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(CENTRE_SHOT), full_page=True)
+        page.click("#pause")
+        page.click("#dialog-ok")
+        page.wait_for_function("document.querySelector('#banner').hidden", timeout=3000)
+    finally:
+        watcher.close()

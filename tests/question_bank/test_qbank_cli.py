@@ -1,0 +1,150 @@
+"""The qbank command: the exam office's workflow end to end, exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from question_bank.cli import main
+from question_bank.formats import write_items
+from question_bank.items import Item
+from question_bank.store import BankStore
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("QBANK_BANK", str(tmp_path / "bank.sqlite3"))
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0) -> str:
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return invoke
+
+
+def test_help_is_written_for_the_exam_office(run) -> None:  # type: ignore[no-untyped-def]
+    out = run("--help")
+    assert "题库、组卷与考试包工具" in out and "退出码" in out
+    for cmd in (
+        "import",
+        "validate",
+        "export",
+        "stats",
+        "assemble",
+        "build-package",
+        "template",
+        "keygen",
+        "offline-code",
+    ):
+        assert cmd in out
+    assert "全部正确才导入" in run("import", "--help")
+
+
+def test_full_workflow(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("template", "模板.xlsx")
+    assert (tmp_path / "模板.xlsx").exists()
+    out = run("sample", "--blueprints", "bp.json")
+    assert "新增 375 题" in out
+    assert "未变化 375 题" in run("sample")  # idempotent
+    stats = json.loads(run("stats", "--json", "--trade", "电工"))
+    assert stats["items"] == 75 and {r["level"] for r in stats["coverage"]} == {5, 4, 3}
+    assert "岗位技能" in run("stats")
+    run("export", "--format", "qti", "-o", "qti.zip", "--subject", "职业道德")
+    run("export", "--format", "xlsx", "-o", "all.xlsx")
+    assert "共 375 道试题" in run("validate", "all.xlsx")
+    out = run(
+        "assemble",
+        "bp.json",
+        "--seed",
+        "2026A",
+        "--plan",
+        "2026A",
+        "--only",
+        "GWJN-DG-L5",
+        "--only",
+        "ZYDD-L5",
+        "-o",
+        "asm.json",
+    )
+    assert "各卷之间没有重复试题" in out
+    run("keygen", "--private", "c.key", "--public", "c.pub")
+    run("keygen", "--private", "c.key", "--public", "c2.pub", code=6)  # never overwrite a key
+    (tmp_path / "roster.json").write_text('{"candidates": []}', encoding="utf-8")
+    out = run(
+        "build-package",
+        "asm.json",
+        "--centre",
+        "410101",
+        "--signing-key",
+        "c.key",
+        "--secrets",
+        "s.json",
+        "--part",
+        "roster.json=roster.json",
+        "-o",
+        "p.zip",
+    )
+    assert "2 个场次、6 套试卷" in out
+    secrets = json.loads((tmp_path / "s.json").read_text())
+    assert set(secrets["sittings"]) == {"2026A-GWJN-DG-L5", "2026A-ZYDD-L5"}
+    out = run("verify-package", "p.zip", "--public-key", "c.pub", "--centre", "410101")
+    assert "校验通过" in out and "roster.json" in out
+    out = run("verify-package", "p.zip", "--public-key", "c.pub", "--centre", "410102", code=5)
+    assert "WrongCentreError" in out
+    code = run("offline-code", "--secrets", "s.json", "2026A-ZYDD-L5").split("：")[-1].strip()
+    assert (
+        run("offline-code", "--decode", code)
+        .strip()
+        .endswith(secrets["sittings"]["2026A-ZYDD-L5"]["release_secret"])
+    )
+    typo = code[:-1] + ("0" if code[-1] != "0" else "1")
+    assert "校验不通过" in run("offline-code", "--decode", typo, code=3)
+
+
+def test_import_is_all_or_nothing_with_every_error(
+    run, tmp_path: Path, sample_items: list[Item]
+) -> None:  # type: ignore[no-untyped-def]
+    good = tmp_path / "good.csv"
+    write_items(sample_items[:5], good, "csv")
+    lines = good.read_text(encoding="utf-8-sig").splitlines()
+    bad = tmp_path / "bad.csv"
+    lines[2] = lines[2].replace("职业道德", "职业道的", 1)
+    lines[4] = lines[4].replace(",ZYDD", ",ZYDD", 1).replace("五级、四级、三级", "十级")
+    bad.write_text("\n".join(lines), encoding="utf-8")
+    out = run("import", str(good), str(bad), code=3)
+    assert "bad.csv，第 3 行" in out and "[科目]" in out
+    assert "bad.csv，第 5 行" in out and "[适用等级]" in out
+    assert "与 " in out and "重复" in out  # the same ids in both files
+    assert "未导入任何试题" in out
+    with BankStore(tmp_path / "bank.sqlite3") as bank:
+        assert bank.count() == 0
+    assert "新增 5 题" in run("import", str(good))
+
+
+def test_assemble_reports_shortfall_and_writes_nothing(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("sample", "--blueprints", "bp.json")
+    bp = json.loads((tmp_path / "bp.json").read_text())
+    one = bp["blueprints"][0]
+    one["sections"][0]["count"] = 25
+    one["sections"][0]["difficulty"] = {"易": 15, "中": 8, "难": 2}
+    one["sections"][1]["count"] = 0
+    (tmp_path / "bad.json").write_text(json.dumps(one, ensure_ascii=False), encoding="utf-8")
+    out = run("assemble", "bad.json", "--seed", "1", "-o", "x.json", code=3)
+    assert "count（题数）须为正整数" in out
+    one["sections"][1]["count"] = 5
+    one["sections"][0]["points"] = 1.6
+    (tmp_path / "bad.json").write_text(json.dumps(one, ensure_ascii=False), encoding="utf-8")
+    out = run("assemble", "bad.json", "--seed", "1", "-o", "x.json", code=4)
+    assert "难度“易”：每卷需要 15 题，题库中可用 12 题，缺 3 题" in out
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_missing_bank_is_a_clear_error(run) -> None:  # type: ignore[no-untyped-def]
+    out = run("stats", "--bank", "nope.sqlite3", code=6)
+    assert "题库文件不存在" in out

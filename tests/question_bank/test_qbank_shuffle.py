@@ -1,0 +1,159 @@
+"""Per-candidate shuffles: deterministic, invertible, and scoring-neutral."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from question_bank.assembly import BankIndex, assemble
+from question_bank.blueprint import Blueprint
+from question_bank.catalogue import Subject
+from question_bank.items import CHOICE_LABELS, Option
+from question_bank.paper import Paper, PaperQuestion, PaperSection
+from question_bank.scoring import ItemType, KeyedItem, MultiplePolicy, score_paper
+from question_bank.shuffle import (
+    displayed_key,
+    displayed_paper,
+    shuffle_for,
+    to_canonical_responses,
+)
+
+tickets = st.from_regex(r"\d{12}", fullmatch=True)
+
+
+@st.composite
+def papers_with_keys(draw: st.DrawFn) -> tuple[Paper, list[KeyedItem]]:
+    sections = []
+    questions = []
+    keys = []
+    n = 0
+    for si, t in enumerate(
+        draw(st.lists(st.sampled_from(list(ItemType)), min_size=1, max_size=3, unique=True))
+    ):
+        count = draw(st.integers(1, 6))
+        points = Decimal(draw(st.sampled_from(["1", "2", "2.5", "4"])))
+        sections.append(PaperSection(t, f"第{si}部分", count, points))
+        for _ in range(count):
+            n += 1
+            item_id = f"Q-{n}.v1"
+            if t is ItemType.TRUE_FALSE:
+                options = (Option("T", "正确"), Option("F", "错误"))
+                key = frozenset({draw(st.sampled_from("TF"))})
+            else:
+                k = draw(st.integers(3 if t is ItemType.MULTIPLE else 2, 8))
+                options = tuple(Option(CHOICE_LABELS[i], f"选项{i}") for i in range(k))
+                labels = [o.label for o in options]
+                if t is ItemType.MULTIPLE:
+                    key = frozenset(
+                        draw(st.lists(st.sampled_from(labels), min_size=2, unique=True))
+                    )
+                else:
+                    key = frozenset({draw(st.sampled_from(labels))})
+            questions.append(PaperQuestion(item_id, t, f"题{n}", options, points, si))
+            keys.append(KeyedItem(item_id, t, key, points))
+    seed = draw(st.binary(min_size=16, max_size=16)).hex()
+    paper = Paper(
+        "P-1", "S-1", 1, seed, Subject.ETHICS, 5, None, "t", tuple(sections), tuple(questions)
+    )
+    return paper, keys
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    data=st.data(),
+    pk=papers_with_keys(),
+    ticket=tickets,
+    policy=st.sampled_from(list(MultiplePolicy)),
+)
+def test_shuffled_paper_scores_like_the_unshuffled_one(
+    data: st.DataObject, pk: tuple[Paper, list[KeyedItem]], ticket: str, policy: MultiplePolicy
+) -> None:
+    paper, key = pk
+    sh = shuffle_for(paper, ticket)
+    shown = displayed_paper(paper, sh)
+    # the candidate answers what they see, in displayed labels
+    displayed: dict[str, list[str]] = {}
+    for q in shown.questions:
+        labels = [o.label for o in q.options]
+        if data.draw(st.booleans()):
+            size = (1, 1) if q.type is not ItemType.MULTIPLE else (0, len(labels))
+            displayed[q.item_id] = data.draw(
+                st.lists(st.sampled_from(labels), min_size=size[0], max_size=size[1], unique=True)
+            )
+    on_shuffled = score_paper(displayed_key(key, sh), displayed, policy)
+    mapped = to_canonical_responses(sh, displayed)  # what the terminal sends
+    on_canonical = score_paper(key, mapped, policy)
+    assert on_shuffled.total == on_canonical.total
+    assert {s.item_id: s.awarded for s in on_shuffled.items} == {
+        s.item_id: s.awarded for s in on_canonical.items
+    }
+    # and the option the candidate ticked is the text the paper has under the mapped label
+    canon = {q.item_id: {o.label: o.text for o in q.options} for q in paper.questions}
+    for q in shown.questions:
+        for o in q.options:
+            (c,) = sh.to_canonical(q.item_id, [o.label])
+            assert canon[q.item_id][c] == o.text
+
+
+@settings(max_examples=80, deadline=None)
+@given(pk=papers_with_keys(), ticket=tickets)
+def test_shuffle_is_a_deterministic_permutation_within_sections(
+    pk: tuple[Paper, list[KeyedItem]], ticket: str
+) -> None:
+    paper, _ = pk
+    a = shuffle_for(paper, ticket)
+    assert a == shuffle_for(paper, ticket)
+    assert sorted(a.order) == sorted(q.item_id for q in paper.questions)
+    section = {q.item_id: q.section for q in paper.questions}
+    assert [section[i] for i in a.order] == sorted(section[i] for i in a.order)
+    for q in paper.questions:
+        canonical = [o.label for o in q.options]
+        assert sorted(a.options[q.item_id]) == sorted(canonical)
+        if q.type is ItemType.TRUE_FALSE:
+            assert a.options[q.item_id] == ("T", "F")
+        for lbl in canonical:
+            assert a.to_display(q.item_id, a.to_canonical(q.item_id, [lbl])) == {lbl}
+
+
+def test_candidates_get_different_orders(
+    sample_index: BankIndex, sample_blueprints: dict[str, Blueprint]
+) -> None:
+    paper = assemble(sample_index, sample_blueprints["GWJN-DG-L5"], "s", 1).papers[0].paper()
+    orders = {shuffle_for(paper, f"2026112200{n:02d}").order for n in range(20)}
+    assert len(orders) == 20
+    plain = shuffle_for(paper, "202611220001", questions=False, options=False)
+    assert plain.order == tuple(q.item_id for q in paper.questions)
+    assert all(
+        plain.options[q.item_id] == tuple(o.label for o in q.options) for q in paper.questions
+    )
+
+
+def test_shuffle_stream_is_pinned() -> None:
+    """The algorithm is specified (docs): this vector pins it for other implementations."""
+    q = tuple(
+        PaperQuestion(
+            f"Q-{i}.v1", ItemType.SINGLE, "s", tuple(Option(c, c) for c in "ABCD"), Decimal(1), 0
+        )
+        for i in range(5)
+    )
+    paper = Paper(
+        "P",
+        "S",
+        1,
+        "00" * 16,
+        Subject.ETHICS,
+        5,
+        None,
+        "t",
+        (PaperSection(ItemType.SINGLE, "x", 5, Decimal(1)),),
+        q,
+    )
+    sh = shuffle_for(paper, "202611220001")
+    assert sh.order == PINNED_ORDER
+    assert sh.options["Q-0.v1"] == PINNED_OPTIONS
+
+
+PINNED_ORDER = ("Q-2.v1", "Q-0.v1", "Q-3.v1", "Q-1.v1", "Q-4.v1")
+PINNED_OPTIONS = ("A", "D", "C", "B")

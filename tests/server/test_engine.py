@@ -1,0 +1,281 @@
+"""The sitting engine's rules, by example and by property (hypothesis)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exam_server.sittings import engine
+from exam_server.sittings.engine import (
+    AttemptState,
+    Interval,
+    Refusal,
+    RuleError,
+    SittingRules,
+    Timing,
+)
+
+START = datetime(2026, 6, 1, 1, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+MIN = timedelta(minutes=1)
+RULES = SittingRules()
+
+
+def timing(**kw: object) -> Timing:
+    base: dict[str, object] = {"start": START, "end": START + HOUR}
+    base.update(kw)
+    return Timing(**base)  # type: ignore[arg-type]
+
+
+# --- examples --------------------------------------------------------------------------
+
+
+def test_login_window_opens_30_minutes_before_and_closes_30_after_start() -> None:
+    t = timing()
+    with pytest.raises(RuleError) as exc:
+        engine.check_login(RULES, t, START - 31 * MIN, first_login=True, admitted_late=False)
+    assert exc.value.code is Refusal.ENTRY_NOT_OPEN
+    engine.check_login(RULES, t, START - 30 * MIN, first_login=True, admitted_late=False)
+    engine.check_login(RULES, t, START + 29 * MIN, first_login=True, admitted_late=False)
+    with pytest.raises(RuleError) as exc:
+        engine.check_login(RULES, t, START + 30 * MIN, first_login=True, admitted_late=False)
+    assert exc.value.code is Refusal.LATE_ENTRY_CLOSED
+    # A candidate who already logged in (restarted terminal) may come back until the end.
+    engine.check_login(RULES, t, START + 59 * MIN, first_login=False, admitted_late=False)
+    with pytest.raises(RuleError) as exc:
+        engine.check_login(RULES, t, START + HOUR, first_login=False, admitted_late=False)
+    assert exc.value.code is Refusal.DEADLINE_PASSED
+
+
+def test_late_admission_only_before_start_plus_30() -> None:
+    engine.check_late_admission(RULES, timing(), START + 29 * MIN)
+    with pytest.raises(RuleError) as exc:
+        engine.check_late_admission(RULES, timing(), START + 31 * MIN)
+    assert exc.value.code is Refusal.LATE_ENTRY_CLOSED
+
+
+def test_submit_opens_at_start_plus_30() -> None:
+    t = timing()
+    with pytest.raises(RuleError) as exc:
+        engine.check_candidate_submit(RULES, AttemptState.IN_PROGRESS, t, START + 29 * MIN)
+    assert exc.value.code is Refusal.SUBMIT_TOO_EARLY
+    engine.check_candidate_submit(RULES, AttemptState.IN_PROGRESS, t, START + 30 * MIN)
+    with pytest.raises(RuleError) as exc:
+        engine.check_candidate_submit(RULES, AttemptState.SUBMITTED, t, START + 40 * MIN)
+    assert exc.value.code is Refusal.ATTEMPT_SUBMITTED
+
+
+def test_late_arrival_does_not_extend_the_end() -> None:
+    # Nothing about the candidate's login enters the timing: the end is fixed.
+    assert engine.deadline(timing(), START + 25 * MIN) == START + HOUR
+
+
+def test_extra_time_and_a_pause_move_the_deadline() -> None:
+    t = timing(extra_time=5 * MIN, pauses=(Interval(START + 10 * MIN, START + 20 * MIN),))
+    assert engine.deadline(t, START + 30 * MIN) == START + HOUR + 15 * MIN
+
+
+def test_open_pause_freezes_time_left() -> None:
+    t = timing(pauses=(Interval(START + 10 * MIN, None),))
+    assert engine.time_left(t, START + 10 * MIN) == 50 * MIN
+    assert engine.time_left(t, START + 40 * MIN) == 50 * MIN
+    with pytest.raises(RuleError) as exc:
+        engine.check_answer(AttemptState.IN_PROGRESS, t, START + 15 * MIN)
+    assert exc.value.code is Refusal.ATTEMPT_PAUSED
+
+
+def test_overlapping_room_and_centre_pauses_are_credited_once() -> None:
+    room = Interval(START + 10 * MIN, START + 20 * MIN)
+    centre = Interval(START + 15 * MIN, START + 25 * MIN)
+    assert (
+        engine.deadline(timing(pauses=(room, centre)), START + 30 * MIN) == START + HOUR + 15 * MIN
+    )
+
+
+def test_pause_before_start_is_not_credited_but_one_spanning_start_is_in_part() -> None:
+    before = Interval(START - 20 * MIN, START - 10 * MIN)
+    spanning = Interval(START - 5 * MIN, START + 5 * MIN)
+    assert engine.deadline(timing(pauses=(before,)), START) == START + HOUR
+    assert engine.deadline(timing(pauses=(spanning,)), START + 10 * MIN) == START + HOUR + 5 * MIN
+
+
+def test_pause_after_the_deadline_gives_nothing_back() -> None:
+    late = Interval(START + HOUR + MIN, START + HOUR + 10 * MIN)
+    assert engine.deadline(timing(pauses=(late,)), START + 2 * HOUR) == START + HOUR
+
+
+def test_answers_refused_before_start_after_deadline_and_after_submission() -> None:
+    t = timing()
+    for state, now, code in [
+        (AttemptState.WAITING, START - MIN, Refusal.NOT_STARTED),
+        (AttemptState.IN_PROGRESS, START + HOUR, Refusal.DEADLINE_PASSED),
+        (AttemptState.SUBMITTED, START + 40 * MIN, Refusal.ATTEMPT_SUBMITTED),
+        (AttemptState.ABSENT, START + 10 * MIN, Refusal.ATTEMPT_ABSENT),
+        (AttemptState.VOIDED, START + 10 * MIN, Refusal.ATTEMPT_VOIDED),
+    ]:
+        with pytest.raises(RuleError) as exc:
+            engine.check_answer(state, t, now)
+        assert exc.value.code is code
+
+
+def test_state_machine_guards() -> None:
+    assert (
+        engine.transition(AttemptState.WAITING, AttemptState.IN_PROGRESS)
+        is AttemptState.IN_PROGRESS
+    )
+    with pytest.raises(RuleError) as exc:
+        engine.transition(AttemptState.SUBMITTED, AttemptState.IN_PROGRESS)
+    assert exc.value.code is Refusal.ATTEMPT_SUBMITTED
+    with pytest.raises(RuleError) as exc:
+        engine.transition(AttemptState.WAITING, AttemptState.SUBMITTED)
+    assert exc.value.code is Refusal.ILLEGAL_TRANSITION
+    with pytest.raises(RuleError):
+        engine.transition(AttemptState.VOIDED, AttemptState.WAITING)
+
+
+def test_bad_parameters_are_refused() -> None:
+    with pytest.raises(ValueError):
+        Timing(start=START, end=START)
+    with pytest.raises(ValueError):
+        timing(extra_time=-MIN)
+    with pytest.raises(ValueError):
+        Interval(START, START - MIN)
+    with pytest.raises(ValueError):
+        SittingRules(late_entry=-MIN)
+
+
+# --- properties ------------------------------------------------------------------------
+
+minutes = st.integers(min_value=0, max_value=240)
+
+
+@st.composite
+def timings(draw: st.DrawFn) -> Timing:
+    duration = draw(st.integers(min_value=1, max_value=180))
+    extra = draw(st.integers(min_value=0, max_value=60))
+    pauses = []
+    for _ in range(draw(st.integers(min_value=0, max_value=5))):
+        begin = draw(st.integers(min_value=-40, max_value=240))
+        length = draw(st.one_of(st.none(), st.integers(min_value=0, max_value=60)))
+        pauses.append(
+            Interval(
+                START + begin * MIN, None if length is None else START + (begin + length) * MIN
+            )
+        )
+    return Timing(START, START + duration * MIN, extra * MIN, tuple(pauses))
+
+
+def paused_minutes(t: Timing, now: datetime) -> timedelta:
+    """Time in [start, now) covered by at least one pause (brute force, by the second)."""
+    total = timedelta(0)
+    for a, b in engine.merge_intervals(t.pauses, now):
+        a, b = max(a, t.start), min(b, now)
+        if b > a:
+            total += b - a
+    return total
+
+
+@settings(max_examples=300, deadline=None)
+@given(timings(), minutes)
+def test_no_answer_is_accepted_at_or_after_the_deadline(t: Timing, at: int) -> None:
+    now = START + at * MIN
+    try:
+        engine.check_answer(AttemptState.IN_PROGRESS, t, now)
+    except RuleError:
+        return
+    assert t.start <= now < engine.deadline(t, now)
+    assert not engine.is_paused(t, now)
+
+
+@settings(max_examples=300, deadline=None)
+@given(timings(), minutes)
+def test_nobody_loses_time(t: Timing, at: int) -> None:
+    """Answering time used + time left is always the full duration plus extra time."""
+    now = START + at * MIN
+    d = engine.deadline(t, now)
+    if now >= d:
+        return
+    used = (now - t.start) - paused_minutes(t, now)
+    assert used + engine.time_left(t, now) == (t.end - t.start) + t.extra_time
+
+
+@settings(max_examples=300, deadline=None)
+@given(timings(), st.lists(minutes, min_size=2, max_size=6))
+def test_deadline_never_moves_earlier_as_time_passes(t: Timing, instants: list[int]) -> None:
+    ds = [engine.deadline(t, START + m * MIN) for m in sorted(instants)]
+    assert ds == sorted(ds)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    timings(),
+    st.integers(min_value=-40, max_value=240),
+    st.integers(0, 60),
+    st.integers(0, 30),
+    minutes,
+)
+def test_more_pauses_or_extra_time_never_shorten_anyone(
+    t: Timing, begin: int, length: int, extra: int, at: int
+) -> None:
+    now = START + at * MIN
+    more = Timing(
+        t.start,
+        t.end,
+        t.extra_time + extra * MIN,
+        t.pauses + (Interval(START + begin * MIN, START + (begin + length) * MIN),),
+    )
+    assert engine.deadline(more, now) >= engine.deadline(t, now)
+
+
+@settings(max_examples=200, deadline=None)
+@given(timings(), minutes)
+def test_restart_recomputes_the_same_deadline(t: Timing, at: int) -> None:
+    """A restarted server rebuilds the timing from stored facts: same answer, any order."""
+    now = START + at * MIN
+    shuffled = Timing(t.start, t.end, t.extra_time, tuple(reversed(t.pauses)))
+    assert engine.deadline(shuffled, now) == engine.deadline(t, now)
+
+
+transitions = st.lists(st.sampled_from(list(AttemptState)), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(transitions, timings(), minutes)
+def test_after_submission_nothing_is_accepted(path: list[AttemptState], t: Timing, at: int) -> None:
+    state = AttemptState.WAITING
+    submitted = False
+    for target in path:
+        try:
+            state = engine.transition(state, target)
+        except RuleError:
+            continue
+        submitted = submitted or state is AttemptState.SUBMITTED
+    if submitted:
+        assert state in (AttemptState.SUBMITTED, AttemptState.VOIDED)
+        with pytest.raises(RuleError):
+            engine.check_answer(state, t, START + at * MIN)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-60, 120), st.integers(0, 60), st.integers(0, 60), st.integers(0, 60))
+def test_login_and_submit_windows_match_the_notices(
+    at: int, before: int, late: int, early: int
+) -> None:
+    rules = SittingRules(before * MIN, late * MIN, early * MIN)
+    t = Timing(START, START + 3 * HOUR)
+    now = START + at * MIN
+    try:
+        engine.check_login(rules, t, now, first_login=True, admitted_late=False)
+        login_ok = True
+    except RuleError:
+        login_ok = False
+    assert login_ok == (START - before * MIN <= now < START + late * MIN)
+    try:
+        engine.check_candidate_submit(rules, AttemptState.IN_PROGRESS, t, now)
+        submit_ok = True
+    except RuleError:
+        submit_ok = False
+    assert submit_ok == (START + early * MIN <= now < START + 3 * HOUR)

@@ -1,0 +1,116 @@
+"""Keys at start and end, the server's wait for a missing key, scoring and cutoffs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from exam_server.packages.service import enter_end_key, enter_sitting_key
+from exam_server.plans.keys import paper_key_for
+from exam_server.scoring.service import score_sitting
+from exam_server.sittings import engine, service
+from exam_server.sittings.engine import AttemptState
+from exam_server.sittings.models import CandidateResult
+from exam_server.sittings.service import SaveRequest, ServiceError
+from question_bank.package import WrongKeyError, decrypt_paper
+from tests.conftest import T0
+from tests.factories import (
+    DATA_KEY,
+    END_SECRET,
+    RELEASE_SECRET,
+    id_number_for,
+    make_world,
+    seat_label,
+    ticket_for,
+)
+
+MIN = timedelta(minutes=1)
+
+
+def test_start_without_key_stops_the_clock_until_the_key_is_entered(session: Session) -> None:
+    world = make_world(session, start=T0, candidates=1, key_released=False)
+    sitting = world.sittings[0]
+    attempt = service.login(
+        session,
+        T0 - MIN,
+        ticket=ticket_for(1),
+        id_number=id_number_for(1),
+        terminal_id="T",
+        seat_label=seat_label(world, 0),
+    ).attempt
+    assert paper_key_for(attempt, T0) is None
+    service.sweep(session, sitting.id, T0 + 2 * MIN)
+    assert attempt.state is AttemptState.PAUSED
+    with pytest.raises(ServiceError) as exc:
+        enter_sitting_key(session, T0 - MIN, sitting, RELEASE_SECRET, by="admin")
+    assert exc.value.code == "key_too_early"
+    with pytest.raises(WrongKeyError):
+        enter_sitting_key(session, T0 + 5 * MIN, sitting, END_SECRET, by="admin")
+    enter_sitting_key(session, T0 + 5 * MIN, sitting, RELEASE_SECRET, by="admin")
+    assert attempt.state is AttemptState.IN_PROGRESS
+    # The five minutes without a key are credited in full.
+    assert engine.deadline(service.timing_of(session, attempt), T0 + 6 * MIN) == T0 + 65 * MIN
+    key = paper_key_for(attempt, T0 + 6 * MIN)
+    assert key == DATA_KEY
+    paper = decrypt_paper(attempt.paper.ciphertext, key)
+    assert paper.questions[0].stem.startswith("第1题")
+
+
+def test_scoring_and_cutoffs_35_line_with_total(session: Session) -> None:
+    world = make_world(session, start=T0, candidates=3, sittings=3, gap=timedelta(minutes=90))
+    for j, sitting in enumerate(world.sittings):
+        t = sitting.start
+        for n in range(3):
+            a = service.login(
+                session,
+                t - MIN,
+                ticket=ticket_for(n + 1),
+                id_number=id_number_for(n + 1),
+                terminal_id=f"T{n}",
+                seat_label=seat_label(world, n),
+            ).attempt
+            if n == 2 and j == 1:
+                continue  # candidate 3 answers nothing in 职业能力 (but is present)
+            answers = {
+                0: ["Q001", "Q002", "Q003", "Q004", "Q005", "Q006", "Q007", "Q009"],
+                1: ["Q001", "Q002", "Q003", "Q004"],
+                2: ["Q001", "Q002", "Q003", "Q004", "Q005", "Q006", "Q007", "Q008", "Q009", "Q010"],
+            }[n]
+            from tests.factories import KEY
+
+            reqs = [
+                SaveRequest(a.id, k + 1, item, tuple(KEY[item])) for k, item in enumerate(answers)
+            ]
+            service.save_answers(session, t + MIN, reqs)
+        service.sweep(session, sitting.id, sitting.end)
+        enter_end_key(session, sitting.end, sitting, END_SECRET, by="admin")
+        score_sitting(session, sitting.end, sitting)
+    scores = {(n, j): world.attempt(n, j).score for n in range(3) for j in range(3)}
+    assert scores[(0, 0)] == Decimal("80.00") and scores[(1, 0)] == Decimal("40.00")
+    assert scores[(2, 1)] == Decimal("0.00")
+    results = {r.candidate_id: r for r in session.scalars(select(CandidateResult))}
+    ids = [c.id for c in world.candidates]
+    # Plan: 35 per subject, total 180. Candidate 1: 80 x 3 = 240 -> pass.
+    assert results[ids[0]].passed and results[ids[0]].total == Decimal("240.00")
+    # Candidate 2: 40 x 3 = 120 -> every subject over 35 but the total under 180.
+    assert not results[ids[1]].passed and any(
+        "total" in r for r in results[ids[1]].details["reasons"]
+    )
+    # Candidate 3: 100 + 0 + 100 = 200 -> total fine, one subject under 35.
+    assert not results[ids[2]].passed
+    assert results[ids[2]].details["subjects"]["职业能力"]["passed"] is False
+
+
+def test_end_key_refused_before_the_end_and_when_wrong(session: Session) -> None:
+    world = make_world(session, start=T0, candidates=1)
+    sitting = world.sittings[0]
+    with pytest.raises(ServiceError) as exc:
+        enter_end_key(session, sitting.end - MIN, sitting, END_SECRET, by="admin")
+    assert exc.value.code == "key_too_early"
+    with pytest.raises(WrongKeyError):
+        enter_end_key(session, sitting.end, sitting, RELEASE_SECRET, by="admin")
+    assert sitting.end_key is None

@@ -1,0 +1,115 @@
+"""question_bank.scoring: item scoring by type and the cutoffs as the notices print them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from question_bank.scoring import (
+    CutoffRule,
+    ItemType,
+    KeyedItem,
+    MultiplePolicy,
+    SubjectResult,
+    SubjectStatus,
+    TotalBasis,
+    apply_cutoffs,
+    score_item,
+    score_paper,
+)
+
+D = Decimal
+SUBJECTS = ("职业道德", "职业能力", "岗位技能")
+HENAN = CutoffRule(SUBJECTS, subject_min=D(35), total_min=D(180))  # 35 per subject and a total line
+HEBEI = CutoffRule(SUBJECTS, subject_min=D(60), total_min=D(60), total_basis=TotalBasis.MEAN)
+
+
+def scored(*scores: int) -> list[SubjectResult]:
+    return [
+        SubjectResult(s, SubjectStatus.SCORED, D(x)) for s, x in zip(SUBJECTS, scores, strict=True)
+    ]
+
+
+def test_single_and_true_false_are_exact() -> None:
+    single = KeyedItem("a", ItemType.SINGLE, frozenset("B"), D(2))
+    tf = KeyedItem("b", ItemType.TRUE_FALSE, frozenset("F"), D("0.5"))
+    assert score_item(single, ["B"]).awarded == D(2)
+    assert score_item(single, ["A"]).awarded == 0
+    assert score_item(single, []).awarded == 0
+    assert score_item(tf, ["F"]).awarded == D("0.5")
+
+
+def test_multiple_all_or_nothing_by_default_and_partial_as_a_plan_option() -> None:
+    item = KeyedItem("m", ItemType.MULTIPLE, frozenset("ACD"), D(3))
+    assert score_item(item, "ACD").awarded == D(3)
+    assert score_item(item, "AC").awarded == 0
+    assert score_item(item, "AC", MultiplePolicy.PROPORTIONAL).awarded == D("2.00")
+    assert score_item(item, "AC", MultiplePolicy.HALF).awarded == D("1.50")
+    # A wrong pick scores nothing under every policy.
+    for policy in MultiplePolicy:
+        assert score_item(item, "AB", policy).awarded == 0
+
+
+def test_bad_keys_are_refused() -> None:
+    with pytest.raises(ValueError, match="exactly one key"):
+        KeyedItem("x", ItemType.SINGLE, frozenset("AB"), D(1))
+    with pytest.raises(ValueError, match="empty key"):
+        KeyedItem("x", ItemType.MULTIPLE, frozenset(), D(1))
+    with pytest.raises(ValueError, match="positive"):
+        KeyedItem("x", ItemType.SINGLE, frozenset("A"), D(0))
+
+
+def test_paper_total_ignores_items_not_on_the_paper() -> None:
+    key = [KeyedItem(f"q{i}", ItemType.SINGLE, frozenset("A"), D(10)) for i in range(10)]
+    result = score_paper(key, {"q0": "A", "q1": "B", "zz": "A"})
+    assert result.total == D(10) and result.possible == D(100)
+
+
+@pytest.mark.parametrize(
+    ("scores", "passed", "why"),
+    [
+        ((60, 60, 60), True, None),
+        ((35, 70, 75), True, None),  # exactly on the 35 line, total 180
+        ((34, 80, 90), False, "subject line"),  # total 204 but one subject under 35
+        ((40, 60, 70), False, "total"),  # every subject over 35, total 170 < 180
+    ],
+)
+def test_henan_35_point_subject_line_with_a_total_line(scores, passed, why) -> None:  # type: ignore[no-untyped-def]
+    out = apply_cutoffs(HENAN, scored(*scores))
+    assert out.complete and out.passed is passed and out.total == D(sum(scores))
+    if why:
+        assert any(why in r for r in out.reasons)
+
+
+@pytest.mark.parametrize(
+    ("scores", "passed"), [((60, 60, 60), True), ((59, 90, 90), False), ((100, 100, 60), True)]
+)
+def test_hebei_60_and_60(scores, passed) -> None:  # type: ignore[no-untyped-def]
+    assert apply_cutoffs(HEBEI, scored(*scores)).passed is passed
+
+
+def test_absent_and_voided_subjects_fail_and_missing_is_not_final() -> None:
+    absent = scored(90, 90, 90)
+    absent[1] = SubjectResult(SUBJECTS[1], SubjectStatus.ABSENT)
+    out = apply_cutoffs(HENAN, absent)
+    assert out.complete and not out.passed and not out.subject_passed["职业能力"]
+    voided = scored(90, 90, 90)
+    voided[2] = SubjectResult(SUBJECTS[2], SubjectStatus.VOIDED)
+    assert not apply_cutoffs(HENAN, voided).passed
+    partial = apply_cutoffs(HENAN, scored(90, 90, 90)[:2])
+    assert not partial.complete and not partial.passed
+
+
+def test_results_for_a_subject_outside_the_rule_are_refused() -> None:
+    with pytest.raises(ValueError, match="outside the rule"):
+        apply_cutoffs(HENAN, [SubjectResult("理论", SubjectStatus.SCORED, D(90))])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 100), min_size=3, max_size=3))
+def test_pass_iff_every_subject_and_the_total_clear_their_lines(scores: list[int]) -> None:
+    out = apply_cutoffs(HENAN, scored(*scores))
+    assert out.passed == (min(scores) >= 35 and sum(scores) >= 180)
