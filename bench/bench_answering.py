@@ -1,0 +1,79 @@
+"""Steady answering: N terminals each changing an answer every PACE seconds.
+
+Reports ack latency p50/p99/max, saves per second, the server's CPU and peak memory,
+and the same simulator against the bare echo server in the same run (the ratio is our
+p99 over the echo's p99; target: p99 < 100 ms at N = 1,000 and ratio <= 2).
+
+    .venv/bin/python bench/bench_answering.py --terminals 100 500 1000 --seconds 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from common import Sampler, centre, echo, machine, print_table, simulate
+
+
+def run(
+    n: int, seconds: float, pace: float, mode: str, workers: int, db_url: str | None
+) -> dict[str, object]:
+    lead = 10 + n / 40  # time for every terminal to connect and log in
+    env = {"EXAM_MESSAGE_QUEUE": "redis://127.0.0.1:6379/0"} if workers > 1 else {}
+    with centre(
+        n,
+        start_in=-5,
+        duration=3600,
+        async_mode=mode,
+        workers=workers,
+        database_url=db_url,
+        env=env,
+    ) as c:
+        sampler = Sampler(c.proc.pid).start()
+        t0 = time.time()
+        report = simulate(c.url, c.roster, n, pace=pace, duration=lead + seconds)
+        t1 = time.time()
+        sampler.stop()
+        res = sampler.window(t1 - seconds, t1)
+        writer = c.health().get("answer_writer", {})
+    with echo(mode) as (url, proc):
+        base = simulate(url, c.roster, n, pace=pace, duration=lead + seconds)
+    ack, eack = report["ack_latency_ms"], base["ack_latency_ms"]
+    return {
+        "N": n,
+        "mode": mode + (f" x{workers}" if workers > 1 else ""),
+        "db": "PostgreSQL" if db_url else "SQLite",
+        "logged_in": report["logged_in"],
+        "acked": report["acknowledged"],
+        "lost": report["lost"],
+        "saves/s": round(report["acknowledged"] / (t1 - t0), 1),
+        "p50 ms": ack["p50"],
+        "p99 ms": ack["p99"],
+        "max ms": ack["max"],
+        "echo p99 ms": eack["p99"],
+        "ratio p99": round(ack["p99"] / eack["p99"], 2) if eack["p99"] else None,
+        "server CPU %": res["cpu_pct"],
+        "peak RSS MB": res["peak_rss_mb"],
+        "batch": writer.get("recent_mean_batch"),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--terminals", type=int, nargs="+", default=[100])
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--pace", type=float, default=5)
+    ap.add_argument("--mode", default="threading", choices=["threading", "gevent"])
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--database", default=None, help="PostgreSQL URL (default: SQLite)")
+    args = ap.parse_args()
+    print(f"machine: {machine()}")
+    rows = [
+        run(n, args.seconds, args.pace, args.mode, args.workers, args.database)
+        for n in args.terminals
+    ]
+    print_table(f"steady answering, one change every {args.pace:g} s per terminal", rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""The end: N attempts auto-submitted by the server at the sitting's end, scored once
+the answer key is released, and the cutoffs applied. Reports how long after the end the
+last attempt was submitted, scored and its result decided (read from the database).
+
+Target at N = 1,000: everything done within 5 s of the end.
+
+    .venv/bin/python bench/bench_end.py --terminals 100 500 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from common import centre, machine, print_table, simulate
+from sqlalchemy import func, select
+
+from exam_server.sittings.models import Attempt, CandidateResult
+
+
+def run(n: int, mode: str) -> dict[str, object]:
+    lead = 10 + n / 25
+    answering = 20.0
+    with centre(
+        n, start_in=lead, duration=answering, windows=(3600, 3600, 3600), async_mode=mode
+    ) as c:
+        # Terminals answer until the server submits at the end; nobody submits early.
+        report = simulate(c.url, c.roster, n, pace=2, duration=lead + answering + 12, drain=2)
+        end = c.plan.end
+        with c.db.read() as s:
+            submitted = (
+                s.scalar(select(func.count()).where(Attempt.submitted_by == "deadline")) or 0
+            )
+            scored = s.scalar(select(func.count()).where(Attempt.score.is_not(None))) or 0
+            last_submit = s.scalar(select(func.max(Attempt.submitted_at)))
+            decided = s.scalar(select(func.count()).select_from(CandidateResult)) or 0
+            last_decided = s.scalar(select(func.max(CandidateResult.decided_at)))
+    return {
+        "N": n,
+        "mode": mode,
+        "answers acked": report["acknowledged"],
+        "submitted at end": submitted,
+        "scored": scored,
+        "results decided": decided,
+        "last submit after end s": round((last_submit - end).total_seconds(), 2)
+        if last_submit
+        else None,
+        "all scored+decided after end s": round((last_decided - end).total_seconds(), 2)
+        if last_decided
+        else None,
+        "terminals told": report["submitted"].get("deadline", 0),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--terminals", type=int, nargs="+", default=[100])
+    ap.add_argument("--mode", default="threading", choices=["threading", "gevent"])
+    args = ap.parse_args()
+    print(f"machine: {machine()}")
+    rows = [run(n, args.mode) for n in args.terminals]
+    print_table("the end: auto-submit, scoring and cutoffs", rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Synchronized start: N terminals logged in and waiting; at the start, how long until
+each has its key and its paper open (the agent measures it against server time).
+
+Target at N = 1,000: p99 under 1 s and all under 3 s.
+
+    .venv/bin/python bench/bench_start.py --terminals 100 500 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from common import Sampler, centre, machine, print_table, simulate
+
+
+def run(n: int, mode: str) -> dict[str, object]:
+    lead = 15 + n / 25  # every terminal connected, preloaded and logged in before the start
+    with centre(n, start_in=lead, duration=3600, async_mode=mode) as c:
+        sampler = Sampler(c.proc.pid).start()
+        # A slow pace: nothing but the start happens while we measure it.
+        report = simulate(c.url, c.roster, n, pace=600, duration=lead + 10, drain=1)
+        sampler.stop()
+        t_start = c.plan.start.timestamp()
+        res = sampler.window(t_start - 1, t_start + 5)
+    opened = report["start_to_open_ms"]
+    return {
+        "N": n,
+        "mode": mode,
+        "logged in before start": report["logged_in"],
+        "paper opened": report["paper_opened"],
+        "p50 s": round(opened["p50"] / 1000, 3) if opened["p50"] is not None else None,
+        "p99 s": round(opened["p99"] / 1000, 3) if opened["p99"] is not None else None,
+        "max s": round(opened["max"] / 1000, 3) if opened["max"] is not None else None,
+        "decrypt+shuffle p99 ms": report["key_to_open_ms"]["p99"],
+        "server CPU % (start..+5 s)": res["cpu_pct"],
+        "peak RSS MB": res["peak_rss_mb"],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--terminals", type=int, nargs="+", default=[100])
+    ap.add_argument("--mode", default="threading", choices=["threading", "gevent"])
+    args = ap.parse_args()
+    print(f"machine: {machine()}")
+    rows = []
+    for n in args.terminals:
+        rows.append(run(n, args.mode))
+        time.sleep(2)
+    print_table(
+        "synchronized start: from the start instant to the paper open on every terminal", rows
+    )
+
+
+if __name__ == "__main__":
+    main()
