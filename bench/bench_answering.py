@@ -65,7 +65,11 @@ def main() -> None:
     ap.add_argument("--pace", type=float, default=5)
     ap.add_argument("--mode", default="threading", choices=["threading", "gevent"])
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--database", default=None, help="PostgreSQL URL (default: SQLite)")
+    ap.add_argument(
+        "--database",
+        default=None,
+        help="PostgreSQL admin URL: a fresh database is made beside it (default: SQLite)",
+    )
     args = ap.parse_args()
     print(f"machine: {machine()}")
     rows = [

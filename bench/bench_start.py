@@ -14,9 +14,18 @@ import time
 from common import Sampler, centre, machine, print_table, simulate
 
 
-def run(n: int, mode: str) -> dict[str, object]:
+def run(n: int, mode: str, workers: int, db_url: str | None) -> dict[str, object]:
     lead = 15 + n / 25  # every terminal connected, preloaded and logged in before the start
-    with centre(n, start_in=lead, duration=3600, async_mode=mode) as c:
+    env = {"EXAM_MESSAGE_QUEUE": "redis://127.0.0.1:6379/0"} if workers > 1 else {}
+    with centre(
+        n,
+        start_in=lead,
+        duration=3600,
+        async_mode=mode,
+        workers=workers,
+        database_url=db_url,
+        env=env,
+    ) as c:
         sampler = Sampler(c.proc.pid).start()
         # A slow pace: nothing but the start happens while we measure it.
         report = simulate(c.url, c.roster, n, pace=600, duration=lead + 10, drain=1)
@@ -26,7 +35,8 @@ def run(n: int, mode: str) -> dict[str, object]:
     opened = report["start_to_open_ms"]
     return {
         "N": n,
-        "mode": mode,
+        "mode": mode + (f" x{workers}" if workers > 1 else ""),
+        "db": "PostgreSQL" if db_url else "SQLite",
         "logged in before start": report["logged_in"],
         "paper opened": report["paper_opened"],
         "p50 s": round(opened["p50"] / 1000, 3) if opened["p50"] is not None else None,
@@ -42,11 +52,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--terminals", type=int, nargs="+", default=[100])
     ap.add_argument("--mode", default="threading", choices=["threading", "gevent"])
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument(
+        "--database",
+        default=None,
+        help="PostgreSQL admin URL: a fresh database is made beside it (default: SQLite)",
+    )
     args = ap.parse_args()
     print(f"machine: {machine()}")
     rows = []
     for n in args.terminals:
-        rows.append(run(n, args.mode))
+        rows.append(run(n, args.mode, args.workers, args.database))
         time.sleep(2)
     print_table(
         "synchronized start: from the start instant to the paper open on every terminal", rows

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -132,6 +133,18 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float
     raise RuntimeError(f"no answer from {url}")
 
 
+def fresh_pg(admin_url: str) -> str:
+    """A new, empty PostgreSQL database beside the one ``admin_url`` names; its URL."""
+    from sqlalchemy import create_engine, text
+
+    name = f"exam_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
 @contextmanager
 def centre(
     terminals: int,
@@ -145,7 +158,7 @@ def centre(
     env: dict[str, str] | None = None,
 ) -> Iterator[Centre]:
     folder = Path(tempfile.mkdtemp(prefix="bench-centre-"))
-    url = database_url or f"sqlite:///{folder / 'centre.db'}"
+    url = fresh_pg(database_url) if database_url else f"sqlite:///{folder / 'centre.db'}"
     db = Database(url)
     upgrade(db)
     start = datetime.now(UTC) + timedelta(seconds=start_in)
@@ -227,8 +240,11 @@ def simulate(
     duration: float,
     submit: bool = False,
     drain: float = 20,
+    processes: int | None = None,
 ) -> dict[str, Any]:
-    """Run ``exam-client simulate`` and return its JSON report."""
+    """Run ``exam-client simulate`` and return its JSON report. Unless told otherwise
+    the terminals are spread over one simulator process per 250 (docs/benchmarks.md:
+    more per process and the simulator's own GIL shows up in the latencies)."""
     out = Path(tempfile.mkdtemp(prefix="bench-sim-")) / "report.json"
     cmd = [
         PY,
@@ -249,6 +265,8 @@ def simulate(
         str(out),
         "--drain",
         str(drain),
+        "--processes",
+        str(processes or max(1, -(-terminals // 250))),
     ]
     if submit:
         cmd.append("--submit")

@@ -19,6 +19,7 @@ guards the agent's state; no network call is made while holding it.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import logging
 import random
@@ -177,6 +178,8 @@ class Agent:
         self._pending: dict[int, _Pending] = {}
         self._next_seq = 1
         self.refusals: list[dict[str, Any]] = []
+        #: messages from the invigilator or chief examiner, newest last (``Broadcast``)
+        self.messages: list[dict[str, Any]] = []
         self.submitted: dict[str, Any] | None = None
         self.closed: dict[str, str] | None = None
 
@@ -262,8 +265,9 @@ class Agent:
         sio.on("disconnect", self._on_disconnect, namespace=ns)
         sio.on("sitting_started", self._on_sitting_started, namespace=ns)
         sio.on("attempt_submitted", self._on_attempt_submitted, namespace=ns)
-        for hint in ("paused", "resumed", "clock", "broadcast"):
-            sio.on(hint, self._on_hint, namespace=ns)
+        for hint in ("paused", "resumed", "clock"):
+            sio.on(hint, functools.partial(self._on_hint, hint), namespace=ns)
+        sio.on("broadcast", self._on_broadcast, namespace=ns)
         try:
             sio.connect(
                 self.config.server,
@@ -578,10 +582,31 @@ class Agent:
                 self._mark_submitted(msg.receipt, msg.reason, msg.submitted_at)
         self._wake.set()
 
-    def _on_hint(self, *_: Any) -> None:
-        """Pauses, resumptions, clock news: the status call says what they mean for us."""
+    def _on_hint(self, event: str, data: Any = None) -> None:
+        """Pauses, resumptions, clock news: the status call says what they mean for us
+        (the push is only a hint; a malformed one is logged and still prompts a status)."""
+        try:
+            p.parse(p.PUSHES[event], data)
+        except p.ProtocolError as exc:
+            log.warning("malformed %s push: %s", event, exc.message)
         self._next_status = 0.0
         self._wake.set()
+
+    def _on_broadcast(self, data: Any = None) -> None:
+        try:
+            msg = p.parse(p.Broadcast, data)
+        except p.ProtocolError as exc:
+            log.warning("malformed broadcast push: %s", exc.message)
+            return
+        with self._lock:
+            self.messages.append(
+                {
+                    "id": len(self.messages) + 1,
+                    "text": msg.text,
+                    "sender": msg.sender,
+                    "at": msg.at.isoformat(),
+                }
+            )
 
     def _mark_submitted(self, receipt: str, reason: str, at: datetime) -> None:
         if self.submitted is None:
@@ -887,6 +912,7 @@ class Agent:
                 "flags": sorted(self.flags),
                 "pending": len(self._pending),
                 "refusals": self.refusals[-20:],
+                "messages": self.messages[-5:],
                 "submitted": self.submitted,
             }
 

@@ -250,6 +250,54 @@ class AttemptSubmitted(Message):
     receipt: str
 
 
+class Paused(Message):
+    """Pushed when the room (``room_id``) or the whole centre (``None``) is paused: the
+    terminal stops its clock and asks ``status`` for the authoritative timing."""
+
+    sitting_id: int
+    room_id: int | None
+    reason: str = Field(default="", max_length=500)
+    at: datetime
+
+
+class Resumed(Message):
+    """Pushed when a pause ends: the terminal asks ``status`` for its new deadline."""
+
+    sitting_id: int
+    room_id: int | None
+    at: datetime
+
+
+class Broadcast(Message):
+    """A message from the invigilator (to a room) or the chief examiner (to the centre),
+    shown on the candidate's screen until dismissed."""
+
+    sitting_id: int
+    room_id: int | None
+    text: str = Field(min_length=1, max_length=500)
+    sender: Literal["主考", "监考"] = Field(description="chief examiner or invigilator")
+    at: datetime
+
+
+class ClockChanged(Message):
+    """One attempt's timing or state changed (extra time, lost time credited, voided):
+    the terminal asks ``status``."""
+
+    attempt_id: int
+    deadline: datetime | None = None
+    state: str | None = None
+
+
+PUSHES: dict[str, type[Message]] = {
+    "sitting_started": SittingStarted,
+    "attempt_submitted": AttemptSubmitted,
+    "clock": ClockChanged,
+    "paused": Paused,
+    "resumed": Resumed,
+    "broadcast": Broadcast,
+}
+
+
 M = TypeVar("M", bound=Message)
 
 

@@ -34,6 +34,7 @@ const I18N = {
     time_up_title: "考试时间到", time_up: "正在交卷，请不要离开座位。",
     time_up_offline: "网络恢复后将自动完成交卷，答案已保存在本机。请不要离开座位。",
     paused_title: "考试暂停", paused: "计时已停止，请等待监考老师的通知。",
+    message_from: "{sender}通知：{text}", sender_主考: "主考", sender_监考: "监考老师",
     started_no_paper: "已开考，正在打开试卷……", waiting_key: "等待试卷密钥下达，计时暂未开始。",
     wait_note: "开考时试卷将自动打开。",
     refused_item: "第 {n} 题的一次修改未被接受：{msg}",
@@ -101,6 +102,7 @@ const I18N = {
     time_up_title: "Time is up", time_up: "Submitting; please stay in your seat.",
     time_up_offline: "Submission completes when the network is back; your answers are kept on this PC. Please stay in your seat.",
     paused_title: "Exam paused", paused: "The clock is stopped; wait for the invigilator.",
+    message_from: "Message from the {sender}: {text}", sender_主考: "chief examiner", sender_监考: "invigilator",
     started_no_paper: "The exam has started; opening the paper…",
     waiting_key: "Waiting for the paper key; the clock has not started.",
     wait_note: "The paper opens by itself at the start.",
@@ -294,7 +296,24 @@ function render() {
   if (screen === "closed") $("closed-message").textContent = codeMessage(state.closed.code, state.closed.message);
   if (screen === "error") $("error-message").textContent = codeMessage(state.fatal.code, state.fatal.message);
   renderOverlay();
+  renderMessages();
   tick();
+}
+
+// A message from the invigilator or the chief examiner: shown once, until dismissed.
+function renderMessages() {
+  const messages = (state && state.messages) || [];
+  if (!messages.length || state.attempt_id == null) return;
+  const last = messages[messages.length - 1];
+  const key = `exam.message.${state.attempt_id}`;
+  // The server's time of the message (UTC ISO 8601, so the strings sort): an agent that
+  // restarts numbers its messages afresh, the server's times stay.
+  if ((localStorage.getItem(key) || "") >= last.at) return;
+  localStorage.setItem(key, last.at);
+  $("banner-text").textContent = t("message_from", { sender: t("sender_" + last.sender), text: last.text });
+  $("banner").hidden = false;
+  $("banner").dataset.threshold = "";
+  $("banner").dataset.message = last.at;
 }
 
 function renderBar() {

@@ -458,7 +458,7 @@ def _absent(db: Any, now: datetime, attempt: Any, form: dict[str, Any], by: str)
 @attempt_action("void")
 def _void(db: Any, now: datetime, attempt: Any, form: dict[str, Any], by: str) -> dict[str, Any]:
     service.void_attempt(db, now, attempt, reason=form.get("reason", ""), by=by)
-    return {"push": ("clock", {"attempt_id": attempt.id, "state": "voided"})}
+    return {"push": ("clock", p.dump(p.ClockChanged(attempt_id=attempt.id, state="voided")))}
 
 
 @attempt_action("relogin")
@@ -479,7 +479,7 @@ def _extra(db: Any, now: datetime, attempt: Any, form: dict[str, Any], by: str) 
     )
     return {
         "deadline": deadline.isoformat(),
-        "push": ("clock", {"attempt_id": attempt.id, "deadline": deadline.isoformat()}),
+        "push": ("clock", p.dump(p.ClockChanged(attempt_id=attempt.id, deadline=deadline))),
         "rescheduled": True,
     }
 
@@ -574,7 +574,7 @@ def decide_gap(gap_id: int, decision: str) -> ResponseReturnValue:
         result = {
             "push": (
                 "clock",
-                {"attempt_id": attempt_id, "deadline": outcome.new_deadline.isoformat()},
+                p.dump(p.ClockChanged(attempt_id=attempt_id, deadline=outcome.new_deadline)),
             ),
             "rescheduled": True,
         }
@@ -614,18 +614,20 @@ def _scope_action(
                 service.pause(db, now, sitting_id, room_id, reason=form.get("reason", ""), by=by)
                 push = (
                     "paused",
-                    {
-                        "sitting_id": sitting_id,
-                        "room_id": room_id,
-                        "reason": form.get("reason", "").strip(),
-                        "at": now.isoformat(),
-                    },
+                    p.dump(
+                        p.Paused(
+                            sitting_id=sitting_id,
+                            room_id=room_id,
+                            reason=form.get("reason", "").strip(),
+                            at=now,
+                        )
+                    ),
                 )
             elif action == "resume":
                 service.resume(db, now, sitting_id, room_id, by=by)
                 push = (
                     "resumed",
-                    {"sitting_id": sitting_id, "room_id": room_id, "at": now.isoformat()},
+                    p.dump(p.Resumed(sitting_id=sitting_id, room_id=room_id, at=now)),
                 )
             else:
                 text = service.broadcast(
@@ -633,13 +635,15 @@ def _scope_action(
                 )
                 push = (
                     "broadcast",
-                    {
-                        "sitting_id": sitting_id,
-                        "room_id": room_id,
-                        "text": text,
-                        "at": now.isoformat(),
-                        "from": "主考" if room_id is None else "监考",
-                    },
+                    p.dump(
+                        p.Broadcast(
+                            sitting_id=sitting_id,
+                            room_id=room_id,
+                            text=text,
+                            sender="主考" if room_id is None else "监考",
+                            at=now,
+                        )
+                    ),
                 )
             ids = service.attempt_ids_in(db, sitting_id, room_id)
     except (ServiceError, RuleError) as exc:

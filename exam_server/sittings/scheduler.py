@@ -105,7 +105,9 @@ def heartbeat() -> None:
             beat(session, rt.clock.now())
 
 
-WATCH_S = 15
+#: How often to look for sittings imported while the server runs (a cheap query); a
+#: sitting pulled minutes before its start still starts on time.
+WATCH_S = 5
 
 
 def watch_sittings() -> None:

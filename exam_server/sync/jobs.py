@@ -158,7 +158,6 @@ def tick() -> None:
 
 
 def run_tick(rt: Runtime) -> None:
-    adopt_new_sittings(rt)
     cfg, now = rt.config, rt.clock.now()
     try:
         backup_if_due(rt, now)  # linked or not: a backup is first of all for this centre
@@ -181,19 +180,6 @@ def run_tick(rt: Runtime) -> None:
             service.push(cfg, rt.db, now, retries=1, due_only=True)
         except SyncError as exc:
             service.record_error(rt.db, now, f"[{exc.code}] {exc.message}")
-
-
-def adopt_new_sittings(rt: Runtime) -> None:
-    """A package imported while the server runs (``exam-sync pull``) brings sittings the
-    scheduler has never swept: give each open sitting without a sweep job one now."""
-    if rt.scheduler is None:
-        return
-    with rt.db.read() as session:
-        open_ids = list(session.scalars(select(Sitting.id).where(Sitting.closed_at.is_(None))))
-    for sitting_id in open_ids:
-        if rt.scheduler.scheduler.get_job(f"sweep:{sitting_id}") is None:
-            log.info("sync: sitting %s has no sweep scheduled; sweeping now", sitting_id)
-            rt.scheduler.schedule(sitting_id, rt.clock.now())
 
 
 def backup_if_due(rt: Runtime, now: datetime) -> None:

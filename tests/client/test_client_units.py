@@ -186,3 +186,44 @@ def test_simulator_slices_merge_before_the_percentiles() -> None:
     assert report["refused"] == {"deadline_passed": 1}
     assert report["ack_latency_ms"]["p50"] == 10.0 and report["ack_latency_ms"]["max"] == 3000.0
     assert report["ack_latency_ms"]["p99"] == 3000.0 and report["ack_latency_ms"]["count"] == 100
+
+
+def test_pushes_are_typed_and_a_broadcast_reaches_the_screen() -> None:
+    agent = Agent(AgentConfig(server="http://127.0.0.1:1", seat="01-01"), MemoryJournal())
+    at = T0 + timedelta(minutes=20)
+    agent._on_broadcast(
+        p.dump(p.Broadcast(sitting_id=1, room_id=3, text="请保持安静", sender="监考", at=at))
+    )
+    # Malformed pushes are dropped, never shown: empty text, unknown sender, extra field.
+    agent._on_broadcast({"sitting_id": 1, "room_id": 3, "text": "", "sender": "监考", "at": at})
+    agent._on_broadcast({"sitting_id": 1, "room_id": 3, "text": "x", "sender": "?", "at": at})
+    agent._on_broadcast(None)
+    (message,) = agent.snapshot()["messages"]
+    assert message["text"] == "请保持安静" and message["sender"] == "监考"
+    assert datetime.fromisoformat(message["at"]) == at
+    # Hints only prompt a status call, malformed or not.
+    agent._next_status = 99.0
+    agent._on_hint("paused", {"sitting_id": 1, "room_id": None, "at": at.isoformat()})
+    assert agent._next_status == 0.0
+    agent._next_status = 99.0
+    agent._on_hint("clock", {"attempt_id": "seven"})
+    assert agent._next_status == 0.0
+    with pytest.raises(p.ProtocolError, match="Broadcast.text"):
+        p.parse(
+            p.Broadcast,
+            {
+                "sitting_id": 1,
+                "room_id": None,
+                "text": "x" * 501,
+                "sender": "主考",
+                "at": at.isoformat(),
+            },
+        )
+    assert set(p.PUSHES) == {
+        "sitting_started",
+        "attempt_submitted",
+        "clock",
+        "paused",
+        "resumed",
+        "broadcast",
+    }

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
+from exam_client import protocol as p
 from exam_server.accounts import service as accounts
 from exam_server.accounts.models import Role
 from exam_server.db import Database
@@ -349,8 +350,8 @@ def test_the_room_map_is_live_and_every_action_works_or_is_refused(
         page.click("#broadcast")
         page.fill("#dialog [name=text]", "请考生注意：距离考试结束还有 2 分钟")
         page.click("#dialog-ok")
-        push = b.wait_push("broadcast", timeout=3)
-        assert push["text"].startswith("请考生注意")
+        push = p.parse(p.Broadcast, b.wait_push("broadcast", timeout=3))
+        assert push.text.startswith("请考生注意") and push.sender == "监考"
 
         # Admitting a late candidate after the late-entry window (start + 12 s here,
         # 30 min in the notices) is refused, with the rule's words.
