@@ -18,7 +18,7 @@ from common import Sampler, centre, echo, machine, print_table, simulate
 def run(
     n: int, seconds: float, pace: float, mode: str, workers: int, db_url: str | None
 ) -> dict[str, object]:
-    lead = 10 + n / 40  # time for every terminal to connect and log in
+    lead = 15 + n / 20  # time for every terminal to connect and log in (not measured)
     env = {"EXAM_MESSAGE_QUEUE": "redis://127.0.0.1:6379/0"} if workers > 1 else {}
     with centre(
         n,
@@ -30,14 +30,15 @@ def run(
         env=env,
     ) as c:
         sampler = Sampler(c.proc.pid).start()
-        t0 = time.time()
-        report = simulate(c.url, c.roster, n, pace=pace, duration=lead + seconds)
+        report = simulate(
+            c.url, c.roster, n, pace=pace, duration=lead + seconds, measure_after=lead
+        )
         t1 = time.time()
         sampler.stop()
         res = sampler.window(t1 - seconds, t1)
         writer = c.health().get("answer_writer", {})
     with echo(mode) as (url, proc):
-        base = simulate(url, c.roster, n, pace=pace, duration=lead + seconds)
+        base = simulate(url, c.roster, n, pace=pace, duration=lead + seconds, measure_after=lead)
     ack, eack = report["ack_latency_ms"], base["ack_latency_ms"]
     return {
         "N": n,
@@ -46,7 +47,7 @@ def run(
         "logged_in": report["logged_in"],
         "acked": report["acknowledged"],
         "lost": report["lost"],
-        "saves/s": round(report["acknowledged"] / (t1 - t0), 1),
+        "saves/s": round(report["acked_measured"] / report["measured_s"], 1),
         "p50 ms": ack["p50"],
         "p99 ms": ack["p99"],
         "max ms": ack["max"],

@@ -241,10 +241,10 @@ def simulate(
     submit: bool = False,
     drain: float = 20,
     processes: int | None = None,
+    measure_after: float = 0.0,
 ) -> dict[str, Any]:
-    """Run ``exam-client simulate`` and return its JSON report. Unless told otherwise
-    the terminals are spread over one simulator process per 250 (docs/benchmarks.md:
-    more per process and the simulator's own GIL shows up in the latencies)."""
+    """Run ``exam-client simulate`` and return its JSON report (terminals spread over
+    :func:`sim_processes` processes unless told otherwise)."""
     out = Path(tempfile.mkdtemp(prefix="bench-sim-")) / "report.json"
     cmd = [
         PY,
@@ -266,12 +266,21 @@ def simulate(
         "--drain",
         str(drain),
         "--processes",
-        str(processes or max(1, -(-terminals // 250))),
+        str(processes or sim_processes(terminals)),
+        "--measure-after",
+        str(measure_after),
     ]
     if submit:
         cmd.append("--submit")
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+
+def sim_processes(terminals: int) -> int:
+    """Simulator processes for N terminals: about 50 agents each (each agent is a few
+    threads; more per process and the simulator's own GIL shows in the latencies, see
+    docs/benchmarks.md), at most 64."""
+    return min(64, max(1, -(-terminals // 50)))
 
 
 def fmt(value: Any) -> str:

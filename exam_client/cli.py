@@ -192,6 +192,12 @@ def kiosk(ui_port: int, chromium: str, dry_run: bool) -> None:
     type=click.IntRange(1, 64),
     help="Spread the terminals over this many processes (for 1,000 and more).",
 )
+@click.option(
+    "--measure-after",
+    default=0.0,
+    show_default=True,
+    help="Count latencies and acknowledgements only from this many seconds after the start.",
+)
 def simulate(
     server: str,
     terminals: int | None,
@@ -205,6 +211,7 @@ def simulate(
     drain: float,
     seed: int,
     processes: int,
+    measure_after: float,
 ) -> None:
     from exam_client.simulate import RosterError, SimOptions, load_roster
     from exam_client.simulate import simulate as run_simulation
@@ -222,6 +229,7 @@ def simulate(
             drain_s=drain,
             seed=seed,
             processes=processes,
+            measure_after_s=measure_after,
         )
         result = run_simulation(options, entries, progress=lambda m: click.echo(m, err=True))
     except RosterError as exc:

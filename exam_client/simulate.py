@@ -86,6 +86,9 @@ class SimOptions:
     seed: int = 1
     #: run the terminals in this many processes (each with its slice of the roster)
     processes: int = 1
+    #: latencies and the save rate count only from this many seconds after the start
+    #: (the benchmarks leave the connect and login storm out of "steady answering")
+    measure_after_s: float = 0.0
     agent: dict[str, Any] = field(default_factory=dict)
 
 
@@ -165,9 +168,16 @@ class Simulation:
             c.agent.start()
             self.peak_threads = max(self.peak_threads, threading.active_count())
         until = self.started + self.options.duration_s if self.options.duration_s else None
+        measure_from = self.started + self.options.measure_after_s
+        self.acked_before_measure = 0
+        self.measure_started: float | None = (
+            None if self.options.measure_after_s > 0 else self.started
+        )
         last_report = 0.0
         while True:
             now = time.monotonic()
+            if self.measure_started is None and now >= measure_from:
+                self._start_measuring(now)
             active = 0
             for c in self.candidates:
                 self._step(c, now)
@@ -187,6 +197,15 @@ class Simulation:
         if self._tmp is not None:
             self._tmp.cleanup()
         return raw
+
+    def _start_measuring(self, now: float) -> None:
+        """Forget the samples so far: what follows is the measured window."""
+        self.measure_started = now
+        for c in self.candidates:
+            st = c.agent.stats
+            self.acked_before_measure += st.acknowledged
+            st.ack_latency.clear()
+            st.rtt.clear()
 
     def _drain(self) -> None:
         deadline = time.monotonic() + self.options.drain_s
@@ -307,8 +326,11 @@ class Simulation:
         """Counts and raw samples (seconds); :func:`summarise` makes the report. Raw so
         that the slices of a multi-process run can be merged before the percentiles."""
         cands = self.candidates
+        measured = self.measure_started
         raw: dict[str, Any] = {
             "elapsed_s": elapsed,
+            "measured_s": self.started + elapsed - measured if measured is not None else 0.0,
+            "acked_before_measure": self.acked_before_measure,
             "peak_threads": self.peak_threads,
             "terminals": len(cands),
             "errors": list(self.errors),
@@ -363,6 +385,8 @@ def merge(raws: list[dict[str, Any]]) -> dict[str, Any]:
     """One raw result from several slices (processes) of a run."""
     out: dict[str, Any] = {
         "elapsed_s": max(r["elapsed_s"] for r in raws),
+        "measured_s": min(r["measured_s"] for r in raws),
+        "acked_before_measure": sum(r["acked_before_measure"] for r in raws),
         "peak_threads": sum(r["peak_threads"] for r in raws),
         "terminals": sum(r["terminals"] for r in raws),
         "errors": [e for r in raws for e in r["errors"]][:20],
@@ -398,6 +422,9 @@ def summarise(raw: dict[str, Any], options: SimOptions) -> dict[str, Any]:
         "lost": raw["answered"] - raw["acknowledged"] - sum(refused.values()),
         "submitted": dict(raw["submitted"]),
         "receipts": raw["receipts"],
+        "measured_after_s": options.measure_after_s,
+        "measured_s": round(raw["measured_s"], 1),
+        "acked_measured": raw["acknowledged"] - raw["acked_before_measure"],
         "ack_latency_ms": _percentiles(raw["ack_latency"]),
         "rtt_ms": _percentiles(raw["rtt"]),
         "key_to_open_ms": _percentiles(raw["key_to_open"]),

@@ -41,6 +41,9 @@ class AnswerWriter:
         self.saved = 0
         #: recent (batch size, seconds in the transaction) pairs, newest last
         self.recent: collections.deque[tuple[int, float]] = collections.deque(maxlen=2000)
+        #: recent seconds from a save's hand-over to its result back in the caller's thread
+        #: (queue wait + transaction + wake-up), newest last
+        self.recent_save: collections.deque[float] = collections.deque(maxlen=5000)
 
     def start(self) -> None:
         with self._lock:
@@ -59,8 +62,12 @@ class AnswerWriter:
         """Store one change durably; returns after commit or raises the refusal."""
         self.start()
         future: Future[SaveResult] = Future()
+        started = time.perf_counter()
         self._queue.put((request, future))
-        return future.result(timeout)
+        try:
+            return future.result(timeout)
+        finally:
+            self.recent_save.append(time.perf_counter() - started)
 
     def stats(self) -> dict[str, float]:
         """Batches and commit times of the last few thousand batches (for /healthz)."""
@@ -68,13 +75,21 @@ class AnswerWriter:
         times = sorted(t for _, t in recent)
         if not times:
             return {"batches": self.batches, "saved": self.saved}
+        saves = sorted(self.recent_save) or [0.0]
+
+        def ms(values: list[float], q: float) -> float:
+            return round(values[min(len(values) - 1, int(len(values) * q))] * 1000, 2)
+
         return {
             "batches": self.batches,
             "saved": self.saved,
             "recent_mean_batch": round(sum(n for n, _ in recent) / len(recent), 2),
-            "recent_p50_ms": round(times[len(times) // 2] * 1000, 2),
-            "recent_p99_ms": round(times[min(len(times) - 1, int(len(times) * 0.99))] * 1000, 2),
+            "recent_p50_ms": ms(times, 0.5),
+            "recent_p99_ms": ms(times, 0.99),
             "recent_max_ms": round(times[-1] * 1000, 2),
+            "save_p50_ms": ms(saves, 0.5),
+            "save_p99_ms": ms(saves, 0.99),
+            "save_max_ms": round(saves[-1] * 1000, 2),
         }
 
     def _take_batch(self, first: object) -> list[tuple[SaveRequest, Future[SaveResult]]]:
