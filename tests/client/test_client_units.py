@@ -174,6 +174,8 @@ def test_simulator_slices_merge_before_the_percentiles() -> None:
             rtt=acks,
             key_to_open=[0.001],
             start_to_open=[0.5],
+            measured_s=8.0,
+            acked_before_measure=2,
         )
         r.update({k: {} for k in COUNTERS})
         r["refused"] = refused
@@ -186,6 +188,8 @@ def test_simulator_slices_merge_before_the_percentiles() -> None:
     assert report["refused"] == {"deadline_passed": 1}
     assert report["ack_latency_ms"]["p50"] == 10.0 and report["ack_latency_ms"]["max"] == 3000.0
     assert report["ack_latency_ms"]["p99"] == 3000.0 and report["ack_latency_ms"]["count"] == 100
+    # The measured window is the shortest slice's; warm-up acks are left out of the rate.
+    assert report["measured_s"] == 8.0 and report["acked_measured"] == 96
 
 
 def test_pushes_are_typed_and_a_broadcast_reaches_the_screen() -> None:
