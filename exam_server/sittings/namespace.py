@@ -66,6 +66,13 @@ def _edge(handler: Callable[..., p.Message]) -> Callable[..., dict[str, Any]]:
             return p.dump(
                 p.ErrorReply(code=exc.code, message=message(exc.code, lang), retry=exc.retry)
             )
+        except TerminalGone:
+            # The terminal hung up while its request was being served (a slow login under a
+            # storm): there is nobody to answer. Its next connection logs in again.
+            log.info("%s: terminal disconnected before the reply", handler.__name__)
+            return p.dump(
+                p.ErrorReply(code="server_busy", message=message("server_busy", lang), retry=True)
+            )
         except TimeoutError:
             return p.dump(
                 p.ErrorReply(code="server_busy", message=message("server_busy", lang), retry=True)
@@ -78,6 +85,10 @@ def _edge(handler: Callable[..., p.Message]) -> Callable[..., dict[str, Any]]:
             )
 
     return wrapped
+
+
+class TerminalGone(Exception):
+    """The terminal's connection closed while the server was handling its request."""
 
 
 def attempt_room(attempt_id: int) -> str:
@@ -323,12 +334,21 @@ class CandidateNamespace(Namespace):
             )
 
     def _bind(self, term: Terminal, attempt_id: int, sitting_id: int, ticket: str) -> None:
-        for room in term.rooms:
-            leave_room(room)
-        term.attempt_id, term.ticket = attempt_id, ticket
-        term.rooms = [attempt_room(attempt_id), sitting_room(sitting_id)]
-        for room in term.rooms:
-            join_room(room)
+        with self._lock:
+            if self.terminals.get(term.sid) is not term:
+                raise TerminalGone(term.sid)
+        try:
+            for room in term.rooms:
+                leave_room(room)
+            term.attempt_id, term.ticket = attempt_id, ticket
+            term.rooms = [attempt_room(attempt_id), sitting_room(sitting_id)]
+            for room in term.rooms:
+                join_room(room)
+        except KeyError as exc:  # python-socketio: the sid left the namespace meanwhile
+            with self._lock:
+                if self.terminals.get(term.sid) is term:
+                    del self.terminals[term.sid]
+            raise TerminalGone(term.sid) from exc
 
 
 def sitting_info(attempt: Attempt, timing: engine.Timing, now: datetime) -> p.SittingInfo:
