@@ -1,7 +1,12 @@
 """Timed work of the sittings (start, absent, auto-submit at the deadline, close).
 
-APScheduler runs from a persistent SQLAlchemy job store in the centre database, so a
-restart loses no job. The database holds the deadlines; a job is only a trigger to run
+APScheduler runs from a persistent SQLAlchemy job store, so a restart loses no job. On
+PostgreSQL the store is a table of the centre database. On SQLite it is a small database
+file of its own beside the centre's (``centre.scheduler.db`` next to ``centre.db``): the
+store writes outside the process's write queue (:meth:`Database.write`), and in the same
+file its writes had to win SQLite's lock by polling against a stream of answer batches,
+which under load starved the sweep that starts and ends sittings (measured: a sitting of
+500 answering terminals whose end never came within 30 s). The database holds the deadlines; a job is only a trigger to run
 :func:`~exam_server.sittings.service.sweep`, which is idempotent and computes the next
 wake-up itself. At startup :meth:`SittingScheduler.reconcile` sweeps every open sitting,
 which submits whatever fell due while the server was down.
@@ -14,11 +19,14 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from apscheduler.jobstores.base import BaseJobStore
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 
 from exam_client import protocol as p
 from exam_server.plans.models import Sitting
@@ -123,13 +131,25 @@ def watch_sittings() -> None:
             run_sweep(sitting_id)
 
 
+def job_store(rt: Runtime) -> BaseJobStore:
+    """The scheduler's persistent store (see the module's notes on SQLite)."""
+    if not rt.db.is_sqlite:
+        return SQLAlchemyJobStore(engine=rt.db.engine, tablename="apscheduler_jobs")
+    database = rt.db.engine.url.database
+    if not database or database == ":memory:":
+        return MemoryJobStore()  # an in-memory centre (tests): nothing outlives it anyway
+    path = Path(database)
+    url = f"sqlite:///{path.with_name(path.stem + '.scheduler.db')}"
+    return SQLAlchemyJobStore(
+        engine=create_engine(url, connect_args={"timeout": 30}), tablename="apscheduler_jobs"
+    )
+
+
 class SittingScheduler:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.scheduler = BackgroundScheduler(
-            jobstores={
-                "default": SQLAlchemyJobStore(engine=rt.db.engine, tablename="apscheduler_jobs")
-            },
+            jobstores={"default": job_store(rt)},
             timezone=UTC,
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 2},
         )

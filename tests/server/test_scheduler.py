@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from exam_server import create_app
 from exam_server.migrate import upgrade
@@ -72,3 +72,8 @@ def test_jobs_live_in_the_database_and_survive_a_restart(tmp_path: Path) -> None
         assert sched2.scheduler.get_job(f"sweep:{sitting_id}") is not None
     finally:
         sched2.scheduler.shutdown(wait=False)
+    # On SQLite the store is a file of its own beside the centre's, so its writes never
+    # wait on the answer path's lock; the centre database's table stays empty.
+    assert (tmp_path / "c.scheduler.db").exists()
+    with rt2.db.read() as session:
+        assert session.execute(text("SELECT count(*) FROM apscheduler_jobs")).scalar() == 0
