@@ -56,6 +56,7 @@ def main() -> None:
     ap.add_argument("--cut-share", type=float, default=0.05)
     ap.add_argument("--database", default=None, help="PostgreSQL admin URL (default: SQLite)")
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--mode", default="threading", choices=["threading", "gevent"])
     args = ap.parse_args()
     print(f"machine: {machine()}")
     folder = Path(tempfile.mkdtemp(prefix="bench-faults-"))
@@ -72,7 +73,11 @@ def main() -> None:
             windows_s=(7200, 7200, 7200),
         )
     _, secrets = plan.write(folder)
-    server = LiveServer(url, folder / "data", extra_env={"EXAM_KEY_ESCROW": str(secrets)})
+    server = LiveServer(
+        url,
+        folder / "data",
+        extra_env={"EXAM_KEY_ESCROW": str(secrets), "EXAM_ASYNC_MODE": args.mode},
+    )
     server.start(timeout=60)
     before = deadlines(db, start + timedelta(minutes=1))
     kills: list[float] = []
@@ -148,6 +153,7 @@ def main() -> None:
         [
             {
                 "N": args.terminals,
+                "mode": args.mode,
                 "db": "PostgreSQL" if args.database else "SQLite",
                 "seconds": round(elapsed),
                 "kills": len(kills),

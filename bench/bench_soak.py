@@ -27,11 +27,12 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=300, help="memory is compared with this point")
     ap.add_argument("--cut-every", type=float, default=10)
     ap.add_argument("--cut-share", type=float, default=0.02)
+    ap.add_argument("--mode", default="threading", choices=["threading", "gevent"])
     args = ap.parse_args()
     print(f"machine: {machine()}")
     n = args.terminals
     lead = 10 + n / 40
-    with centre(n, start_in=-5, duration=args.seconds + 3600) as c:
+    with centre(n, start_in=-5, duration=args.seconds + 3600, async_mode=args.mode) as c:
         port = free_port()
         target = c.url.removeprefix("http://")
         proxy = subprocess.Popen(

@@ -18,6 +18,7 @@ dedicated ``exam-server scheduler`` process when several workers serve the socke
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,12 +47,31 @@ _runtime: Runtime | None = None
 HEARTBEAT_S = 5
 
 
+#: Sittings whose sweep is running in this process right now. A sweep of a large sitting
+#: takes seconds; meanwhile its date job is gone from the store, and the watcher below must
+#: not take that for "never scheduled" and start the same sweep again (measured: at 500
+#: terminals two extra sweeps queued behind the one that was submitting everyone).
+_sweeping: set[int] = set()
+_sweeping_lock = threading.Lock()
+
+
 def run_sweep(sitting_id: int) -> None:
     """Job body: sweep one sitting, tell the terminals, schedule the next wake-up."""
     rt = _runtime
     if rt is None or rt.scheduler is None:
         log.error("sweep for sitting %s ran without a runtime", sitting_id)
         return
+    with _sweeping_lock:
+        _sweeping.add(sitting_id)
+    try:
+        _sweep(rt, sitting_id)
+    finally:
+        with _sweeping_lock:
+            _sweeping.discard(sitting_id)
+
+
+def _sweep(rt: Runtime, sitting_id: int) -> None:
+    assert rt.scheduler is not None
     if rt.config.KEY_ESCROW:
         from exam_server.packages.release import release_from_escrow
 
@@ -127,6 +147,9 @@ def watch_sittings() -> None:
     with rt.db.read() as session:
         open_ids = list(session.scalars(select(Sitting.id).where(Sitting.closed_at.is_(None))))
     for sitting_id in open_ids:
+        with _sweeping_lock:
+            if sitting_id in _sweeping:
+                continue  # its sweep is running; that sweep schedules the next one
         if rt.scheduler.scheduler.get_job(f"sweep:{sitting_id}") is None:
             run_sweep(sitting_id)
 

@@ -41,6 +41,15 @@ def test_a_sitting_imported_while_running_gets_swept(tmp_path: Path) -> None:
             world = make_world(session, start=now - timedelta(hours=2), candidates=2)
             sitting_id = world.sittings[0].id
         assert sched.scheduler.get_job(f"sweep:{sitting_id}") is None
+        # While a sweep of that sitting is running (its date job already consumed), the
+        # watcher leaves it alone rather than queue a second sweep behind it.
+        sched_mod._sweeping.add(sitting_id)
+        try:
+            sched_mod.watch_sittings()
+        finally:
+            sched_mod._sweeping.discard(sitting_id)
+        with rt.db.read() as session:
+            assert session.get(Sitting, sitting_id).closed_at is None  # type: ignore[union-attr]
         sched_mod.watch_sittings()
         with rt.db.read() as session:
             assert session.get(Sitting, sitting_id).closed_at is not None  # type: ignore[union-attr]
