@@ -6,7 +6,9 @@ file of its own beside the centre's (``centre.scheduler.db`` next to ``centre.db
 store writes outside the process's write queue (:meth:`Database.write`), and in the same
 file its writes had to win SQLite's lock by polling against a stream of answer batches,
 which under load starved the sweep that starts and ends sittings (measured: a sitting of
-500 answering terminals whose end never came within 30 s). The database holds the deadlines; a job is only a trigger to run
+500 answering terminals whose end never came within 30 s).
+
+The database holds the deadlines; a job is only a trigger to run
 :func:`~exam_server.sittings.service.sweep`, which is idempotent and computes the next
 wake-up itself. At startup :meth:`SittingScheduler.reconcile` sweeps every open sitting,
 which submits whatever fell due while the server was down.
