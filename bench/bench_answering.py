@@ -64,7 +64,7 @@ def main() -> None:
     ap.add_argument("--terminals", type=int, nargs="+", default=[100])
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--pace", type=float, default=5)
-    ap.add_argument("--mode", default="threading", choices=["threading", "gevent"])
+    ap.add_argument("--mode", default="gevent", choices=["gevent", "threading"])
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument(
         "--database",

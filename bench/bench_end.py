@@ -69,7 +69,7 @@ def run(n: int, mode: str) -> dict[str, object]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--terminals", type=int, nargs="+", default=[100])
-    ap.add_argument("--mode", default="threading", choices=["threading", "gevent"])
+    ap.add_argument("--mode", default="gevent", choices=["gevent", "threading"])
     args = ap.parse_args()
     print(f"machine: {machine()}")
     rows = [run(n, args.mode) for n in args.terminals]

@@ -56,7 +56,7 @@ def main() -> None:
     ap.add_argument("--cut-share", type=float, default=0.05)
     ap.add_argument("--database", default=None, help="PostgreSQL admin URL (default: SQLite)")
     ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--mode", default="threading", choices=["threading", "gevent"])
+    ap.add_argument("--mode", default="gevent", choices=["gevent", "threading"])
     args = ap.parse_args()
     print(f"machine: {machine()}")
     folder = Path(tempfile.mkdtemp(prefix="bench-faults-"))

@@ -27,7 +27,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=300, help="memory is compared with this point")
     ap.add_argument("--cut-every", type=float, default=10)
     ap.add_argument("--cut-share", type=float, default=0.02)
-    ap.add_argument("--mode", default="threading", choices=["threading", "gevent"])
+    ap.add_argument("--mode", default="gevent", choices=["gevent", "threading"])
     args = ap.parse_args()
     print(f"machine: {machine()}")
     n = args.terminals

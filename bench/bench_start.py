@@ -51,7 +51,7 @@ def run(n: int, mode: str, workers: int, db_url: str | None) -> dict[str, object
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--terminals", type=int, nargs="+", default=[100])
-    ap.add_argument("--mode", default="threading", choices=["threading", "gevent"])
+    ap.add_argument("--mode", default="gevent", choices=["gevent", "threading"])
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument(
         "--database",

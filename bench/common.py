@@ -152,7 +152,7 @@ def centre(
     start_in: float,
     duration: float,
     windows: tuple[int, int, int] = (3600, 3600, 3600),
-    async_mode: str = "threading",
+    async_mode: str = "gevent",
     workers: int = 1,
     database_url: str | None = None,
     env: dict[str, str] | None = None,
@@ -207,7 +207,7 @@ def centre(
 
 
 @contextmanager
-def echo(async_mode: str = "threading") -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def echo(async_mode: str = "gevent") -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     log = Path(tempfile.mkdtemp(prefix="bench-echo-")) / "echo.log"
     with open(log, "wb") as out:

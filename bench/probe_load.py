@@ -171,7 +171,7 @@ def main() -> None:
     ap.add_argument("--pace", type=float, default=5)
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--lead", type=float, default=20, help="seconds from seeding to the start")
-    ap.add_argument("--async-mode", default="threading")
+    ap.add_argument("--async-mode", default="gevent")
     ap.add_argument("--echo", action="store_true", help="drive the bare echo baseline instead")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="probe-"))

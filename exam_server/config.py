@@ -24,8 +24,8 @@ class Config:
     DATA_DIR: str = field(default_factory=lambda: _env("DATA_DIR", "var"))
     #: zh_CN (default) or en
     LANG: str = field(default_factory=lambda: _env("LANG", "zh_CN"))
-    #: threading (default) or gevent; see docs/benchmarks.md
-    ASYNC_MODE: str = field(default_factory=lambda: _env("ASYNC_MODE", "threading"))
+    #: gevent (default) or threading; the benchmarks chose (docs/benchmarks.md)
+    ASYNC_MODE: str = field(default_factory=lambda: _env("ASYNC_MODE", "gevent"))
     #: run the APScheduler scheduler inside this process (single-process centre)
     SCHEDULER: bool = field(
         default_factory=lambda: _env("SCHEDULER", "1") not in ("0", "false", "no")
