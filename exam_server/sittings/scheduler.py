@@ -29,7 +29,7 @@ from apscheduler.jobstores.base import BaseJobStore
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 
 from exam_client import protocol as p
 from exam_server.plans.models import Sitting
@@ -164,9 +164,10 @@ def job_store(rt: Runtime) -> BaseJobStore:
     if not database or database == ":memory:":
         return MemoryJobStore()  # an in-memory centre (tests): nothing outlives it anyway
     path = Path(database)
-    url = f"sqlite:///{path.with_name(path.stem + '.scheduler.db')}"
     return SQLAlchemyJobStore(
-        engine=create_engine(url, connect_args={"timeout": 30}), tablename="apscheduler_jobs"
+        url=f"sqlite:///{path.with_name(path.stem + '.scheduler.db')}",
+        engine_options={"connect_args": {"timeout": 30}},
+        tablename="apscheduler_jobs",
     )
 
 
