@@ -63,42 +63,84 @@ def append(
     attempt_id: int | None = None,
 ) -> Event:
     """Append one entry in the caller's transaction (flushes; the caller commits)."""
+    return append_many(
+        session,
+        [
+            Entry(
+                at=at,
+                actor=actor,
+                kind=kind,
+                data=data,
+                reason=reason,
+                sitting_id=sitting_id,
+                room_id=room_id,
+                attempt_id=attempt_id,
+            )
+        ],
+    )[0]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry to append (see :func:`append_many`)."""
+
+    at: datetime
+    actor: str
+    kind: str
+    data: dict[str, Any] | None = None
+    reason: str = ""
+    sitting_id: int | None = None
+    room_id: int | None = None
+    attempt_id: int | None = None
+
+
+def append_many(session: Session, entries: list[Entry]) -> list[Event]:
+    """Append entries in order, chained as if appended one by one, with one lock of the
+    chain head and one flush (the end of a sitting logs one entry per attempt)."""
+    if not entries:
+        return []
     head = session.execute(select(ChainHead).where(ChainHead.id == 1).with_for_update()).scalar()
     if head is None:
         head = ChainHead(id=1, seq=0, hash=GENESIS)
         session.add(head)
-    # JSON round trip so the stored data hashes the same when read back.
-    payload = json.loads(json.dumps(data or {}, ensure_ascii=False, default=str))
-    seq = head.seq + 1
-    digest = entry_hash(
-        head.hash,
-        seq=seq,
-        at=at,
-        actor=actor,
-        kind=kind,
-        sitting_id=sitting_id,
-        room_id=room_id,
-        attempt_id=attempt_id,
-        data=payload,
-        reason=reason,
-    )
-    event = Event(
-        seq=seq,
-        at=at,
-        actor=actor,
-        kind=kind,
-        sitting_id=sitting_id,
-        room_id=room_id,
-        attempt_id=attempt_id,
-        data=payload,
-        reason=reason,
-        prev_hash=head.hash,
-        hash=digest,
-    )
-    session.add(event)
-    head.seq, head.hash = seq, digest
+    seq, prev = head.seq, head.hash
+    events = []
+    for e in entries:
+        # JSON round trip so the stored data hashes the same when read back.
+        payload = json.loads(json.dumps(e.data or {}, ensure_ascii=False, default=str))
+        seq += 1
+        digest = entry_hash(
+            prev,
+            seq=seq,
+            at=e.at,
+            actor=e.actor,
+            kind=e.kind,
+            sitting_id=e.sitting_id,
+            room_id=e.room_id,
+            attempt_id=e.attempt_id,
+            data=payload,
+            reason=e.reason,
+        )
+        events.append(
+            Event(
+                seq=seq,
+                at=e.at,
+                actor=e.actor,
+                kind=e.kind,
+                sitting_id=e.sitting_id,
+                room_id=e.room_id,
+                attempt_id=e.attempt_id,
+                data=payload,
+                reason=e.reason,
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
+        prev = digest
+    session.add_all(events)
+    head.seq, head.hash = seq, prev
     session.flush()
-    return event
+    return events
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from exam_server.eventlog import service as eventlog
 from exam_server.plans.models import ExamPlan, Sitting
 from exam_server.sittings.engine import AttemptState
 from exam_server.sittings.models import Attempt, CandidateResult
-from exam_server.sittings.service import current_answers
+from exam_server.sittings.service import current_answers_many
 from question_bank.package import decrypt_answer_key
 from question_bank.scoring import (
     CutoffRule,
@@ -47,8 +47,9 @@ def score_sitting(session: Session, now: datetime, sitting: Sitting) -> int:
             Attempt.score.is_(None),
         )
     ).all()
+    answers_by_id = current_answers_many(session, [a.id for a in attempts])
     for attempt in attempts:
-        answers = current_answers(session, attempt.id)
+        answers = answers_by_id[attempt.id]
         result = score_paper(
             keys[attempt.paper.paper_ref], {k: tuple(v) for k, v in answers.items()}, policy
         )
@@ -99,13 +100,27 @@ _STATUS = {
 def decide_results(session: Session, now: datetime, plan: ExamPlan, candidate_ids: set[int]) -> int:
     """Apply the cutoffs for each candidate whose subjects are all final. Returns decided."""
     decided = 0
-    for cid in sorted(candidate_ids):
-        attempts = session.scalars(
+    by_candidate: dict[int, list[Attempt]] = {cid: [] for cid in candidate_ids}
+    existing: dict[int, CandidateResult] = {}
+    ids = sorted(candidate_ids)
+    for i in range(0, len(ids), 500):  # a few queries for a whole sitting, not two each
+        part = ids[i : i + 500]
+        for a in session.scalars(
             select(Attempt)
             .options(joinedload(Attempt.sitting), joinedload(Attempt.candidate))
             .join(Sitting)
-            .where(Attempt.candidate_id == cid, Sitting.plan_id == plan.id)
-        ).all()
+            .where(Attempt.candidate_id.in_(part), Sitting.plan_id == plan.id)
+            .order_by(Attempt.id)
+        ):
+            by_candidate[a.candidate_id].append(a)
+        for row in session.scalars(
+            select(CandidateResult).where(
+                CandidateResult.plan_id == plan.id, CandidateResult.candidate_id.in_(part)
+            )
+        ):
+            existing[row.candidate_id] = row
+    for cid in ids:
+        attempts = by_candidate[cid]
         if not attempts:
             continue
         cand = attempts[0].candidate
@@ -140,14 +155,10 @@ def decide_results(session: Session, now: datetime, plan: ExamPlan, candidate_id
                 "subjects": list(rule.subjects),
             },
         }
-        row = session.scalar(
-            select(CandidateResult).where(
-                CandidateResult.candidate_id == cid, CandidateResult.plan_id == plan.id
-            )
-        )
-        if row is None:
-            row = CandidateResult(candidate_id=cid, plan_id=plan.id)
-            session.add(row)
+        if cid not in existing:
+            existing[cid] = CandidateResult(candidate_id=cid, plan_id=plan.id)
+            session.add(existing[cid])
+        row = existing[cid]
         row.total, row.passed, row.details, row.decided_at = (
             outcome.total,
             outcome.passed,

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
@@ -398,18 +399,36 @@ def _pauses_by_scope(
 
 def current_answers(session: Session, attempt_id: int) -> dict[str, str]:
     """Each item's answer: the response with the highest sequence number for it."""
-    latest = (
-        select(Answer.item_id, func.max(Answer.seq).label("seq"))
-        .where(Answer.attempt_id == attempt_id)
-        .group_by(Answer.item_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Answer.item_id, Answer.response)
-        .join(latest, (Answer.item_id == latest.c.item_id) & (Answer.seq == latest.c.seq))
-        .where(Answer.attempt_id == attempt_id)
-    )
-    return {item: response for item, response in rows if response}
+    return current_answers_many(session, [attempt_id]).get(attempt_id, {})
+
+
+def current_answers_many(
+    session: Session, attempt_ids: Iterable[int], chunk: int = 500
+) -> dict[int, dict[str, str]]:
+    """:func:`current_answers` for many attempts, a few queries in all (the end of a
+    sitting reads every attempt's answers twice: to sign them and to score them)."""
+    ids = sorted(set(attempt_ids))
+    out: dict[int, dict[str, str]] = {aid: {} for aid in ids}
+    for i in range(0, len(ids), chunk):
+        part = ids[i : i + chunk]
+        latest = (
+            select(Answer.attempt_id, Answer.item_id, func.max(Answer.seq).label("seq"))
+            .where(Answer.attempt_id.in_(part))
+            .group_by(Answer.attempt_id, Answer.item_id)
+            .subquery()
+        )
+        rows = session.execute(
+            select(Answer.attempt_id, Answer.item_id, Answer.response).join(
+                latest,
+                (Answer.attempt_id == latest.c.attempt_id)
+                & (Answer.item_id == latest.c.item_id)
+                & (Answer.seq == latest.c.seq),
+            )
+        )
+        for aid, item, response in rows:
+            if response:
+                out[aid][item] = response
+    return out
 
 
 # --- submission ------------------------------------------------------------------------
@@ -423,19 +442,30 @@ class Receipt:
     receipt: str
 
 
-def _finalise(session: Session, attempt: Attempt, now: datetime, by: str) -> Receipt:
-    answers = current_answers(session, attempt.id)
+def _finalise(
+    session: Session,
+    attempt: Attempt,
+    now: datetime,
+    by: str,
+    *,
+    answers: dict[str, str] | None = None,
+    log: list[eventlog.Entry] | None = None,
+    key: Ed25519PrivateKey | None = None,
+) -> Receipt:
+    """Submit one attempt: digest and sign its answers, log it. The sweep passes what it
+    holds for every attempt at once (``answers``, the signing ``key``) and takes the event
+    entry in ``log`` to append with the others; alone, it reads and appends itself."""
+    if answers is None:
+        answers = current_answers(session, attempt.id)
     digest = answers_digest(attempt.candidate.ticket, attempt.sitting.code, answers)
-    signature = signing_key(session).sign(bytes.fromhex(digest)).hex()
+    signature = (key or signing_key(session)).sign(bytes.fromhex(digest)).hex()
     attempt.state = engine.transition(attempt.state, AttemptState.SUBMITTED)
     attempt.submitted_at = now
     attempt.submitted_by = by
     attempt.digest = digest
     attempt.signature = signature
     attempt.receipt = receipt_code(signature)
-    session.flush()
-    eventlog.append(
-        session,
+    entry = eventlog.Entry(
         at=now,
         actor="server" if by == "deadline" else by,
         kind="attempt.submitted",
@@ -444,6 +474,11 @@ def _finalise(session: Session, attempt: Attempt, now: datetime, by: str) -> Rec
         attempt_id=attempt.id,
         data={"by": by, "answered": len(answers), "digest": digest, "last_seq": attempt.last_seq},
     )
+    if log is None:
+        session.flush()
+        eventlog.append_many(session, [entry])
+    else:
+        log.append(entry)
     return Receipt(now, digest, signature, attempt.receipt)
 
 
@@ -507,6 +542,8 @@ def sweep(session: Session, sitting_id: int, now: datetime) -> SweepResult:
     ).all()
     rules = sitting.rules
     started, submitted, absent = [], [], []
+    overdue: list[Attempt] = []
+    log: list[eventlog.Entry] = []
     timings: list[Timing] = []
     timing_by_id = timings_for(session, attempts)
     for attempt in attempts:
@@ -526,30 +563,41 @@ def sweep(session: Session, sitting_id: int, now: datetime) -> SweepResult:
         ):
             attempt.state = engine.transition(attempt.state, AttemptState.ABSENT)
             absent.append(attempt.id)
-            eventlog.append(
-                session,
-                at=now,
-                actor="server",
-                kind="attempt.absent",
-                sitting_id=sitting_id,
-                room_id=attempt.seat.room_id,
-                attempt_id=attempt.id,
-                reason="开考30分钟后未登录 / not logged in when late entry closed",
+            log.append(
+                eventlog.Entry(
+                    at=now,
+                    actor="server",
+                    kind="attempt.absent",
+                    sitting_id=sitting_id,
+                    room_id=attempt.seat.room_id,
+                    attempt_id=attempt.id,
+                    reason="开考30分钟后未登录 / not logged in when late entry closed",
+                )
             )
         if engine.is_overdue(attempt.state, timing, now):
-            _finalise(session, attempt, now, "deadline")
-            submitted.append(attempt.id)
-        if attempt.state not in engine.FINAL_STATES:
+            overdue.append(attempt)
+        elif attempt.state not in engine.FINAL_STATES:
             timings.append(timing)
+    # The end of a sitting submits everyone at once: read all their answers in a few
+    # queries and log all the submissions with one append (measured: 1,000 attempts one by
+    # one took 2.7 s of a 5 s end).
+    answers = current_answers_many(session, [a.id for a in overdue])
+    key = signing_key(session) if overdue else None
+    for attempt in overdue:
+        _finalise(session, attempt, now, "deadline", answers=answers[attempt.id], log=log, key=key)
+        submitted.append(attempt.id)
     if started:
-        eventlog.append(
-            session,
-            at=now,
-            actor="server",
-            kind="sitting.started",
-            sitting_id=sitting_id,
-            data={"attempts": len(started)},
+        log.append(
+            eventlog.Entry(
+                at=now,
+                actor="server",
+                kind="sitting.started",
+                sitting_id=sitting_id,
+                data={"attempts": len(started)},
+            )
         )
+    session.flush()
+    eventlog.append_many(session, log)
     if now >= sitting.start and sitting.sitting_key is None and sitting.closed_at is None:
         _wait_for_key(session, sitting)
     wake = engine.next_wakeup(timings, rules, now)

@@ -329,3 +329,51 @@ def test_a_short_crash_changes_no_deadline(session, clock, world) -> None:  # ty
         session, T0 + 20 * MIN + timedelta(seconds=30), threshold_s=10, credit_s=60
     )
     assert engine.deadline(service.timing_of(session, attempt), T0 + 21 * MIN) == T0 + 60 * MIN
+
+
+def test_the_end_submits_everyone_as_one_by_one_would(session, clock, world) -> None:  # type: ignore[no-untyped-def]
+    """The sweep reads every attempt's answers and logs every submission in one go; what
+    it stores must be what submitting each attempt alone would store."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from exam_server.system.keys import public_key_hex, signing_key
+
+    sitting = world.sittings[0]
+    clock.set(T0 - 10 * MIN)
+    attempts = [login(session, clock, world, n, terminal=f"T{n}").attempt for n in range(3)]
+    service.sweep(session, sitting.id, T0)
+    saves = [
+        SaveRequest(attempts[0].id, 1, "Q001", ("A",)),
+        SaveRequest(attempts[0].id, 2, "Q001", ("B",)),  # changed: the later one counts
+        SaveRequest(attempts[0].id, 3, "Q002", ("A", "C")),
+        SaveRequest(attempts[1].id, 1, "Q003", ("D",)),
+        SaveRequest(attempts[1].id, 2, "Q003", ()),  # cleared: no answer
+        # attempts[2] answered nothing
+    ]
+    assert codes(service.save_answers(session, T0 + MIN, saves)) == ["ok"] * 5
+    expected = {a.id: service.current_answers(session, a.id) for a in attempts}
+    assert expected == {
+        attempts[0].id: {"Q001": "B", "Q002": "AC"},
+        attempts[1].id: {},
+        attempts[2].id: {},
+    }
+    assert service.current_answers_many(session, [a.id for a in attempts], chunk=2) == expected
+
+    before = session.scalar(select(Event.seq).order_by(Event.seq.desc()).limit(1))
+    r = service.sweep(session, sitting.id, T0 + 60 * MIN)
+    assert sorted(r.submitted) == sorted(a.id for a in attempts)
+    public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex(signing_key(session))))
+    for a in attempts:
+        assert a.state is AttemptState.SUBMITTED and a.submitted_by == "deadline"
+        assert a.digest == service.answers_digest(a.candidate.ticket, sitting.code, expected[a.id])
+        public.verify(bytes.fromhex(a.signature), bytes.fromhex(a.digest))  # raises if wrong
+    logged = session.scalars(
+        select(Event).where(Event.seq > before, Event.kind == "attempt.submitted")
+    ).all()
+    assert sorted(e.attempt_id for e in logged) == sorted(a.id for a in attempts)
+    assert {e.attempt_id: e.data["answered"] for e in logged} == {
+        a.id: len(expected[a.id]) for a in attempts
+    }
+    seqs = [e.seq for e in session.scalars(select(Event).order_by(Event.seq))]
+    assert seqs == list(range(1, len(seqs) + 1))  # no gap, no fork
+    assert verify_chain(session).ok
