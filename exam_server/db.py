@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -72,19 +74,43 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(url: str, *, echo: bool = False, pool_size: int | None = None) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=20,
+            pool_size=pool_size or 20,
             max_overflow=40,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url, echo=echo, pool_pre_ping=True, pool_size=pool_size or 10, max_overflow=20
+    )
+
+
+def native_thread_runner() -> Callable[..., Any] | None:
+    """Under gevent (the process monkey-patched), a function that runs ``fn(*args)`` in a
+    native thread of the hub's pool and waits for it without blocking the event loop;
+    otherwise None (threads are threads already).
+
+    A SQLite or psycopg call made from a greenlet blocks every socket of the process until
+    it returns; from a native thread it releases the GIL while the database works and
+    syncs, and the loop runs on."""
+    try:
+        from gevent import monkey
+    except ImportError:  # pragma: no cover - gevent is an install requirement
+        return None
+    if not monkey.is_module_patched("threading"):
+        return None
+    import gevent
+
+    def run(fn: Callable[..., Any], *args: Any) -> Any:
+        return gevent.get_hub().threadpool.apply(fn, args)
+
+    return run
 
 
 class Database:
@@ -98,6 +124,14 @@ class Database:
         # 100 ms a nap) rather than by being woken. Writers of this process queue here
         # instead, so the next one starts the moment the last one commits.
         self._write_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+        # Under gevent, the heavy units of work (answer batches, the sweep) run on native
+        # threads, on an engine of their own: its pool is only ever touched from those
+        # threads, never from greenlets.
+        self._native = native_thread_runner()
+        self._native_engine = (
+            make_engine(url, echo=echo, pool_size=2) if self._native is not None else None
+        )
+        self._native_sessions = sessionmaker(self._native_engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -118,6 +152,32 @@ class Database:
             finally:
                 session.close()
 
+    def transact(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn(session)`` as one unit of work (as :meth:`write`) and return its
+        result. Under gevent the unit runs on a native thread, so the event loop keeps
+        serving every other socket while it runs; ``fn`` must then not touch greenlet
+        objects (sockets, events, gevent queues), only the session and plain data."""
+        if self._native is None:
+            with self.write() as session:
+                return fn(session)
+        with self._write_lock:  # taken here, in the greenlet: writers queue cooperatively
+            result: T = self._native(self._unit, self._native_sessions, fn)
+            return result
+
+    @staticmethod
+    def _unit(sessions: sessionmaker[Session], fn: Callable[[Session], T]) -> T:
+        session = sessions()
+        try:
+            session.connection(execution_options={"immediate": True})
+            result = fn(session)
+            session.commit()
+            return result
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only session (rolled back at the end, whatever happened)."""
@@ -130,3 +190,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._native_engine is not None:
+            self._native_engine.dispose()

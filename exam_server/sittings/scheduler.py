@@ -23,13 +23,14 @@ import logging
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.jobstores.base import BaseJobStore
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from exam_client import protocol as p
 from exam_server.plans.models import Sitting
@@ -81,7 +82,8 @@ def _sweep(rt: Runtime, sitting_id: int) -> None:
     from exam_server.sync import jobs as sync_jobs
 
     sync_jobs.before_sweep(rt, sitting_id)  # keys from central when they fall due
-    with rt.db.write() as session:
+
+    def unit(session: Session) -> tuple[datetime, service.SweepResult, list[tuple[Any, ...]]]:
         now = rt.clock.now()
         result = service.sweep(session, sitting_id, now)
         sitting = session.get(Sitting, sitting_id)
@@ -91,6 +93,11 @@ def _sweep(rt: Runtime, sitting_id: int) -> None:
             (a.id, a.submitted_at, a.receipt)
             for a in session.scalars(select(Attempt).where(Attempt.id.in_(result.submitted)))
         ]
+        return now, result, pushes
+
+    # Under gevent on a native thread: the end of a large sitting is a long transaction,
+    # and the sockets keep being served while it runs.
+    now, result, pushes = rt.db.transact(unit)
     signals.sitting_swept.send(
         "scheduler",
         sitting_id=sitting_id,

@@ -4,17 +4,22 @@ Socket.IO handler threads hand their save to :meth:`AnswerWriter.save` and block
 batch that holds it has committed. The writer thread drains whatever is queued, stores it
 in one transaction (``synchronous=FULL`` on SQLite: on disk at commit) and only then
 resolves each save. While one batch commits, the next one gathers, so the batch size
-follows the load without any added wait.
+follows the load (``wait_ms`` adds a short wait to gather more). Under gevent the
+transaction runs on a native thread (:meth:`Database.transact`), so the sockets are
+served while it commits.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import queue
 import threading
 import time
 from concurrent.futures import Future
+
+from sqlalchemy.orm import Session
 
 from exam_server.clock import Clock
 from exam_server.db import Database
@@ -111,6 +116,9 @@ class AnswerWriter:
             batch.append(item)
         return batch  # type: ignore[return-value]
 
+    def _store(self, requests: list[SaveRequest], session: Session) -> list[SaveResult | Exception]:
+        return save_answers(session, self.clock.now(), requests)
+
     def _run(self) -> None:
         while True:
             first = self._queue.get()
@@ -120,8 +128,7 @@ class AnswerWriter:
             requests = [req for req, _ in batch]
             started = time.perf_counter()
             try:
-                with self.db.write() as session:
-                    results = save_answers(session, self.clock.now(), requests)
+                results = self.db.transact(functools.partial(self._store, requests))
             except Exception:
                 log.exception("answer batch of %d failed; the terminals will re-send", len(batch))
                 for _, future in batch:
