@@ -12,11 +12,25 @@ from __future__ import annotations
 import argparse
 import time
 
-from common import Sampler, centre, echo, machine, print_table, simulate
+from common import (
+    Sampler,
+    add_generator_option,
+    centre,
+    echo,
+    machine,
+    print_table,
+    simulate,
+)
 
 
 def run(
-    n: int, seconds: float, pace: float, mode: str, workers: int, db_url: str | None
+    n: int,
+    seconds: float,
+    pace: float,
+    mode: str,
+    workers: int,
+    db_url: str | None,
+    green: bool = True,
 ) -> dict[str, object]:
     lead = 15 + n / 20  # time for every terminal to connect and log in (not measured)
     env = {"EXAM_MESSAGE_QUEUE": "redis://127.0.0.1:6379/0"} if workers > 1 else {}
@@ -31,18 +45,27 @@ def run(
     ) as c:
         sampler = Sampler(c.proc.pid).start()
         report = simulate(
-            c.url, c.roster, n, pace=pace, duration=lead + seconds, measure_after=lead
+            c.url,
+            c.roster,
+            n,
+            pace=pace,
+            duration=lead + seconds,
+            measure_after=lead,
+            green=green,
         )
         t1 = time.time()
         sampler.stop()
         res = sampler.window(t1 - seconds, t1)
         writer = c.health().get("answer_writer", {})
     with echo(mode) as (url, proc):
-        base = simulate(url, c.roster, n, pace=pace, duration=lead + seconds, measure_after=lead)
+        base = simulate(
+            url, c.roster, n, pace=pace, duration=lead + seconds, measure_after=lead, green=green
+        )
     ack, eack = report["ack_latency_ms"], base["ack_latency_ms"]
     return {
         "N": n,
         "mode": mode + (f" x{workers}" if workers > 1 else ""),
+        "terminals as": "greenlets" if green else "threads",
         "db": "PostgreSQL" if db_url else "SQLite",
         "logged_in": report["logged_in"],
         "acked": report["acknowledged"],
@@ -66,6 +89,7 @@ def main() -> None:
     ap.add_argument("--pace", type=float, default=5)
     ap.add_argument("--mode", default="gevent", choices=["gevent", "threading"])
     ap.add_argument("--workers", type=int, default=1)
+    add_generator_option(ap)
     ap.add_argument(
         "--database",
         default=None,
@@ -74,7 +98,15 @@ def main() -> None:
     args = ap.parse_args()
     print(f"machine: {machine()}")
     rows = [
-        run(n, args.seconds, args.pace, args.mode, args.workers, args.database)
+        run(
+            n,
+            args.seconds,
+            args.pace,
+            args.mode,
+            args.workers,
+            args.database,
+            args.generator == "green",
+        )
         for n in args.terminals
     ]
     print_table(f"steady answering, one change every {args.pace:g} s per terminal", rows)

@@ -13,21 +13,23 @@ import argparse
 import time
 from datetime import UTC, datetime, timedelta
 
-from common import centre, machine, print_table, simulate
+from common import add_generator_option, centre, machine, print_table, simulate
 from sqlalchemy import func, select
 
 from exam_server.plans.models import Sitting
 from exam_server.sittings.models import Attempt, CandidateResult
 
 
-def run(n: int, mode: str) -> dict[str, object]:
+def run(n: int, mode: str, green: bool = True) -> dict[str, object]:
     lead = 10 + n / 25
     answering = 20.0
     with centre(
         n, start_in=lead, duration=answering, windows=(3600, 3600, 3600), async_mode=mode
     ) as c:
         # Terminals answer until the server submits at the end; nobody submits early.
-        report = simulate(c.url, c.roster, n, pace=2, duration=lead + answering + 12, drain=2)
+        report = simulate(
+            c.url, c.roster, n, pace=2, duration=lead + answering + 12, drain=2, green=green
+        )
         end = c.plan.end
         # The server may still be submitting and scoring: wait for it (up to 120 s after
         # the end) rather than report a half-done end.
@@ -51,6 +53,7 @@ def run(n: int, mode: str) -> dict[str, object]:
     return {
         "N": n,
         "mode": mode,
+        "terminals as": "greenlets" if green else "threads",
         "answers acked": report["acknowledged"],
         "submitted at end": submitted,
         "scored": scored,
@@ -70,9 +73,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--terminals", type=int, nargs="+", default=[100])
     ap.add_argument("--mode", default="gevent", choices=["gevent", "threading"])
+    add_generator_option(ap)
     args = ap.parse_args()
     print(f"machine: {machine()}")
-    rows = [run(n, args.mode) for n in args.terminals]
+    rows = [run(n, args.mode, args.generator == "green") for n in args.terminals]
     print_table("the end: auto-submit, scoring and cutoffs", rows)
 
 

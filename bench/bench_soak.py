@@ -13,7 +13,16 @@ import subprocess
 import time
 from pathlib import Path
 
-from common import PY, Sampler, centre, free_port, machine, print_table, simulate
+from common import (
+    PY,
+    Sampler,
+    add_generator_option,
+    centre,
+    free_port,
+    machine,
+    print_table,
+    simulate,
+)
 from sqlalchemy import func, select
 
 from exam_server.sittings.models import Answer
@@ -28,6 +37,7 @@ def main() -> None:
     ap.add_argument("--cut-every", type=float, default=10)
     ap.add_argument("--cut-share", type=float, default=0.02)
     ap.add_argument("--mode", default="gevent", choices=["gevent", "threading"])
+    add_generator_option(ap)
     args = ap.parse_args()
     print(f"machine: {machine()}")
     n = args.terminals
@@ -59,6 +69,7 @@ def main() -> None:
                 pace=args.pace,
                 duration=lead + args.seconds,
                 drain=60,
+                green=args.generator == "green",
             )
         finally:
             proxy.terminate()
@@ -73,6 +84,7 @@ def main() -> None:
         [
             {
                 "N": n,
+                "terminals as": "greenlets" if args.generator == "green" else "threads",
                 "acked": report["acknowledged"],
                 "answers stored": stored,
                 "lost": report["lost"],

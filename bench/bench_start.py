@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import time
 
-from common import Sampler, centre, machine, print_table, simulate
+from common import Sampler, add_generator_option, centre, machine, print_table, simulate
 
 
-def run(n: int, mode: str, workers: int, db_url: str | None) -> dict[str, object]:
+def run(
+    n: int, mode: str, workers: int, db_url: str | None, green: bool = True
+) -> dict[str, object]:
     lead = 15 + n / 25  # every terminal connected, preloaded and logged in before the start
     env = {"EXAM_MESSAGE_QUEUE": "redis://127.0.0.1:6379/0"} if workers > 1 else {}
     with centre(
@@ -28,7 +30,7 @@ def run(n: int, mode: str, workers: int, db_url: str | None) -> dict[str, object
     ) as c:
         sampler = Sampler(c.proc.pid).start()
         # A slow pace: nothing but the start happens while we measure it.
-        report = simulate(c.url, c.roster, n, pace=600, duration=lead + 10, drain=1)
+        report = simulate(c.url, c.roster, n, pace=600, duration=lead + 10, drain=1, green=green)
         sampler.stop()
         t_start = c.plan.start.timestamp()
         res = sampler.window(t_start - 1, t_start + 5)
@@ -37,6 +39,7 @@ def run(n: int, mode: str, workers: int, db_url: str | None) -> dict[str, object
         "N": n,
         "mode": mode + (f" x{workers}" if workers > 1 else ""),
         "db": "PostgreSQL" if db_url else "SQLite",
+        "terminals as": "greenlets" if green else "threads",
         "logged in before start": report["logged_in"],
         "paper opened": report["paper_opened"],
         "p50 s": round(opened["p50"] / 1000, 3) if opened["p50"] is not None else None,
@@ -53,6 +56,7 @@ def main() -> None:
     ap.add_argument("--terminals", type=int, nargs="+", default=[100])
     ap.add_argument("--mode", default="gevent", choices=["gevent", "threading"])
     ap.add_argument("--workers", type=int, default=1)
+    add_generator_option(ap)
     ap.add_argument(
         "--database",
         default=None,
@@ -62,7 +66,7 @@ def main() -> None:
     print(f"machine: {machine()}")
     rows = []
     for n in args.terminals:
-        rows.append(run(n, args.mode, args.workers, args.database))
+        rows.append(run(n, args.mode, args.workers, args.database, args.generator == "green"))
         time.sleep(2)
     print_table(
         "synchronized start: from the start instant to the paper open on every terminal", rows

@@ -242,9 +242,10 @@ def simulate(
     drain: float = 20,
     processes: int | None = None,
     measure_after: float = 0.0,
+    green: bool = False,
 ) -> dict[str, Any]:
     """Run ``exam-client simulate`` and return its JSON report (terminals spread over
-    :func:`sim_processes` processes unless told otherwise)."""
+    :func:`sim_processes` processes unless told otherwise; ``green``: as greenlets)."""
     out = Path(tempfile.mkdtemp(prefix="bench-sim-")) / "report.json"
     cmd = [
         PY,
@@ -266,12 +267,14 @@ def simulate(
         "--drain",
         str(drain),
         "--processes",
-        str(processes or sim_processes(terminals)),
+        str(processes or sim_processes(terminals, green=green)),
         "--measure-after",
         str(measure_after),
     ]
     if submit:
         cmd.append("--submit")
+    if green:
+        cmd.append("--green")
     # The simulator exits 1 when answers were left unacknowledged; that is a figure to
     # report (the report's "lost"), not a reason to throw the run away.
     done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -280,11 +283,23 @@ def simulate(
     return json.loads(out.read_text())  # type: ignore[no-any-return]
 
 
-def sim_processes(terminals: int) -> int:
-    """Simulator processes for N terminals: about 50 agents each (each agent is a few
-    threads; more per process and the simulator's own GIL shows in the latencies, see
-    docs/benchmarks.md), at most 64."""
+def sim_processes(terminals: int, *, green: bool = False) -> int:
+    """Simulator processes for N terminals. Threads: about 50 agents each (each agent is
+    a few threads; more per process and the simulator's own GIL shows in the latencies,
+    see docs/benchmarks.md), at most 64. Green: about 250 each, at most 4 (two cores)."""
+    if green:
+        return min(4, max(1, -(-terminals // 250)))
     return min(64, max(1, -(-terminals // 50)))
+
+
+def add_generator_option(ap: Any) -> None:
+    """``--generator``: how the bench's simulated terminals run (see ``--green``)."""
+    ap.add_argument(
+        "--generator",
+        default="green",
+        choices=["green", "threads"],
+        help="exam-client simulate with --green (greenlets; default) or with OS threads",
+    )
 
 
 def fmt(value: Any) -> str:

@@ -36,9 +36,12 @@ def test_roster_errors_are_specific(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("green", [False, True], ids=["threads", "greenlets"])
 def test_twenty_terminals_log_in_answer_and_submit(
-    make_sitting: Callable[..., Sitting], tmp_path: Path
+    make_sitting: Callable[..., Sitting], tmp_path: Path, green: bool
 ) -> None:
+    """The same agents as OS threads (one process) and as greenlets (--green, two
+    processes): everyone logs in, answers, submits, and nothing is lost."""
     n = 20
     s = make_sitting(starts_in=6, duration=30, candidates=n, rules_s=(120, 30, 8))
     roster = tmp_path / "roster.json"
@@ -70,6 +73,7 @@ def test_twenty_terminals_log_in_answer_and_submit(
             str(report_path),
             "--duration",
             "40",
+            *(["--green", "--processes", "2"] if green else []),
         ],
         capture_output=True,
         text=True,
@@ -77,7 +81,8 @@ def test_twenty_terminals_log_in_answer_and_submit(
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(report_path.read_text())
-    assert report["terminals"] == n
+    assert report["terminals"] == n and report["green"] is green
+    assert report["processes"] == (2 if green else 1)
     assert report["connected"] == n and report["logged_in"] == n and report["paper_opened"] == n
     assert report["answered"] >= n * 10
     assert report["lost"] == 0 and report["pending_at_end"] == 0
