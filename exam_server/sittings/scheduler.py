@@ -98,6 +98,7 @@ def _sweep(rt: Runtime, sitting_id: int) -> None:
     # Under gevent on a native thread: the end of a large sitting is a long transaction,
     # and the sockets keep being served while it runs.
     now, result, pushes = rt.db.transact(unit)
+    committed = rt.clock.now()
     signals.sitting_swept.send(
         "scheduler",
         sitting_id=sitting_id,
@@ -122,6 +123,18 @@ def _sweep(rt: Runtime, sitting_id: int) -> None:
             ),
             to=attempt_room(attempt_id),
             namespace=p.NAMESPACE,
+        )
+    if result.started or result.submitted or result.absent:
+        log.info(
+            "sitting %s swept at %s: committed +%.3f s, terminals told +%.3f s; "
+            "%d started, %d submitted, %d absent",
+            sitting_id,
+            now.isoformat(),
+            (committed - now).total_seconds(),
+            (rt.clock.now() - now).total_seconds(),
+            len(result.started),
+            len(result.submitted),
+            len(result.absent),
         )
     if result.started:
         from exam_server.sittings.start import announce_start
