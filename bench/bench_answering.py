@@ -79,6 +79,8 @@ def run(
         "server CPU %": res["cpu_pct"],
         "peak RSS MB": res["peak_rss_mb"],
         "batch": writer.get("recent_mean_batch"),
+        # hand-over to the writer until the commit's result is back in the handler
+        "in server p99 ms": writer.get("save_p99_ms"),
     }
 
 
