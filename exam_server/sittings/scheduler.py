@@ -124,6 +124,10 @@ def _sweep(rt: Runtime, sitting_id: int) -> None:
             to=attempt_room(attempt_id),
             namespace=p.NAMESPACE,
         )
+    if result.started:
+        from exam_server.sittings.start import announce_start
+
+        announce_start(rt, sitting_id)
     if result.started or result.submitted or result.absent:
         log.info(
             "sitting %s swept at %s: committed +%.3f s, terminals told +%.3f s; "
@@ -136,10 +140,6 @@ def _sweep(rt: Runtime, sitting_id: int) -> None:
             len(result.submitted),
             len(result.absent),
         )
-    if result.started:
-        from exam_server.sittings.start import announce_start
-
-        announce_start(rt, sitting_id)
     if result.next_wakeup is not None:
         rt.scheduler.schedule(sitting_id, result.next_wakeup)
     sync_jobs.after_sweep(rt, sitting_id)  # a closed sitting's results go to central
