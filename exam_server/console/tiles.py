@@ -48,12 +48,7 @@ def answered_counts(session: Session, attempt_ids: Iterable[int]) -> dict[int, i
     ids = list(attempt_ids)
     if not ids:
         return {}
-    latest = (
-        select(Answer.attempt_id, Answer.item_id, func.max(Answer.seq).label("seq"))
-        .where(Answer.attempt_id.in_(ids))
-        .group_by(Answer.attempt_id, Answer.item_id)
-        .subquery()
-    )
+    latest = sittings.latest_seqs(ids)
     rows = session.execute(
         select(Answer.attempt_id, func.count())
         .join(latest, and_(Answer.attempt_id == latest.c.attempt_id, Answer.seq == latest.c.seq))

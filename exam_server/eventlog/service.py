@@ -109,33 +109,19 @@ def append_many(session: Session, entries: list[Entry]) -> list[Event]:
         # JSON round trip so the stored data hashes the same when read back.
         payload = json.loads(json.dumps(e.data or {}, ensure_ascii=False, default=str))
         seq += 1
-        digest = entry_hash(
-            prev,
-            seq=seq,
-            at=e.at,
-            actor=e.actor,
-            kind=e.kind,
-            sitting_id=e.sitting_id,
-            room_id=e.room_id,
-            attempt_id=e.attempt_id,
-            data=payload,
-            reason=e.reason,
-        )
-        events.append(
-            Event(
-                seq=seq,
-                at=e.at,
-                actor=e.actor,
-                kind=e.kind,
-                sitting_id=e.sitting_id,
-                room_id=e.room_id,
-                attempt_id=e.attempt_id,
-                data=payload,
-                reason=e.reason,
-                prev_hash=prev,
-                hash=digest,
-            )
-        )
+        fields: dict[str, Any] = {
+            "seq": seq,
+            "at": e.at,
+            "actor": e.actor,
+            "kind": e.kind,
+            "sitting_id": e.sitting_id,
+            "room_id": e.room_id,
+            "attempt_id": e.attempt_id,
+            "data": payload,
+            "reason": e.reason,
+        }
+        digest = entry_hash(prev, **fields)
+        events.append(Event(**fields, prev_hash=prev, hash=digest))
         prev = digest
     session.add_all(events)
     head.seq, head.hash = seq, prev

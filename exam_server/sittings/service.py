@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import Subquery, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -402,6 +402,16 @@ def current_answers(session: Session, attempt_id: int) -> dict[str, str]:
     return current_answers_many(session, [attempt_id]).get(attempt_id, {})
 
 
+def latest_seqs(attempt_ids: Iterable[int]) -> Subquery:
+    """Per attempt and item, the highest sequence number: the row of its current answer."""
+    return (
+        select(Answer.attempt_id, Answer.item_id, func.max(Answer.seq).label("seq"))
+        .where(Answer.attempt_id.in_(list(attempt_ids)))
+        .group_by(Answer.attempt_id, Answer.item_id)
+        .subquery()
+    )
+
+
 def current_answers_many(
     session: Session, attempt_ids: Iterable[int], chunk: int = 500
 ) -> dict[int, dict[str, str]]:
@@ -410,13 +420,7 @@ def current_answers_many(
     ids = sorted(set(attempt_ids))
     out: dict[int, dict[str, str]] = {aid: {} for aid in ids}
     for i in range(0, len(ids), chunk):
-        part = ids[i : i + chunk]
-        latest = (
-            select(Answer.attempt_id, Answer.item_id, func.max(Answer.seq).label("seq"))
-            .where(Answer.attempt_id.in_(part))
-            .group_by(Answer.attempt_id, Answer.item_id)
-            .subquery()
-        )
+        latest = latest_seqs(ids[i : i + chunk])
         rows = session.execute(
             select(Answer.attempt_id, Answer.item_id, Answer.response).join(
                 latest,
