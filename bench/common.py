@@ -33,6 +33,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from exam_client.simulate import green_processes  # noqa: E402
 from exam_server.db import Database  # noqa: E402
 from exam_server.migrate import upgrade  # noqa: E402
 from exam_server.rehearsal.seed import RehearsalPlan, seed_rehearsal  # noqa: E402
@@ -288,7 +289,7 @@ def sim_processes(terminals: int, *, green: bool = False) -> int:
     a few threads; more per process and the simulator's own GIL shows in the latencies,
     see docs/benchmarks.md), at most 64. Green: about 250 each, at most 4 (two cores)."""
     if green:
-        return min(4, max(1, -(-terminals // 250)))
+        return green_processes(terminals)
     return min(64, max(1, -(-terminals // 50)))
 
 

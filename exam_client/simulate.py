@@ -96,6 +96,12 @@ class SimOptions:
     agent: dict[str, Any] = field(default_factory=dict)
 
 
+def green_processes(terminals: int) -> int:
+    """Processes for N greenlet terminals: about 250 each, at most 4 (sized on two cores,
+    where the terminals share the machine with the server)."""
+    return min(4, max(1, -(-terminals // 250)))
+
+
 #: how long the simulator waits for its terminals to close their links at the end
 CLOSE_WAIT_S = 15.0
 
@@ -204,7 +210,7 @@ class Simulation:
         # server's reply on a socket another greenlet reads); the report is already made.
         closer = ThreadPoolExecutor(max_workers=64)
         stops = [closer.submit(c.agent.stop) for c in self.candidates]
-        done, hung = wait(stops, timeout=CLOSE_WAIT_S)
+        _, hung = wait(stops, timeout=CLOSE_WAIT_S)
         if hung:
             self.progress(f"{len(hung)} terminals did not close within {CLOSE_WAIT_S:g} s")
         closer.shutdown(wait=False, cancel_futures=True)

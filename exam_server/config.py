@@ -35,8 +35,8 @@ class Config:
     #: warn the console when a terminal's clock is off by more than this (seconds)
     CLOCK_WARNING_S: float = field(default_factory=lambda: float(_env("CLOCK_WARNING_S", "60")))
     #: group commit: longest a save waits for companions before the batch commits (ms).
-    #: Under gevent a commit blocks the event loop, so fewer, larger batches pay: at 1,000
-    #: terminals 10 ms took the ack p99 from 1,429 to 229 ms (docs/benchmarks.md).
+    #: Fewer, larger batches pay under load: at 1,000 terminals 10 ms took the ack p99
+    #: from 1,429 to 229 ms (docs/benchmarks.md, first pass, commits still on the loop).
     GROUP_COMMIT_WAIT_MS: float = field(
         default_factory=lambda: float(_env("GROUP_COMMIT_WAIT_MS", "10"))
     )

@@ -4,8 +4,9 @@ SQLite is the embedded default (WAL journal, ``synchronous=FULL`` so a commit is
 before we acknowledge an answer); PostgreSQL runs the same models and migrations.
 
 Service functions take a :class:`~sqlalchemy.orm.Session` and only flush. Commits happen
-in exactly one place per request, Socket.IO event or job: :meth:`Database.write` (or the
-answer writer's group commit, which uses it).
+in exactly one place per request, Socket.IO event or job: :meth:`Database.write`, or
+:meth:`Database.transact` for the heavy units (the answer writer's group commit, the
+sweep), which under gevent runs them on a native thread.
 """
 
 from __future__ import annotations

@@ -99,6 +99,8 @@ def rehearse(cfg: Config, candidates: int, minutes: float, *, echo: Any = print)
             f"演练开始 / rehearsal: {candidates} 台模拟终端，开考于 {start.astimezone():%H:%M:%S}，"
             f"每科 {minutes:g} 分钟；数据在 {folder}"
         )
+        from exam_client.simulate import green_processes
+
         report_path = folder / "simulate.json"
         duration = lead + minutes * 60 + 15
         subprocess.run(
@@ -127,7 +129,7 @@ def rehearse(cfg: Config, candidates: int, minutes: float, *, echo: Any = print)
                 # at 1,000; see docs/benchmarks.md).
                 "--green",
                 "--processes",
-                str(min(4, max(1, -(-candidates // 250)))),
+                str(green_processes(candidates)),
             ],
             check=False,  # exit 1 means something was lost: the report says what, and so do we
             stdout=subprocess.DEVNULL,

@@ -583,8 +583,8 @@ def sweep(session: Session, sitting_id: int, now: datetime) -> SweepResult:
         elif attempt.state not in engine.FINAL_STATES:
             timings.append(timing)
     # The end of a sitting submits everyone at once: read all their answers in a few
-    # queries and log all the submissions with one append (measured: 1,000 attempts one by
-    # one took 2.7 s of a 5 s end).
+    # queries and log all the submissions with one append (measured, bench/bench_sweep.py:
+    # 1,000 attempts one by one took 2.5 s with the scoring, now 0.8 s).
     answers = current_answers_many(session, [a.id for a in overdue])
     key = signing_key(session) if overdue else None
     for attempt in overdue:
