@@ -165,6 +165,15 @@ class Database:
             result: T = self._native(self._unit, self._native_sessions, fn)
             return result
 
+    def offload(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on a native thread under gevent (so the event loop keeps serving
+        while it works: file copies, hashing, compression), directly otherwise. ``fn`` must
+        not touch the database through this object, nor any greenlet object."""
+        if self._native is None:
+            return fn(*args)
+        result: T = self._native(fn, *args)
+        return result
+
     @staticmethod
     def _unit(sessions: sessionmaker[Session], fn: Callable[[Session], T]) -> T:
         session = sessions()

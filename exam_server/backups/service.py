@@ -26,6 +26,7 @@ import sqlite3
 import subprocess
 import tempfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.engine import make_url
@@ -44,6 +46,7 @@ MAGIC = b"EXAMBAK1"
 FORMAT = "exam-backup/1"
 INFO = b"exam-backup/v1"
 SIGNATURE_BYTES = 64
+CHUNK = 1 << 20  #: bytes read, hashed, compressed and encrypted at a time
 
 
 class BackupError(Exception):
@@ -95,47 +98,88 @@ def _libpq_url(url: str) -> str:
     return u.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def snapshot(url: str) -> tuple[str, bytes]:
-    """(dialect, bytes) of a consistent copy of the database at ``url``."""
+def snapshot_to(url: str, out: Path) -> str:
+    """Write a consistent copy of the database at ``url`` to the file ``out``; return
+    the dialect. Nothing of it is held in memory."""
     if url.startswith("sqlite"):
         path = make_url(url).database
         if not path or path == ":memory:":
             raise BackupError("内存数据库无法备份 (in-memory database)")
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp, "snapshot.db")
-            src = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-            dst = sqlite3.connect(out)
-            try:
-                src.backup(dst)
-            finally:
-                dst.close()
-                src.close()
-            return "sqlite", out.read_bytes()
+        src = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        dst = sqlite3.connect(out)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+            src.close()
+        return "sqlite"
     if url.startswith("postgresql"):
         if shutil.which("pg_dump") is None:
             raise BackupError(
                 "找不到 pg_dump：请安装 PostgreSQL 客户端（apt-get install postgresql-client）"
             )
         proc = subprocess.run(
-            ["pg_dump", "--format=custom", "--no-owner", "--no-privileges", _libpq_url(url)],
+            [
+                "pg_dump",
+                "--format=custom",
+                "--no-owner",
+                "--no-privileges",
+                f"--file={out}",
+                _libpq_url(url),
+            ],
             capture_output=True,
             check=False,
         )
         if proc.returncode != 0:
             raise BackupError(f"pg_dump 失败：{proc.stderr.decode(errors='replace')[:500]}")
-        return "postgresql", proc.stdout
+        return "postgresql"
     raise BackupError(f"不支持的数据库 {url.split(':')[0]}")
+
+
+def _file_digest(path: Path) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
 
 
 def encode_backup(
     header: BackupHeader, plain: bytes, secret: bytes, key: Ed25519PrivateKey
 ) -> bytes:
-    """The backup file's bytes: encrypted under the centre secret, signed by the centre."""
+    """The backup file's bytes: encrypted under the centre secret, signed by the centre.
+    (In memory; :func:`write_backup` writes the same format without holding the snapshot.)"""
     head = json.dumps(header.to_json(), sort_keys=True).encode()
     nonce = os.urandom(12)
     body = AESGCM(backup_key(secret)).encrypt(nonce, zlib.compress(plain, 6), head)
     data = MAGIC + len(head).to_bytes(4, "big") + head + nonce + body
     return data + key.sign(data)
+
+
+def seal(
+    header: BackupHeader, snapshot_file: Path, out: Path, secret: bytes, key: Ed25519PrivateKey
+) -> None:
+    """Write the backup file ``out`` from ``snapshot_file`` chunk by chunk: the same bytes
+    :func:`encode_backup` makes (zlib level 6, AES-256-GCM whose tag follows the
+    ciphertext, the header as associated data, then the centre's signature of everything
+    before it). Only the compressed file is read back whole, to be signed: Ed25519 signs
+    a message, not a stream."""
+    head = json.dumps(header.to_json(), sort_keys=True).encode()
+    nonce = os.urandom(12)
+    encryptor = Cipher(algorithms.AES(backup_key(secret)), modes.GCM(nonce)).encryptor()
+    encryptor.authenticate_additional_data(head)
+    deflate = zlib.compressobj(6)
+    with snapshot_file.open("rb") as src, out.open("w+b") as f:
+        f.write(MAGIC + len(head).to_bytes(4, "big") + head + nonce)
+        while chunk := src.read(CHUNK):
+            f.write(encryptor.update(deflate.compress(chunk)))
+        f.write(encryptor.update(deflate.flush()))
+        f.write(encryptor.finalize() + encryptor.tag)
+        f.seek(0)
+        f.write(key.sign(f.read()))
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def write_backup(
@@ -146,21 +190,41 @@ def write_backup(
     sitting: str | None,
     key: Ed25519PrivateKey,
     folder: Path | None = None,
+    offload: Callable[..., Any] | None = None,
 ) -> Path:
-    """Take a snapshot, encrypt and sign it, write it atomically into the backup folder."""
-    dialect, plain = snapshot(cfg.DATABASE_URL)
-    header = BackupHeader(
-        dialect, now, centre, sitting, hashlib.sha256(plain).hexdigest(), len(plain)
-    )
-    data = encode_backup(header, plain, centre_secret(cfg), key)
+    """Take a snapshot, encrypt and sign it, write it atomically into the backup folder.
+
+    The snapshot goes to a temporary file and is hashed, compressed and encrypted from it
+    in 1 MiB pieces. ``offload(fn, *args)`` (the server passes ``Database.offload``) runs
+    the parts that would hold up the caller (the SQLite copy, the sealing) on a native
+    thread; ``pg_dump`` stays in the caller, where a subprocess wait is cooperative."""
+    run = offload or (lambda fn, *args: fn(*args))
     folder = folder or backup_folder(cfg)
     folder.mkdir(parents=True, exist_ok=True)
+    secret = centre_secret(cfg)
     name = f"backup-{centre or 'centre'}-{now.strftime('%Y%m%dT%H%M%S%fZ')}.exambak"
     tmp = folder / f".{name}.tmp"
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    # The plain snapshot stays beside the data (never in the backup folder, which may be
+    # a share or a removable disk) and is deleted as soon as it is sealed.
+    data_dir = Path(cfg.DATA_DIR)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=data_dir, prefix=".snapshot-") as work:
+        plain = Path(work, "snapshot")
+        if cfg.DATABASE_URL.startswith("sqlite"):
+            dialect = run(snapshot_to, cfg.DATABASE_URL, plain)
+        else:
+            dialect = snapshot_to(cfg.DATABASE_URL, plain)
+
+        def sealed() -> None:
+            sha256, size = _file_digest(plain)
+            header = BackupHeader(dialect, now, centre, sitting, sha256, size)
+            seal(header, plain, tmp, secret, key)
+
+        try:
+            run(sealed)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     os.replace(tmp, folder / name)
     return folder / name
 

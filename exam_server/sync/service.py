@@ -289,7 +289,14 @@ def queue_backup(cfg: Config, db: Database, now: datetime, *, sitting: str | Non
     with db.write() as session:
         link = get_link(session, cfg)
         key = signing_key(session)
-    path = write_backup(cfg, now, centre=link.centre_code if link else "", sitting=sitting, key=key)
+    path = write_backup(
+        cfg,
+        now,
+        centre=link.centre_code if link else "",
+        sitting=sitting,
+        key=key,
+        offload=db.offload,
+    )
     with db.write() as session:
         item = enqueue(session, now, "backup", path)
         note(session, now, "last_backup", path.name)
