@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from exam_server.candidates.models import Candidate
@@ -43,19 +43,20 @@ def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at else None
 
 
+_ANSWERED = (
+    select(Answer.attempt_id, func.count())
+    .join(sittings.LATEST_SEQS, sittings.IS_LATEST)
+    .where(Answer.response != "")
+    .group_by(Answer.attempt_id)
+)
+
+
 def answered_counts(session: Session, attempt_ids: Iterable[int]) -> dict[int, int]:
     """Items with a (non-empty) current answer, per attempt."""
     ids = list(attempt_ids)
     if not ids:
         return {}
-    latest = sittings.latest_seqs(ids)
-    rows = session.execute(
-        select(Answer.attempt_id, func.count())
-        .join(latest, and_(Answer.attempt_id == latest.c.attempt_id, Answer.seq == latest.c.seq))
-        .where(Answer.response != "")
-        .group_by(Answer.attempt_id)
-    )
-    return {attempt_id: count for attempt_id, count in rows}
+    return {aid: count for aid, count in session.execute(_ANSWERED, {"attempt_ids": ids})}
 
 
 def tiles(
@@ -120,18 +121,17 @@ def tiles(
                 "proposed_s": gap.proposed_s,
             }
         )
-    room_pauses: dict[int, tuple[engine.Interval, ...]] = {}
+    pauses = sittings.pauses_by_scope(session, {sitting_id})
+    centre_pauses = pauses.get((sitting_id, None), ())
     out = []
     for r in rows:
         a: Attempt = r.Attempt
         seat: Seat = r.Seat
-        if seat.room_id not in room_pauses:
-            room_pauses[seat.room_id] = sittings.pauses_for(session, sitting_id, seat.room_id)
         timing = engine.Timing(
             start=sitting.start,
             end=sitting.end,
             extra_time=a.extra_time,
-            pauses=room_pauses[seat.room_id],
+            pauses=centre_pauses + pauses.get((sitting_id, seat.room_id), ()),
         )
         paused = engine.is_paused(timing, now)
         out.append(

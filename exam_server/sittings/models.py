@@ -83,7 +83,8 @@ class Answer(Base):
     __tablename__ = "answer"
     __table_args__ = (
         UniqueConstraint("attempt_id", "seq"),
-        Index("ix_answer_attempt_item", "attempt_id", "item_id"),
+        # seq and response too: the current answers are read from the index alone
+        Index("ix_answer_attempt_item", "attempt_id", "item_id", "seq", "response"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

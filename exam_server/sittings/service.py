@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Subquery, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -65,7 +65,7 @@ def timing_of(session: Session, attempt: Attempt) -> Timing:
 def timings_for(session: Session, attempts: Iterable[Attempt]) -> dict[int, Timing]:
     """Timings of many attempts with one query for their pauses (the sweep, the start)."""
     attempts = list(attempts)
-    pauses = _pauses_by_scope(session, {a.sitting_id for a in attempts})
+    pauses = pauses_by_scope(session, {a.sitting_id for a in attempts})
     return {
         a.id: Timing(
             start=a.sitting.start,
@@ -285,7 +285,7 @@ def save_answers(
             .with_for_update(of=Attempt)
         )
     }
-    pauses = _pauses_by_scope(session, {r.sitting_id for r in rows.values()})
+    pauses = pauses_by_scope(session, {r.sitting_id for r in rows.values()})
     existing = {
         (row.attempt_id, row.seq): row.response
         for row in session.execute(
@@ -381,9 +381,11 @@ def paper_item_ids(session: Session, paper_id: int) -> frozenset[str]:
     return ids
 
 
-def _pauses_by_scope(
+def pauses_by_scope(
     session: Session, sitting_ids: set[int]
 ) -> dict[tuple[int, int | None], tuple[Interval, ...]]:
+    """Every pause of these sittings in one query, by (sitting, room); room ``None`` holds
+    the centre-wide pauses, which apply to every room."""
     out: dict[tuple[int, int | None], tuple[Interval, ...]] = {}
     if not sitting_ids:
         return out
@@ -402,14 +404,26 @@ def current_answers(session: Session, attempt_id: int) -> dict[str, str]:
     return current_answers_many(session, [attempt_id]).get(attempt_id, {})
 
 
-def latest_seqs(attempt_ids: Iterable[int]) -> Subquery:
-    """Per attempt and item, the highest sequence number: the row of its current answer."""
-    return (
-        select(Answer.attempt_id, Answer.item_id, func.max(Answer.seq).label("seq"))
-        .where(Answer.attempt_id.in_(list(attempt_ids)))
-        .group_by(Answer.attempt_id, Answer.item_id)
-        .subquery()
-    )
+#: Per attempt and item, the highest sequence number: the row of its current answer. Built
+#: once, with the attempts bound at execution (``{"attempt_ids": [...]}``, an expanding
+#: IN): the live console asks for it twice a second, and a statement built per call was
+#: both compile work and cyclic garbage.
+LATEST_SEQS = (
+    select(Answer.attempt_id, Answer.item_id, func.max(Answer.seq).label("seq"))
+    .where(Answer.attempt_id.in_(bindparam("attempt_ids", expanding=True)))
+    .group_by(Answer.attempt_id, Answer.item_id)
+    .subquery("latest")
+)
+#: joins Answer to its current rows (item_id too, redundant as (attempt, seq) is unique:
+#: then the (attempt, item, seq, response) index covers the whole read)
+IS_LATEST = and_(
+    Answer.attempt_id == LATEST_SEQS.c.attempt_id,
+    Answer.item_id == LATEST_SEQS.c.item_id,
+    Answer.seq == LATEST_SEQS.c.seq,
+)
+_CURRENT_ANSWERS = select(Answer.attempt_id, Answer.item_id, Answer.response).join(
+    LATEST_SEQS, IS_LATEST
+)
 
 
 def current_answers_many(
@@ -420,15 +434,7 @@ def current_answers_many(
     ids = sorted(set(attempt_ids))
     out: dict[int, dict[str, str]] = {aid: {} for aid in ids}
     for i in range(0, len(ids), chunk):
-        latest = latest_seqs(ids[i : i + chunk])
-        rows = session.execute(
-            select(Answer.attempt_id, Answer.item_id, Answer.response).join(
-                latest,
-                (Answer.attempt_id == latest.c.attempt_id)
-                & (Answer.item_id == latest.c.item_id)
-                & (Answer.seq == latest.c.seq),
-            )
-        )
+        rows = session.execute(_CURRENT_ANSWERS, {"attempt_ids": ids[i : i + chunk]})
         for aid, item, response in rows:
             if response:
                 out[aid][item] = response
