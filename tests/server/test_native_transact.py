@@ -6,11 +6,10 @@ fresh patched interpreter, as the server does (``exam-server run`` patches first
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
+
+from tests.loop_ticker import run_patched
 
 SCRIPT = textwrap.dedent(
     """
@@ -21,16 +20,10 @@ SCRIPT = textwrap.dedent(
     from sqlalchemy import text
     from exam_server.db import Database
 
+    from tests import loop_ticker
+
     db = Database("sqlite:///" + sys.argv[1])
-    ticks = []
-
-    def ticker():
-        while True:
-            ticks.append(time.perf_counter())
-            gevent.sleep(0.005)
-
-    gevent.spawn(ticker)
-    gevent.sleep(0.05)
+    ticks = loop_ticker.start()
 
     def heavy(session):  # about 0.4 s of SQLite's own C code on these machines
         return session.execute(text(
@@ -72,14 +65,7 @@ SCRIPT = textwrap.dedent(
 
 
 def test_transact_under_gevent_leaves_the_loop_running(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(tmp_path / "centre.db")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = run_patched(SCRIPT, str(tmp_path / "centre.db"))
     assert out["transact"]["n"] == out["write"]["n"] == 3_000_000
     # Control: in the greenlet the same query blocks the loop for its whole length.
     assert out["write"]["ticks"] == 0

@@ -273,15 +273,8 @@ from exam_server.db import Database
 db_path, data = sys.argv[1], sys.argv[2]
 cfg = Config.from_mapping({"DATABASE_URL": "sqlite:///" + db_path, "DATA_DIR": data})
 db = Database(cfg.DATABASE_URL)
-ticks = []
-
-def ticker():
-    while True:
-        ticks.append(time.perf_counter())
-        gevent.sleep(0.005)
-
-gevent.spawn(ticker)
-gevent.sleep(0.05)
+from tests import loop_ticker
+ticks = loop_ticker.start()
 out = {}
 key = Ed25519PrivateKey.generate()
 for i, mode in enumerate(("offload", "inline")):
@@ -301,20 +294,11 @@ print(json.dumps(out))
 def test_under_gevent_a_backup_leaves_the_loop_running(tmp_path: Path) -> None:
     """The server's backups (every 5 minutes of a sitting) copy, hash, compress and encrypt
     on a native thread: the terminals' sockets are served all the while."""
-    import json
-    import subprocess
-    import sys
+    from tests.loop_ticker import run_patched
 
     big_sqlite(tmp_path / "centre.db", 40_000)
     cfg_for("sqlite://", tmp_path / "data")  # writes the centre secret
-    proc = subprocess.run(
-        [sys.executable, "-c", GREEN_BACKUP, str(tmp_path / "centre.db"), str(tmp_path / "data")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = run_patched(GREEN_BACKUP, str(tmp_path / "centre.db"), str(tmp_path / "data"))
     assert out["files"] == 2
     # Control: done in the greenlet, the backup stops the 5 ms ticker for most of its length.
     assert out["inline"]["max_gap"] > out["inline"]["s"] / 3, out
