@@ -70,7 +70,7 @@ class CentreApp(Flask):
     connection's environ, and Flask routes it: the URL matched no view, so each event
     raised a NotFound whose traceback, with werkzeug's recursive matcher, left about 50
     objects of cyclic garbage. At 1,000 terminals that made a full collection every ~10 s,
-    each stopping every socket for 200 ms (the answering bench's p99). Without a URL
+    each stopping every socket for 200 ms (the loop's longest stalls). Without a URL
     adapter the context is not routed at all (tests/server/test_event_garbage.py)."""
 
     def create_url_adapter(self, request: Request | None) -> MapAdapter | None:

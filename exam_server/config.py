@@ -44,8 +44,8 @@ class Config:
     #: default is 700). Under load every save's short-lived objects (its greenlet, the
     #: event's request context) outlived the young collections that ran every few ms and
     #: were promoted, and a full collection of the ~340,000 objects a 1,000-terminal
-    #: server holds (~200 ms without a socket served) followed every ~8 s; at 7,000 it
-    #: came once a minute (docs/benchmarks.md, "Garbage collection"). 0 keeps Python's.
+    #: server holds (~200 ms without a socket served) followed every ~8 s; at 7,000 one
+    #: came in a 60 s run (docs/benchmarks.md, "Third pass"). 0 keeps Python's.
     GC_YOUNG_THRESHOLD: int = field(default_factory=lambda: int(_env("GC_YOUNG_THRESHOLD", "7000")))
     #: downtime longer than this is credited to everyone as a centre pause (a power cut)
     DOWNTIME_CREDIT_S: float = field(default_factory=lambda: float(_env("DOWNTIME_CREDIT_S", "60")))
