@@ -7,10 +7,21 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from exam_server.config import Config
+from exam_server.config import Config, ConfigError
+
+
+class Commands(click.Group):
+    """Every command: an unreadable ``EXAM_*`` variable is a one-line refusal naming it."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 def _config(database: str | None, data_dir: str | None) -> Config:
@@ -33,7 +44,8 @@ data_dir_option = click.option(
 
 
 @click.group(
-    help="考点服务器 / the centre server. Run `exam-server COMMAND --help` for each command."
+    cls=Commands,
+    help="考点服务器 / the centre server. Run `exam-server COMMAND --help` for each command.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 def main(verbose: bool) -> None:

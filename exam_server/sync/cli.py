@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from exam_server.cli import Commands
 from exam_server.config import Config
 
 
@@ -62,8 +63,9 @@ data_dir_option = click.option(
 
 
 @click.group(
+    cls=Commands,
     help="考点同步工具 / the centre admin's sync tool: setup, pull, key, push, status.\n\n"
-    "Run `exam-sync COMMAND --help` for each command."
+    "Run `exam-sync COMMAND --help` for each command.",
 )
 def main() -> None:
     pass
