@@ -70,12 +70,16 @@ def run(
         "logged_in": report["logged_in"],
         "acked": report["acknowledged"],
         "lost": report["lost"],
+        # a terminal that had to connect again (a dropped link, or a call that timed out)
+        "reconnects": report["reconnects"],
+        "resent dup": report["duplicates"],
         "saves/s": round(report["acked_measured"] / report["measured_s"], 1),
         "p50 ms": ack["p50"],
         "p99 ms": ack["p99"],
         "max ms": ack["max"],
         "echo p99 ms": eack["p99"],
-        "ratio p99": round(ack["p99"] / eack["p99"], 2) if eack["p99"] else None,
+        # None when either run had no acknowledgement in the measured window
+        "ratio p99": round(ack["p99"] / eack["p99"], 2) if ack["p99"] and eack["p99"] else None,
         "server CPU %": res["cpu_pct"],
         "peak RSS MB": res["peak_rss_mb"],
         "batch": writer.get("recent_mean_batch"),

@@ -296,15 +296,12 @@ class CandidateNamespace(Namespace):
         rt = runtime()
         with rt.db.read() as session:
             now = rt.clock.now()
-            attempt = session.get(Attempt, msg.attempt_id)
-            if attempt is None:
-                raise service.ServiceError("not_your_attempt")
-            info = sitting_info(attempt, service.timing_of(session, attempt), now)
+            attempt, timing = service.attempt_with_timing(session, msg.attempt_id)
             return p.StatusOk(
                 attempt_id=attempt.id,
                 state=attempt.state.value,
                 server_time=now,
-                sitting=info,
+                sitting=sitting_info(attempt, timing, now),
                 receipt=attempt.receipt,
             )
 

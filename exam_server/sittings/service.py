@@ -803,6 +803,19 @@ def preload_papers(session: Session, now: datetime, seat_label: str) -> list[tup
     return list({p.id: (s, p) for s, p in rows}.values())  # one row per paper
 
 
+def attempt_with_timing(session: Session, attempt_id: int) -> tuple[Attempt, Timing]:
+    """The attempt with its sitting and seat (one query) and its timing (one more, the
+    pauses): what a terminal's status asks for every 30 s and after every reconnect."""
+    attempt = session.scalar(
+        select(Attempt)
+        .options(joinedload(Attempt.sitting), joinedload(Attempt.seat))
+        .where(Attempt.id == attempt_id)
+    )
+    if attempt is None:
+        raise ServiceError("not_your_attempt", f"no attempt {attempt_id}")
+    return attempt, timing_of(session, attempt)
+
+
 def candidate_photo(session: Session, attempt_id: int) -> bytes | None:
     """The registered photo of the attempt's candidate (for the terminal's confirmation)."""
     attempt = session.get(Attempt, attempt_id)
