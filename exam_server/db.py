@@ -12,6 +12,7 @@ sweep), which under gevent runs them on a native thread.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -75,7 +76,10 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_engine(url: str, *, echo: bool = False, pool_size: int | None = None) -> Engine:
+def make_engine(
+    url: str, *, echo: bool = False, pool_size: int | None = None, native: bool = False
+) -> Engine:
+    """The engine for ``url``; ``native``: used only from native threads under gevent."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -87,9 +91,37 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int | None = None) -
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(
+    engine = create_engine(
         url, echo=echo, pool_pre_ping=True, pool_size=pool_size or 10, max_overflow=20
     )
+    if native:
+        event.listen(engine, "do_connect", _connect_blocking)
+    return engine
+
+
+def _connect_blocking(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+    """A psycopg connection that waits for the server in C, the GIL released, even in a
+    gevent-patched process: for the native threads' engine only. psycopg sees gevent's
+    patching and then waits through gevent's ``poll`` in every thread, which in a native
+    thread means a hub of that thread's own and a turn of it per round trip: 20-25 % more
+    time per unit than the blocking wait (``bench/bench_pg_native.py``)."""
+    return _blocking_connection_class().connect(*cargs, **cparams)
+
+
+@functools.cache
+def _blocking_connection_class() -> type[Any]:
+    import psycopg
+    from psycopg import waiting
+
+    wait_c = getattr(waiting, "wait_c", None)  # None: psycopg without its C extension
+
+    class BlockingWaitConnection(psycopg.Connection[Any]):
+        def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+            if wait_c is None or timeout is not None:
+                return super().wait(gen, interval, timeout)
+            return wait_c(gen, self.pgconn.socket, interval)
+
+    return BlockingWaitConnection
 
 
 def native_thread_runner() -> Callable[..., Any] | None:
@@ -130,7 +162,9 @@ class Database:
         # threads, never from greenlets.
         self._native = native_thread_runner()
         self._native_engine = (
-            make_engine(url, echo=echo, pool_size=2) if self._native is not None else None
+            make_engine(url, echo=echo, pool_size=2, native=True)
+            if self._native is not None
+            else None
         )
         self._native_sessions = sessionmaker(self._native_engine, expire_on_commit=False)
 
