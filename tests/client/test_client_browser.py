@@ -124,6 +124,11 @@ def test_candidate_from_login_to_receipt_in_chromium(
     p1.keyboard.press("f")  # a choice item with four options: F flags
     p1.keyboard.press("ArrowRight")
     t1.wait_for(lambda x: len(x["answers"]) == 3 and x["pending"] == 0, timeout=10)
+    # The page redraws from the agent's state on its next poll: wait for that, then count.
+    p1.wait_for_function(
+        "document.querySelectorAll('#grid button.answered').length === 3"
+        " && document.querySelector('#grid button.flagged') !== null"
+    )
     assert t1.state()["flags"] and p1.locator("#grid button.flagged").count() == 1
     assert p1.locator("#grid button.answered").count() == 3
     assert "3/10" in p1.inner_text("#progress")
