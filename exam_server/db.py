@@ -103,8 +103,9 @@ def _connect_blocking(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> 
     """A psycopg connection that waits for the server in C, the GIL released, even in a
     gevent-patched process: for the native threads' engine only. psycopg sees gevent's
     patching and then waits through gevent's ``poll`` in every thread, which in a native
-    thread means a hub of that thread's own and a turn of it per round trip: 20-25 % more
-    time per unit than the blocking wait (``bench/bench_pg_native.py``)."""
+    thread means a hub of that thread's own and a turn of it per round trip: 1.2-1.4x the
+    time per unit of the blocking wait with 10 or 50 units at once
+    (``bench/bench_pg_native.py``)."""
     return _blocking_connection_class().connect(*cargs, **cparams)
 
 
