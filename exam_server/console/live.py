@@ -16,6 +16,7 @@ later pushes bring the rest.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -30,6 +31,7 @@ from sqlalchemy import select
 
 from exam_server.centres.models import Room
 from exam_server.console import service, tiles
+from exam_server.console.answered import AnsweredCounts
 from exam_server.console.settings import ConsoleSettings
 from exam_server.sittings import signals
 from exam_server.sittings.models import Attempt
@@ -82,6 +84,7 @@ class ConsoleHub:
         self._dirty_seats: set[str] = set()
         self._dirty_sittings: set[int] = set()
         self._room_ids: dict[str, int] = {}
+        self.answered = AnsweredCounts()
         self._started = False
         self._stopped = threading.Event()
         self.autostart = True
@@ -205,8 +208,10 @@ class ConsoleHub:
         if name in ("terminal_heartbeat", "answer_saved") and seat is not None:
             seat.last_contact = stamp
             self._dirty_seats.add(seat.label)
-        if name == "answer_saved" and not kw.get("duplicate"):
-            self._dirty_attempts.add(kw["attempt_id"])
+        if name == "answer_saved":
+            self.answered.saved(kw["attempt_id"], kw["seq"], kw["item_id"], kw["response"])
+            if not kw.get("duplicate"):
+                self._dirty_attempts.add(kw["attempt_id"])
         elif name == "candidate_logged_in":
             attempt_id = kw["attempt_id"]
             for other in self.seats.values():  # a seat change: the old seat is empty now
@@ -217,6 +222,7 @@ class ConsoleHub:
             if seat is not None:
                 seat.attempt_id, seat.last_contact = attempt_id, stamp
                 self._dirty_seats.add(seat.label)
+            self.answered.logged_in(attempt_id)
             self._close_gaps(attempt_id, at)
             self._dirty_attempts.add(attempt_id)
             self._dirty_sittings.add(kw["sitting_id"])
@@ -228,15 +234,19 @@ class ConsoleHub:
                 seat.connected, seat.sid = False, ""
                 self._dirty_seats.add(seat.label)
             attempt_id = kw.get("attempt_id")
+            if attempt_id:
+                self.answered.forget(attempt_id)
             if attempt_id and at is not None:
                 self._open_gap(attempt_id, at, kw.get("seat") or "", kw.get("terminal_id") or "")
                 self._dirty_attempts.add(attempt_id)
         elif name == "attempt_submitted":
+            self.answered.submitted([kw["attempt_id"]])
             self._dirty_attempts.add(kw["attempt_id"])
             self._close_gaps(kw["attempt_id"], at)
         elif name == "sitting_swept":
             changed = [*kw.get("started", ()), *kw.get("submitted", ()), *kw.get("absent", ())]
             self._dirty_attempts.update(changed)
+            self.answered.submitted(kw.get("submitted", ()))
             for attempt_id in kw.get("submitted", ()):
                 self._close_gaps(attempt_id, at)
             self._dirty_sittings.add(kw["sitting_id"])
@@ -269,6 +279,7 @@ class ConsoleHub:
         pushes: list[tuple[str, dict[str, Any], str]] = []
         with self.rt.db.read() as session:
             by_sitting: dict[int, list[int]] = defaultdict(list)
+            count = functools.partial(self.answered.counts, session)
             if attempts:
                 for attempt_id, sitting_id in session.execute(
                     select(Attempt.id, Attempt.sitting_id).where(Attempt.id.in_(attempts))
@@ -276,7 +287,7 @@ class ConsoleHub:
                     by_sitting[sitting_id].append(attempt_id)
             for sitting_id, ids in by_sitting.items():
                 by_room: dict[int, list[dict[str, Any]]] = defaultdict(list)
-                for tile in tiles.tiles(session, now, sitting_id, attempt_ids=ids):
+                for tile in tiles.tiles(session, now, sitting_id, attempt_ids=ids, answered=count):
                     by_room[tile["room_id"]].append(tile)
                 for room_id, room_tiles in by_room.items():
                     pushes.append(

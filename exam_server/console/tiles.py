@@ -6,7 +6,7 @@ just the attempts that changed), so what a reload shows and what a push shows ag
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -66,8 +66,11 @@ def tiles(
     *,
     room_id: int | None = None,
     attempt_ids: Iterable[int] | None = None,
+    answered: Callable[[list[int]], dict[int, int]] | None = None,
 ) -> list[dict[str, Any]]:
-    """A tile per attempt of the sitting (in one room, or only the given attempts)."""
+    """A tile per attempt of the sitting (in one room, or only the given attempts).
+    ``answered``: counts the attempts' answered items (the live map's, kept from the
+    saves); by default they are counted from the answer history."""
     query = (
         select(
             Attempt,
@@ -97,7 +100,7 @@ def tiles(
     sitting = session.get(Sitting, sitting_id)
     assert sitting is not None
     ids = [r.Attempt.id for r in rows]
-    answered = answered_counts(session, ids)
+    counts = answered(ids) if answered is not None else answered_counts(session, ids)
     items = {
         k: v
         for k, v in session.execute(
@@ -153,7 +156,7 @@ def tiles(
                 "submitted_at": _iso(a.submitted_at),
                 "submitted_by": a.submitted_by,
                 "terminal_id": a.terminal_id,
-                "answered": answered.get(a.id, 0),
+                "answered": counts.get(a.id, 0),
                 "items": len(items.get(a.paper_id) or ()),
                 "extra_time_s": a.extra_time_s,
                 "admitted_late": a.admitted_late,

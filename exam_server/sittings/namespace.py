@@ -222,6 +222,7 @@ class CandidateNamespace(Namespace):
             attempt_id=msg.attempt_id,
             seq=msg.seq,
             item_id=msg.item_id,
+            response="".join(msg.response),  # as stored: "" is an item left blank
             duplicate=result.duplicate,
             at=now,
         )

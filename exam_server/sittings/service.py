@@ -441,6 +441,25 @@ def current_answers_many(
     return out
 
 
+_CURRENT_SEQS = select(Answer.attempt_id, Answer.item_id, Answer.seq, Answer.response).join(
+    LATEST_SEQS, IS_LATEST
+)
+
+
+def current_answer_seqs(
+    session: Session, attempt_ids: Iterable[int], chunk: int = 500
+) -> dict[int, dict[str, tuple[int, str]]]:
+    """Each item's latest change, as (sequence number, response), empty ones included:
+    what the live console starts counting answered items from."""
+    ids = sorted(set(attempt_ids))
+    out: dict[int, dict[str, tuple[int, str]]] = {aid: {} for aid in ids}
+    for i in range(0, len(ids), chunk):
+        rows = session.execute(_CURRENT_SEQS, {"attempt_ids": ids[i : i + chunk]})
+        for aid, item, seq, response in rows:
+            out[aid][item] = (seq, response)
+    return out
+
+
 # --- submission ------------------------------------------------------------------------
 
 

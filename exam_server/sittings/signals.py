@@ -22,7 +22,8 @@ terminal_disconnected = _signals.signal("terminal-disconnected")
 terminal_hello = _signals.signal("terminal-hello")
 #: sid, attempt_id, sitting_id, room_id, terminal_id, seat, first (bool), at
 candidate_logged_in = _signals.signal("candidate-logged-in")
-#: sid, attempt_id, seq, item_id, duplicate (bool), at  -- after commit
+#: sid, attempt_id, seq, item_id, response (as stored, "" = blank), duplicate (bool), at
+#: -- after commit
 answer_saved = _signals.signal("answer-saved")
 #: sid, terminal_id, attempt_id (may be None), answered (may be None), at
 terminal_heartbeat = _signals.signal("terminal-heartbeat")
