@@ -6,6 +6,7 @@ import secrets
 from typing import Any
 
 from flask import Flask, Request
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from werkzeug.routing import MapAdapter
 
 from exam_server.clock import Clock, SystemClock
@@ -62,6 +63,20 @@ def create_app(
     return app
 
 
+class SocketIOSessions(SecureCookieSessionInterface):
+    """Flask's cookie sessions, except for a Socket.IO event whose connection already has
+    its session: Flask opens the session at every request context push (parse the cookie
+    header, build a signer, check the signature, decode), and Flask-SocketIO then replaces
+    it at once with the connection's own copy, made at the connection's first event (the
+    console's login is read from it there). Until that copy exists, and for every HTTP
+    request, the cookie is opened as always (tests/server/test_event_garbage.py)."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        if "saved_session" in request.environ:
+            return self.null_session_class()
+        return super().open_session(app, request)
+
+
 class CentreApp(Flask):
     """Flask, except that a Socket.IO event's request context is not routed.
 
@@ -72,6 +87,8 @@ class CentreApp(Flask):
     objects of cyclic garbage. At 1,000 terminals that made a full collection every ~10 s,
     each stopping every socket for 200 ms (the loop's longest stalls). Without a URL
     adapter the context is not routed at all (tests/server/test_event_garbage.py)."""
+
+    session_interface = SocketIOSessions()
 
     def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
         if request is not None and request.environ.get("PATH_INFO", "").startswith(SOCKETIO_PATH):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import gc
 from pathlib import Path
 
+from flask.sessions import SecureCookieSessionInterface
+
 from exam_client import protocol as p
 from exam_server import create_app
 from exam_server.extensions import socketio
@@ -42,3 +44,33 @@ def test_an_event_leaves_no_cyclic_garbage(tmp_path: Path) -> None:
     runtime(app).db.dispose()
     # None is expected; a handful would be something else. 50 per event was the bug.
     assert found < 20, f"{found} unreachable objects after 200 events"
+
+
+def test_an_event_does_not_open_the_cookie_session_again(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Flask opens the session at every request context push; Flask-SocketIO replaces it
+    at once with the connection's own copy. The copy is made from the cookie at the
+    connection's first event; after that, opening the cookie again is wasted work."""
+    opened: list[str] = []
+    stock = SecureCookieSessionInterface.open_session
+
+    def counting(self, app, request):  # type: ignore[no-untyped-def]
+        opened.append(request.path)
+        return stock(self, app, request)
+
+    monkeypatch.setattr(SecureCookieSessionInterface, "open_session", counting)
+    app = create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'centre.db'}", "DATA_DIR": str(tmp_path)}
+    )
+    upgrade(runtime(app).db)
+    client = socketio.test_client(app, namespace=p.NAMESPACE)
+    hello = {"protocol": 1, "client": "test", "terminal_id": "T-1", "seat": "01-01"}
+    client.emit("hello", hello, namespace=p.NAMESPACE, callback=True)
+    at_connect = len(opened)
+    for _ in range(50):
+        assert client.emit("heartbeat", {}, namespace=p.NAMESPACE, callback=True) is not None
+    client.disconnect(namespace=p.NAMESPACE)
+    # and an HTTP request still opens its cookie as always
+    assert app.test_client().get("/healthz").status_code == 200
+    runtime(app).db.dispose()
+    assert at_connect >= 1
+    assert len(opened) == at_connect + 1, opened
