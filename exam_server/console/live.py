@@ -2,10 +2,11 @@
 health, records lost time, and pushes coalesced changes to the ``/proctor`` rooms.
 
 Listeners run on the sender's thread (an answer save, a heartbeat), so they only append
-to a queue. One background task drains it, touches the database where it must (opening
-and closing lost-time gaps), and at most every ``FLUSH_S`` seconds sends each room the
-tiles that changed: a room of 30 terminals saving every few seconds costs one small query
-and one push per flush, and the answer save path never waits on the console.
+to a queue. One background task drains it, and at most every ``FLUSH_S`` seconds writes
+what it must (the lost-time gaps opened and closed since, in one transaction) and sends
+each room the tiles that changed: a room of 30 terminals saving every few seconds costs
+one small query and one push per flush, and the answer save path never waits on the
+console.
 
 With several workers each one relays what its own terminals do; ``socketio.emit`` goes
 through the message queue, so every console page hears every worker. Connection health
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from exam_server.centres.models import Room
 from exam_server.console import service, tiles
@@ -85,6 +87,8 @@ class ConsoleHub:
         self._dirty_sittings: set[int] = set()
         self._room_ids: dict[str, int] = {}
         self.answered = AnsweredCounts()
+        #: lost-time gaps to open or close, in order: (what, attempt, at, seat, terminal)
+        self._gap_changes: list[tuple[str, int, datetime, str, str]] = []
         self._started = False
         self._stopped = threading.Event()
         self.autostart = True
@@ -252,23 +256,48 @@ class ConsoleHub:
             self._dirty_sittings.add(kw["sitting_id"])
 
     def _open_gap(self, attempt_id: int, at: datetime, seat: str, terminal_id: str) -> None:
-        with self.rt.db.write() as session:
-            service.open_gap(session, at, attempt_id, seat_label=seat, terminal_id=terminal_id)
+        self._gap_changes.append(("open", attempt_id, at, seat, terminal_id))
 
     def _close_gaps(self, attempt_id: int, at: datetime | None) -> None:
-        with self.rt.db.write() as session:
-            service.close_gaps(
-                session,
-                at or self.rt.clock.now(),
-                attempt_id,
-                minimum=timedelta(seconds=self.settings.LOST_TIME_MIN_S),
-            )
+        self._gap_changes.append(("close", attempt_id, at or self.rt.clock.now(), "", ""))
+
+    def _record_gaps(self) -> None:
+        """Open and close the lost-time gaps collected since the last flush, in their order,
+        in one transaction (on a native thread under gevent). One transaction a login or a
+        disconnect, in the event loop, stalled it for 50-100 ms at a time when a whole
+        room's terminals dropped or came back at once (``docs/benchmarks.md``, fifth
+        pass). Each change has a savepoint of its own: one that fails is logged and the
+        others are kept."""
+        changes, self._gap_changes = self._gap_changes, []
+        if not changes:
+            return
+        minimum = timedelta(seconds=self.settings.LOST_TIME_MIN_S)
+
+        def record(session: Session) -> None:
+            for what, attempt_id, at, seat, terminal_id in changes:
+                try:
+                    with session.begin_nested():
+                        if what == "open":
+                            service.open_gap(
+                                session, at, attempt_id, seat_label=seat, terminal_id=terminal_id
+                            )
+                        else:
+                            service.close_gaps(session, at, attempt_id, minimum=minimum)
+                except Exception:
+                    log.exception("console hub: %s lost-time gap of attempt %s", what, attempt_id)
+
+        try:
+            self.rt.db.transact(record)
+        except BaseException:
+            self._gap_changes[:0] = changes  # the database failed: again at the next flush
+            raise
 
     # -- pushes ---------------------------------------------------------------------------
 
     def flush(self) -> None:
         from exam_server.extensions import socketio
 
+        self._record_gaps()  # first: the tiles show the gaps
         attempts, self._dirty_attempts = self._dirty_attempts, set()
         seats, self._dirty_seats = self._dirty_seats, set()
         sittings, self._dirty_sittings = self._dirty_sittings, set()
