@@ -10,18 +10,33 @@ from pathlib import Path
 from typing import Any
 
 import click
+import sqlalchemy.exc
 
 from exam_server.config import Config, ConfigError
 
 
 class Commands(click.Group):
-    """Every command: an unreadable ``EXAM_*`` variable is a one-line refusal naming it."""
+    """Every command: an unreadable ``EXAM_*`` variable, a database URL that is not one, or
+    a database that cannot be reached is a one-line refusal saying what to fix."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
+        except sqlalchemy.exc.ArgumentError as exc:
+            raise click.ClickException(
+                f"数据库地址无效 / not a database URL: {exc}. 例如 / e.g. "
+                "sqlite:///var/centre.db, postgresql+psycopg://user@127.0.0.1:5432/centre "
+                "(EXAM_DATABASE_URL or --database)"
+            ) from None
+        except sqlalchemy.exc.OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise click.ClickException(
+                f"无法使用数据库 / the database failed: {reason}. 请检查 EXAM_DATABASE_URL"
+                "（或 --database）是否正确、数据库是否在运行 / check EXAM_DATABASE_URL (or "
+                "--database) and that the database is running"
+            ) from None
 
 
 def _config(database: str | None, data_dir: str | None) -> Config:
@@ -115,7 +130,27 @@ def run(
 
         run_workers(cfg, host, port, workers, [])
         return
+    advice = postgres_single_process_advice(cfg, workers, as_worker=reuse_port)
+    if advice:
+        click.echo(advice, err=True)
     serve(cfg, host, port, reuse_port=reuse_port)
+
+
+def postgres_single_process_advice(cfg: Config, workers: int, *, as_worker: bool) -> str | None:
+    """What ``exam-server run`` says when it starts one process on PostgreSQL: at 1,000
+    terminals one such process held on a fast day but fell over on a busy machine (531 of
+    1,000 logged in, ack p99 21 s; docs/benchmarks.md, fourth and fifth passes), where one
+    process on SQLite, or two workers on PostgreSQL, held. None otherwise (SQLite, several
+    workers, or a worker that ``--workers`` started)."""
+    if workers > 1 or as_worker or cfg.DATABASE_URL.startswith("sqlite"):
+        return None
+    return (
+        "提示：PostgreSQL 请以多进程运行：exam-server run --workers 2，并设置 "
+        "EXAM_MESSAGE_QUEUE=redis://127.0.0.1:6379/0（单进程在服务器繁忙时，1000 台终端"
+        "下无法稳定保存答案，见 docs/operations.md）/ note: on PostgreSQL run two workers "
+        "or more (--workers 2 with EXAM_MESSAGE_QUEUE): one process on PostgreSQL fell "
+        "behind at 1,000 terminals on a busy machine (docs/operations.md)"
+    )
 
 
 def serve(cfg: Config, host: str, port: int, *, reuse_port: bool = False) -> None:

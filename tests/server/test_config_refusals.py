@@ -52,3 +52,31 @@ def test_the_commands_refuse_in_one_line(command: list[str]) -> None:
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert "EXAM_BACKUP_INTERVAL_S='5min'" in proc.stderr and "不是数字" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("database", "says"),
+    [
+        ("postgresql+psycopg://nobody@127.0.0.1:1/none", "无法使用数据库"),
+        ("postgres://nobody@127.0.0.1/none", "数据库地址无效"),
+    ],
+    ids=["unreachable", "not-a-url"],
+)
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["run", "--no-scheduler"]])
+def test_a_database_that_cannot_be_used_is_refused_in_one_line(
+    tmp_path,
+    database: str,
+    says: str,
+    command: list[str],  # type: ignore[no-untyped-def]
+) -> None:
+    extra = ["--port", "0"] if command[0] == "run" else []
+    proc = subprocess.run(
+        [sys.executable, "-m", "exam_server.cli", *command, *extra, "--database", database]
+        + ["--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert says in proc.stderr and "EXAM_DATABASE_URL" in proc.stderr, proc.stderr
