@@ -55,6 +55,16 @@ def room_logs_in(console: Console, sid: str) -> list[int]:
     return attempts
 
 
+def seated_room(console: Console) -> tuple[Any, list[int]]:
+    """Two minutes into the sitting, room 01's five candidates are logged in (and the
+    hub has heard it): its hub and their attempts."""
+    hub = console.app.extensions["console_hub"]
+    console.clock.set(START + timedelta(minutes=2))
+    attempts = room_logs_in(console, "a")
+    hub.drain()
+    return hub, attempts
+
+
 def room_drops(console: Console, attempts: list[int], sid: str) -> None:
     with console.app.app_context():
         for n, (attempt_id, seat) in enumerate(zip(attempts, SEATS, strict=True), start=1):
@@ -76,10 +86,7 @@ def gaps(console: Console) -> list[TerminalGap]:
 
 
 def test_a_room_dropping_and_coming_back_is_one_write_each(console: Console) -> None:
-    hub = console.app.extensions["console_hub"]
-    console.clock.set(START + timedelta(minutes=2))
-    attempts = room_logs_in(console, "a")
-    hub.drain()
+    hub, attempts = seated_room(console)
     room_drops(console, attempts, "a")
     with commits(console) as seen:
         hub.drain()
@@ -99,10 +106,7 @@ def test_a_room_dropping_and_coming_back_is_one_write_each(console: Console) -> 
 
 
 def test_a_drop_and_return_within_one_flush_keep_their_order(console: Console) -> None:
-    hub = console.app.extensions["console_hub"]
-    console.clock.set(START + timedelta(minutes=2))
-    attempts = room_logs_in(console, "a")
-    hub.drain()
+    hub, attempts = seated_room(console)
     room_drops(console, attempts, "a")
     console.clock.advance(timedelta(seconds=90))
     room_logs_in(console, "b")
@@ -115,10 +119,7 @@ def test_a_drop_and_return_within_one_flush_keep_their_order(console: Console) -
 def test_a_change_that_fails_loses_no_other(
     console: Console, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hub = console.app.extensions["console_hub"]
-    console.clock.set(START + timedelta(minutes=2))
-    attempts = room_logs_in(console, "a")
-    hub.drain()
+    hub, attempts = seated_room(console)
     real = service.open_gap
 
     def failing(session: Any, at: Any, attempt_id: int, **kw: Any) -> Any:
@@ -135,10 +136,7 @@ def test_a_change_that_fails_loses_no_other(
 def test_a_database_failure_keeps_the_changes_for_the_next_flush(
     console: Console, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hub = console.app.extensions["console_hub"]
-    console.clock.set(START + timedelta(minutes=2))
-    attempts = room_logs_in(console, "a")
-    hub.drain()
+    hub, attempts = seated_room(console)
     room_drops(console, attempts, "a")
     db = hub.rt.db
 
