@@ -4,17 +4,17 @@ acknowledges instead of re-read from the answer history at every push.
 The live map pushes the tiles of every attempt that saved in the last half second, each
 with its count of answered items. Counting from the database reads the attempt's whole
 history (every change ever saved, to find each item's latest), so its cost grew with the
-sitting, twice a second in the event loop (``bench/bench_console_refresh.py``). Here each attempt's latest change per item is read once, then every
-acknowledged save updates it.
+sitting, twice a second in the event loop (``bench/bench_console_refresh.py``). Here each
+attempt's latest change per item is read once, then every acknowledged save updates it.
 
 What this worker knows is only right while it sees every save of the attempt. A worker
-sees the saves of the terminals logged in through it, so only those attempts are kept: one
-is forgotten when its terminal disconnects (with several workers it may come back on
+sees the saves of the terminals logged in through it, so only those attempts are kept:
+one is forgotten when its terminal disconnects (with several workers it may come back on
 another one), counted from the history while it is away, and read again to be kept when
-its candidate logs in here again. A save reported before the attempt is read is in the database by
-then (the signal is sent after the commit); one reported after it with a sequence number
-at or below the one read changes nothing. Once the attempt is submitted its answers can
-no longer change: only the count is kept.
+its candidate logs in here again. A save reported before the attempt is read is in the
+database by then (the signal is sent after the commit); one reported after it with a
+sequence number at or below the one read changes nothing. Once the attempt is submitted
+its answers can no longer change: only the count is kept.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class AnsweredCounts:
         for attempt_id in attempt_ids:
             items = self._items.pop(attempt_id, None)
             if items is not None:
-                self._final[attempt_id] = sum(1 for _, answered in items.values() if answered)
+                self._final[attempt_id] = _answered(items)
 
     def counts(self, session: Session, attempt_ids: Iterable[int]) -> dict[int, int]:
         """The count for each attempt, reading those not known in one query."""
@@ -84,8 +84,12 @@ class AnsweredCounts:
                 }
                 if attempt_id in self._here:
                     self._items[attempt_id] = items
-            out[attempt_id] = sum(1 for _, answered in items.values() if answered)
+            out[attempt_id] = _answered(items)
         return out
 
     def __len__(self) -> int:
         return len(self._items) + len(self._final)
+
+
+def _answered(items: dict[str, tuple[int, bool]]) -> int:
+    return sum(1 for _, answered in items.values() if answered)

@@ -421,9 +421,6 @@ IS_LATEST = and_(
     Answer.item_id == LATEST_SEQS.c.item_id,
     Answer.seq == LATEST_SEQS.c.seq,
 )
-_CURRENT_ANSWERS = select(Answer.attempt_id, Answer.item_id, Answer.response).join(
-    LATEST_SEQS, IS_LATEST
-)
 
 
 def current_answers_many(
@@ -431,14 +428,10 @@ def current_answers_many(
 ) -> dict[int, dict[str, str]]:
     """:func:`current_answers` for many attempts, a few queries in all (the end of a
     sitting reads every attempt's answers twice: to sign them and to score them)."""
-    ids = sorted(set(attempt_ids))
-    out: dict[int, dict[str, str]] = {aid: {} for aid in ids}
-    for i in range(0, len(ids), chunk):
-        rows = session.execute(_CURRENT_ANSWERS, {"attempt_ids": ids[i : i + chunk]})
-        for aid, item, response in rows:
-            if response:
-                out[aid][item] = response
-    return out
+    return {
+        aid: {item: response for item, (_, response) in items.items() if response}
+        for aid, items in current_answer_seqs(session, attempt_ids, chunk).items()
+    }
 
 
 _CURRENT_SEQS = select(Answer.attempt_id, Answer.item_id, Answer.seq, Answer.response).join(
@@ -449,8 +442,9 @@ _CURRENT_SEQS = select(Answer.attempt_id, Answer.item_id, Answer.seq, Answer.res
 def current_answer_seqs(
     session: Session, attempt_ids: Iterable[int], chunk: int = 500
 ) -> dict[int, dict[str, tuple[int, str]]]:
-    """Each item's latest change, as (sequence number, response), empty ones included:
-    what the live console starts counting answered items from."""
+    """Each item's latest change, as (sequence number, response), blanks included (the
+    live console counts answered items from it; :func:`current_answers_many` drops the
+    blanks)."""
     ids = sorted(set(attempt_ids))
     out: dict[int, dict[str, tuple[int, str]]] = {aid: {} for aid in ids}
     for i in range(0, len(ids), chunk):
