@@ -9,12 +9,13 @@ NODE_STAMP := node_modules/.installed
 PURE_PACKAGES := question_bank seating exam_client/protocol.py exam_client/journal.py exam_client/clock.py exam_server/sittings/engine.py
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck pytest clean bench help
+.PHONY: demo test lint typecheck pytest clean bench help model
 
 help:
 	@echo "make demo   - set up .venv, seed a sample exam and start the centre server"
 	@echo "make test   - set up .venv and run lint, type checks and the whole test suite"
 	@echo "make bench  - run the benchmarks under bench/ (slow; prints figures)"
+	@echo "make model  - the answer path's model-based test with many examples (MODEL_EXAMPLES=2000)"
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +45,11 @@ pytest: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The answer path's model-based test with many examples (make test runs a bounded few).
+MODEL_EXAMPLES ?= 2000
+model: $(STAMP)
+	EXAM_MODEL_EXAMPLES=$(MODEL_EXAMPLES) $(BIN)/python -m pytest -q tests/server/test_answer_path_model.py
 
 bench: $(STAMP)
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

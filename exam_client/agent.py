@@ -47,6 +47,9 @@ CLIENT_NAME = "exam-client/0.1"
 SESSION_CODES = frozenset({"not_logged_in", "not_your_attempt"})
 #: refusals of a save to try again later even though the server did not say retry
 LATER_CODES = frozenset({"not_started", "server_busy", "server_error", "attempt_paused"})
+#: refusals that are the rules at work (the clock stopped, the paper not open yet), not
+#: a server that cannot store the change: they never count as a stall
+WAIT_CODES = frozenset({"not_started", "attempt_paused"})
 #: a refused automatic re-login that no retry will fix: the terminal stops for this candidate
 FINAL_LOGIN_CODES = frozenset(
     {
@@ -79,7 +82,13 @@ class AgentConfig:
     backoff_max_s: float = 8.0
     call_timeout_s: float = 10.0
     #: most saves in flight at once (after a long outage the backlog goes out in windows)
-    window: int = 64
+    window: int = p.SEND_WINDOW
+    #: a change the server keeps refusing for this long is a stall: the candidate's screen
+    #: says so and the heartbeat reports it to the console (the seat turns red)
+    stall_s: float = 60.0
+    #: Engine.IO transports, in order: a LAN whose proxy or switch drops WebSocket
+    #: upgrades needs ``("polling",)``
+    transports: tuple[str, ...] = ("websocket",)
     preload: bool = True
     client_name: str = CLIENT_NAME
 
@@ -112,6 +121,10 @@ class _Pending:
     sent_mono: float | None = None
     sent_epoch: int = -1
     not_before: float = 0.0
+    #: when the server first refused it (retry, or a server fault); None: not refused
+    refused_mono: float | None = None
+    #: the latest such refusal (code, message)
+    refused: tuple[str, str] = ("", "")
 
 
 def open_paper(
@@ -136,6 +149,7 @@ class AgentError(Exception):
 
 class Agent:
     def __init__(self, config: AgentConfig, journal: MemoryJournal | None = None) -> None:
+        p.accept_whole_windows()
         self.config = config
         self.journal = journal or MemoryJournal()
         self.clock = ServerClock()
@@ -272,7 +286,7 @@ class Agent:
             sio.connect(
                 self.config.server,
                 namespaces=[ns],
-                transports=["websocket"],
+                transports=list(self.config.transports),
                 wait_timeout=self.config.call_timeout_s,
             )
         except Exception as exc:
@@ -405,7 +419,15 @@ class Agent:
             reply, sent = self._call(
                 sio,
                 "heartbeat",
-                p.dump(p.Heartbeat(attempt_id=self.attempt_id, answered=len(self.answers))),
+                p.dump(
+                    p.Heartbeat(
+                        attempt_id=self.attempt_id,
+                        answered=len(self.answers),
+                        stalled=p.Stall(**{k: v for k, v in stall.items() if k != "message"})
+                        if (stall := self.stall())
+                        else None,
+                    )
+                ),
             )
         except Exception as exc:
             log.debug("heartbeat failed: %s", exc)
@@ -448,7 +470,10 @@ class Agent:
     def _login(
         self, sio: socketio.Client, epoch: int, creds: dict[str, Any], *, auto: bool
     ) -> dict[str, Any]:
-        msg = p.Login(ticket=creds["ticket"], id_number=creds["id_number"])
+        # Logging its candidate in again, the terminal names the sitting it was in: after a
+        # long outage the next sitting may be open, and its rules must not judge this one.
+        sitting_id = creds.get("sitting_id") if auto else None
+        msg = p.Login(ticket=creds["ticket"], id_number=creds["id_number"], sitting_id=sitting_id)
         try:
             reply, sent = self._call(sio, "login", p.dump(msg))
         except Exception as exc:
@@ -475,7 +500,11 @@ class Agent:
                 stage = creds.get("stage", "confirm")
                 self._reset_candidate()
                 creds = {**creds, "stage": stage}
-            self._creds = {**creds, "attempt_id": ok.attempt_id}
+            self._creds = {
+                **creds,
+                "attempt_id": ok.attempt_id,
+                "sitting_id": ok.sitting.sitting_id,
+            }
             self.login_ok = ok
             self.attempt_id = ok.attempt_id
             self.state = ok.state
@@ -767,6 +796,11 @@ class Agent:
                 return
             if retry or code in LATER_CODES:
                 pend.sent_mono, pend.not_before = None, now + self.config.retry_s
+                if code in WAIT_CODES:
+                    pend.refused_mono = None
+                else:
+                    pend.refused_mono = pend.refused_mono or now
+                    pend.refused = (code, str(reply.get("message", code)))
                 if code == "attempt_paused":
                     self._next_status = 0.0
                 return
@@ -784,6 +818,27 @@ class Agent:
             if code in ("attempt_submitted", "deadline_passed"):
                 self._next_status = 0.0
         self.journal.mark_refused(attempt_id, seq, code)
+
+    def stall(self) -> dict[str, Any] | None:
+        """The changes the server has kept refusing for ``stall_s`` or longer (a server
+        fault, or a database that stays unavailable): their count, how long the oldest has
+        waited, and the latest refusal. None when nothing is stalled."""
+        now = time.monotonic()
+        with self._lock:
+            stalled = [
+                x
+                for x in self._pending.values()
+                if x.refused_mono is not None and now - x.refused_mono >= self.config.stall_s
+            ]
+            if not stalled:
+                return None
+            latest = max(stalled, key=lambda x: x.change.seq)
+            return {
+                "count": len(stalled),
+                "since_s": round(now - min(x.refused_mono or now for x in stalled), 1),
+                "code": latest.refused[0],
+                "message": latest.refused[1],
+            }
 
     def _flush_acks(self) -> None:
         with self._lock:
@@ -880,6 +935,7 @@ class Agent:
 
     def snapshot(self) -> dict[str, Any]:
         """Everything the candidate's screen shows, as JSON-ready data."""
+        stall = self.stall()
         with self._lock:
             now = self.clock.now()
             sitting = self.sitting
@@ -911,6 +967,7 @@ class Agent:
                 "answers": answers,
                 "flags": sorted(self.flags),
                 "pending": len(self._pending),
+                "stall": stall,
                 "refusals": self.refusals[-20:],
                 "messages": self.messages[-5:],
                 "submitted": self.submitted,

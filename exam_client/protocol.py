@@ -27,6 +27,14 @@ PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = frozenset({1})
 NAMESPACE = "/candidate"
 
+#: Most answer changes a terminal keeps in flight (sent, not yet acknowledged) at once.
+#: After an outage the backlog goes out in windows of this size.
+SEND_WINDOW = 64
+#: Most Engine.IO packets a server accepts in one long-polling payload: a polling
+#: terminal sends its whole window in one request, with a heartbeat or a status call
+#: besides (python-engineio's default of 16 dropped the rest of a window silently).
+MAX_PACKETS_PER_PAYLOAD = 4 * SEND_WINDOW
+
 #: Option labels a response may carry: A-H for choice items, T/F for true/false.
 OPTION_LABELS = frozenset("ABCDEFGH") | {"T", "F"}
 
@@ -69,7 +77,13 @@ class Login(Message):
 
     ticket: Ticket
     id_number: IdNumber
-    sitting_id: int | None = Field(default=None, description="omit: the sitting open now")
+    sitting_id: int | None = Field(
+        default=None,
+        gt=0,
+        lt=2**31,
+        description="the sitting to log in to, judged by its own rules (a terminal logging "
+        "its candidate in again names the sitting it was in); omit: the sitting open now",
+    )
 
     @field_validator("id_number", mode="before")
     @classmethod
@@ -105,9 +119,19 @@ class Submit(Message):
     last_seq: int = Field(ge=0)
 
 
+class Stall(Message):
+    """Answer changes the server has kept refusing (with ``retry``, or a server fault)
+    for longer than the terminal's stall threshold: the console shows the seat red."""
+
+    count: int = Field(ge=1, description="changes stalled")
+    since_s: float = Field(ge=0, description="seconds since the oldest was first refused")
+    code: str = Field(max_length=64, description="the latest refusal's code")
+
+
 class Heartbeat(Message):
     attempt_id: int | None = None
     answered: int | None = Field(default=None, ge=0)
+    stalled: Stall | None = None
 
 
 class Preload(Message):
@@ -299,6 +323,16 @@ PUSHES: dict[str, type[Message]] = {
 
 
 M = TypeVar("M", bound=Message)
+
+
+def accept_whole_windows() -> None:
+    """Let this process's Engine.IO take :data:`MAX_PACKETS_PER_PAYLOAD` packets in one
+    long-polling payload, both ways: the server decodes a terminal's whole send window,
+    the terminal the acknowledgements of it. python-engineio keeps the limit on its
+    ``Payload`` class, process-wide (its documented way to raise it)."""
+    from engineio.payload import Payload
+
+    Payload.max_decode_packets = max(Payload.max_decode_packets, MAX_PACKETS_PER_PAYLOAD)
 
 
 def parse(model: type[M], payload: Any) -> M:

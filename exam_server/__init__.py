@@ -9,6 +9,7 @@ from flask import Flask, Request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from werkzeug.routing import MapAdapter
 
+from exam_client.protocol import accept_whole_windows
 from exam_server.clock import Clock, SystemClock
 from exam_server.config import Config
 from exam_server.db import Database
@@ -38,6 +39,7 @@ def create_app(
         writer=AnswerWriter(db, clk, wait_ms=cfg.GROUP_COMMIT_WAIT_MS),
     )
 
+    accept_whole_windows()  # a polling terminal's whole send window in one payload
     socketio.init_app(
         app,
         async_mode=cfg.ASYNC_MODE,

@@ -53,6 +53,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "当前没有您可以参加的考试场次。请核对准考证上的时间。",
         "There is no sitting open for you now. Check the times on your admission ticket.",
     ),
+    "not_in_sitting": (
+        "您没有这个场次的考试。请核对准考证上的科目和时间，或联系监考老师。",
+        "You are not seated in that sitting. Check the subjects and times on your ticket, or see the invigilator.",
+    ),
     "seat_required": (
         "本终端尚未绑定座位，请联系监考老师。",
         "This terminal is not bound to a seat; please see the invigilator.",
@@ -83,6 +87,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "server_busy": (
         "服务器繁忙，答案会自动重发。",
         "The server is busy; the answer will be re-sent.",
+    ),
+    "server_error": (
+        "服务器无法保存这条答案（服务器故障）。答案已保存在本机，请举手告知监考老师。",
+        "The server cannot store this answer (a server fault). It is kept on this computer; "
+        "raise your hand and tell the invigilator.",
     ),
     "key_not_released": ("试卷密钥尚未下达。", "The paper key has not been released yet."),
     "key_too_early": (

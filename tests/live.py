@@ -99,13 +99,21 @@ class Terminal:
     """A bare Socket.IO terminal speaking the protocol (no journal: that is the agent's job)."""
 
     def __init__(
-        self, url: str, *, terminal_id: str, seat: str | None, protocol: int = p.PROTOCOL_VERSION
+        self,
+        url: str,
+        *,
+        terminal_id: str,
+        seat: str | None,
+        protocol: int = p.PROTOCOL_VERSION,
+        transports: tuple[str, ...] = ("websocket",),
     ) -> None:
         self.pushes: list[tuple[str, Any]] = []
         self.sio = socketio.Client(reconnection=False)
         for event in ("sitting_started", "attempt_submitted", "paused", "resumed", "broadcast"):
             self.sio.on(event, self._recorder(event), namespace=p.NAMESPACE)
-        self.sio.connect(url, namespaces=[p.NAMESPACE], transports=["websocket"], wait_timeout=10)
+        self.sio.connect(
+            url, namespaces=[p.NAMESPACE], transports=list(transports), wait_timeout=10
+        )
         self.terminal_id, self.seat, self.protocol = terminal_id, seat, protocol
 
     def _recorder(self, event: str):  # type: ignore[no-untyped-def]

@@ -26,6 +26,7 @@ from exam_server.runtime import runtime
 from exam_server.sittings import engine, service, signals
 from exam_server.sittings.engine import RuleError
 from exam_server.sittings.models import Attempt
+from exam_server.sittings.writer import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +78,18 @@ def _edge(handler: Callable[..., p.Message]) -> Callable[..., dict[str, Any]]:
             return p.dump(
                 p.ErrorReply(code="server_busy", message=message("server_busy", lang), retry=True)
             )
-        except Exception:
-            # Never leave a terminal without an answer: it keeps the change and re-sends.
+        except Exception as exc:
+            # Never leave a terminal without an answer. ``retry`` only when the failure is
+            # a transient one (the database unavailable): a fault that would fail the same
+            # way again says so, and the terminal keeps the change and shows the stall.
             log.exception("%s failed", handler.__name__)
+            transient = is_transient(exc)
             return p.dump(
-                p.ErrorReply(code="server_error", message=message("server_busy", lang), retry=True)
+                p.ErrorReply(
+                    code="server_busy" if transient else "server_error",
+                    message=message("server_busy" if transient else "server_error", lang),
+                    retry=transient,
+                )
             )
 
     return wrapped
@@ -187,6 +195,7 @@ class CandidateNamespace(Namespace):
                 id_number=msg.id_number,
                 terminal_id=term.hello.terminal_id,
                 seat_label=term.hello.seat,
+                sitting_id=msg.sitting_id,
             )
             reply = login_reply(session, result, now)
             attempt = result.attempt
@@ -261,8 +270,18 @@ class CandidateNamespace(Namespace):
             terminal_id=term.hello.terminal_id if term.hello else None,
             attempt_id=term.attempt_id,
             answered=beat.answered,
+            stalled=p.dump(beat.stalled) if beat.stalled else None,
             at=now,
         )
+        if beat.stalled is not None:
+            log.warning(
+                "terminal %s (seat %s): %d answer change(s) refused for %.0f s (%s)",
+                term.hello.terminal_id if term.hello else "?",
+                term.hello.seat if term.hello else "?",
+                beat.stalled.count,
+                beat.stalled.since_s,
+                beat.stalled.code,
+            )
         return p.HelloOk(protocol=p.PROTOCOL_VERSION, server_time=now)
 
     @_edge

@@ -134,6 +134,17 @@ def _open_attempt_for(session: Session, candidate: Candidate, now: datetime) -> 
     raise ServiceError("no_open_sitting")
 
 
+def _attempt_in_sitting(session: Session, candidate: Candidate, sitting_id: int) -> Attempt:
+    attempt = session.scalar(
+        select(Attempt)
+        .options(joinedload(Attempt.sitting), joinedload(Attempt.seat))
+        .where(Attempt.candidate_id == candidate.id, Attempt.sitting_id == sitting_id)
+    )
+    if attempt is None:
+        raise ServiceError("not_in_sitting", f"no attempt in sitting {sitting_id}")
+    return attempt
+
+
 def login(
     session: Session,
     now: datetime,
@@ -142,8 +153,13 @@ def login(
     id_number: str,
     terminal_id: str,
     seat_label: str | None,
+    sitting_id: int | None = None,
 ) -> LoginResult:
-    """A candidate logs in at a terminal (准考证号 + 身份证号), checked against every rule."""
+    """A candidate logs in at a terminal (准考证号 + 身份证号), checked against every rule.
+
+    ``sitting_id``: the sitting to log in to (a terminal logging its candidate in again
+    after a reconnect names the sitting it was in), judged by that sitting's own rules;
+    ``None``: the candidate's sitting open now."""
     candidate = session.scalar(select(Candidate).where(Candidate.ticket == ticket))
     if candidate is None or candidate.id_number.upper() != id_number.upper():
         eventlog.append(
@@ -157,7 +173,11 @@ def login(
     if not seat_label:
         raise ServiceError("seat_required")
     seat = find_seat(session, seat_label)
-    attempt = _open_attempt_for(session, candidate, now)
+    attempt = (
+        _open_attempt_for(session, candidate, now)
+        if sitting_id is None
+        else _attempt_in_sitting(session, candidate, sitting_id)
+    )
     lock_attempt(session, attempt.id)
     session.refresh(attempt)
     timing = timing_of(session, attempt)
@@ -341,11 +361,16 @@ def save_answers(
     if stored:
         session.execute(insert(Answer), stored)
         changed = [(aid, seq) for aid, seq in last_seq.items() if seq != rows[aid].last_seq]
-        table = Attempt.__table__
-        session.execute(
-            update(table).where(table.c.id == bindparam("aid")).values(last_seq=bindparam("seq")),
-            [{"aid": aid, "seq": seq} for aid, seq in changed],
-        )
+        if changed:
+            # Only when a save raised an attempt's highest sequence number: a batch of late
+            # older changes raises none, and an executemany with no parameter sets would run
+            # the statement once with none bound (and fail the whole batch).
+            session.execute(
+                update(Attempt.__table__)
+                .where(Attempt.__table__.c.id == bindparam("aid"))
+                .values(last_seq=bindparam("seq")),
+                [{"aid": aid, "seq": seq} for aid, seq in changed],
+            )
         for aid, seq in changed:  # keep attempts already in this session up to date
             obj = session.identity_map.get(identity_key(Attempt, aid))
             if obj is not None:

@@ -19,6 +19,8 @@ import threading
 import time
 from concurrent.futures import Future
 
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from exam_server.clock import Clock
@@ -119,22 +121,58 @@ class AnswerWriter:
     def _store(self, requests: list[SaveRequest], session: Session) -> list[SaveResult | Exception]:
         return save_answers(session, self.clock.now(), requests)
 
+    def commit(self, requests: list[SaveRequest]) -> list[SaveResult | Exception]:
+        """One group commit: store ``requests`` in one transaction and return, once it has
+        committed, one result per request (a :class:`SaveResult`, or the refusal).
+
+        A transaction that fails does not fail the saves that could be stored: when the
+        failure is not the database being unavailable, the batch is split in halves and
+        each half committed on its own, down to the one save that fails by itself, which
+        alone is refused (``server_error``, not to be retried: it would fail the same way).
+        When the database is unavailable (a lost connection, a lock or an I/O error), every
+        save of the batch is refused with ``retry``: a real transient, worth sending again.
+        """
+        try:
+            return self.db.transact(functools.partial(self._store, requests))
+        except Exception as exc:
+            if is_transient(exc):
+                log.warning(
+                    "answer batch of %d not stored, the database is unavailable (%s); "
+                    "the terminals will re-send",
+                    len(requests),
+                    exc,
+                )
+                return [ServiceError("server_busy", str(exc), retry=True) for _ in requests]
+            if len(requests) == 1:
+                req = requests[0]
+                log.exception(
+                    "answer save attempt %d seq %d item %s cannot be stored",
+                    req.attempt_id,
+                    req.seq,
+                    req.item_id,
+                )
+                return [ServiceError("server_error", f"{type(exc).__name__}: {exc}")]
+            log.warning(
+                "answer batch of %d failed (%s); committing it in halves", len(requests), exc
+            )
+        half = len(requests) // 2
+        return self.commit(requests[:half]) + self.commit(requests[half:])
+
     def _run(self) -> None:
         while True:
             first = self._queue.get()
             if first is _STOP:
                 return
             batch = self._take_batch(first)
-            requests = [req for req, _ in batch]
             started = time.perf_counter()
             try:
-                results = self.db.transact(functools.partial(self._store, requests))
-            except Exception:
-                log.exception("answer batch of %d failed; the terminals will re-send", len(batch))
+                results = self.commit([req for req, _ in batch])
+            except BaseException as exc:  # never leave a caller waiting for its result
+                log.exception("answer writer failed on a batch of %d", len(batch))
                 for _, future in batch:
-                    future.set_exception(ServiceError("server_busy", "batch failed", retry=True))
+                    future.set_exception(ServiceError("server_error", repr(exc)))
                 continue
-            # Committed: only now acknowledge.
+            # Committed (each result that is not a refusal): only now acknowledge.
             self.recent.append((len(batch), time.perf_counter() - started))
             self.batches += 1
             for (_, future), result in zip(batch, results, strict=True):
@@ -143,3 +181,16 @@ class AnswerWriter:
                 else:
                     self.saved += 1
                     future.set_result(result)
+
+
+#: failures that say the database cannot be reached or written just now (a dropped
+#: connection, a full pool, a lock, an I/O error), as opposed to one save that cannot be
+#: stored: worth the terminal's sending the same change again
+_TRANSIENT = (OperationalError, DisconnectionError, PoolTimeoutError, TimeoutError)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether the same save may succeed when sent again unchanged."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, _TRANSIENT)

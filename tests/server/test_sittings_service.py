@@ -377,3 +377,43 @@ def test_the_end_submits_everyone_as_one_by_one_would(session, clock, world) -> 
     seqs = [e.seq for e in session.scalars(select(Event).order_by(Event.seq))]
     assert seqs == list(range(1, len(seqs) + 1))  # no gap, no fork
     assert verify_chain(session).ok
+
+
+def test_a_login_for_a_named_sitting_is_judged_by_that_sittings_rules(
+    session, clock, world
+) -> None:  # type: ignore[no-untyped-def]
+    first, second = world.sittings[0], world.sittings[1]
+    clock.set(T0 + 10 * MIN)
+    assert login(session, clock, world).attempt.sitting_id == first.id
+
+    def named(sitting_id: int):  # type: ignore[no-untyped-def]
+        return service.login(
+            session,
+            clock.now(),
+            ticket=ticket_for(1),
+            id_number=id_number_for(1),
+            terminal_id="T1",
+            seat_label=seat_label(world, 0),
+            sitting_id=sitting_id,
+        )
+
+    # The second sitting's login opens 30 min before its start (T0 + 60 min): asked for
+    # by name now, it says so; it never falls back to the sitting open now.
+    with pytest.raises(ServiceError) as exc:
+        named(second.id)
+    assert exc.value.code == "entry_not_open"
+    with pytest.raises(ServiceError) as exc:
+        named(second.id + 1000)
+    assert exc.value.code == "not_in_sitting"
+    # Later, the second sitting's window open and the first one over: a terminal logging
+    # its candidate in again names the first sitting and is told it is over (not logged
+    # in to the second sitting, which a login without a name now reaches); once the
+    # server has submitted it, it gets the submitted attempt back.
+    clock.set(T0 + 70 * MIN)
+    with pytest.raises(ServiceError) as exc:
+        named(first.id)
+    assert exc.value.code == "deadline_passed"
+    assert login(session, clock, world).attempt.sitting_id == second.id
+    service.sweep(session, first.id, clock.now())
+    again = named(first.id).attempt
+    assert again.sitting_id == first.id and again.state is AttemptState.SUBMITTED
