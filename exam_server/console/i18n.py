@@ -107,6 +107,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "rule_reason_required": ("须填写原因", "A reason is required"),
     "alert_silent": ("终端超过 {n} 秒无响应", "Terminal silent for over {n} s"),
     "alert_not_arrived": ("开考后仍未登录", "Not logged in after the start"),
+    "alert_stall": (
+        "{n} 条答案 {m} 分钟未能存入服务器：{r}（答案在终端本机）",
+        "{n} answers not stored on the server for {m} min: {r} (kept on the terminal)",
+    ),
+    "stall_flag": ("未存", "Unsaved"),
+    "stall_server_error": ("服务器故障，请联系考点管理员", "a server fault: call the centre admin"),
+    "stall_server_busy": ("数据库不可用", "the database is unavailable"),
+    "stall_other": ("服务器拒收", "refused by the server"),
     "seconds_ago": ("{n} 秒前", "{n} s ago"),
     "lang_switch": ("English", "中文"),
     "admin_note": (

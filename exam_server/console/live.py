@@ -71,6 +71,9 @@ class SeatLive:
     #: connections after the first one (reconnects)
     reconnects: int = 0
     attempt_id: int | None = None
+    #: answer changes the server has kept refusing, as the terminal last reported them
+    #: (``count``, ``since_s``, ``code``): the seat shows red with the reason
+    stall: dict[str, Any] | None = None
 
 
 class ConsoleHub:
@@ -212,6 +215,8 @@ class ConsoleHub:
         if name in ("terminal_heartbeat", "answer_saved") and seat is not None:
             seat.last_contact = stamp
             self._dirty_seats.add(seat.label)
+        if name == "terminal_heartbeat" and seat is not None:
+            seat.stall = kw.get("stalled")
         if name == "answer_saved":
             self.answered.saved(kw["attempt_id"], kw["seq"], kw["item_id"], kw["response"])
             if not kw.get("duplicate"):

@@ -304,6 +304,16 @@ def test_the_room_map_is_live_and_every_action_works_or_is_refused(
         live.at(0.6)
         assert a.save(la["attempt_id"], 1, "Q001", ["A"])["ok"]
         within_2s(page, "document.querySelector('#seat-23')?.dataset.answered === '1'")
+        # A terminal whose changes the server keeps refusing reports it in its heartbeat:
+        # the seat turns red with the reason within 2 s, and back when it is reported over.
+        stall = {"count": 2, "since_s": 75.0, "code": "server_error"}
+        beat = {"attempt_id": la["attempt_id"], "answered": 1}
+        assert a.call("heartbeat", beat | {"stalled": stall})["ok"]
+        within_2s(page, "document.querySelector('#seat-23')?.dataset.alert === 'red'")
+        assert "stall" in (tile(page, 23).get_attribute("data-flags") or "")
+        assert "2 条答案 1 分钟未能存入服务器：服务器故障" in tile(page, 23).inner_text()
+        assert a.call("heartbeat", beat)["ok"]
+        within_2s(page, "document.querySelector('#seat-23')?.dataset.alert === ''")
         # A disconnect shows within 2 s (the tile says 断线 and turns amber).
         b.close()
         # (amber at once; red if it was already silent past 14 s: this bare client sends

@@ -39,16 +39,22 @@ function silentFor(p) { return p && p.last_contact ? Math.max(0, (serverNow() - 
 function alertOf(t) {
   if (!t || !LIVE_STATES.has(t.state)) return "";
   const p = presenceOf(t);
+  if (p && p.stall) return "red";  // answers the server keeps refusing: act before the end
   const s = silentFor(p);
   if (s === null) return "";
   if (s > A.red_s) return "red";
   if (s > A.amber_s || (p && !p.connected)) return "amber";
   return "";
 }
+function stallText(st) {
+  const reason = T["stall_" + st.code] || (T.stall_other + " (" + st.code + ")");
+  return fmt("alert_stall", { n: st.count, m: Math.max(1, Math.floor(st.since_s / 60)), r: reason });
+}
 function flagsOf(t) {
   const f = [];
   const p = presenceOf(t);
   if (p && p.clock_offset_s !== null && Math.abs(p.clock_offset_s) > A.clock_warning_s) f.push(["clock", "钟" + (p.clock_offset_s > 0 ? "+" : "") + Math.round(p.clock_offset_s) + "s", T.clock_off]);
+  if (p && p.stall) f.push(["stall", T.stall_flag, stallText(p.stall)]);
   if (p && p.reconnects >= A.reconnect_flag) f.push(["reconnects", "重连" + p.reconnects, T.reconnects]);
   if (t.relogin_authorised) f.push(["move", "待换座", T.pending_move]);
   if (t.checked_in) f.push(["checkin", "✓", T.checked_in]);
@@ -102,6 +108,7 @@ function renderTile(number) {
     tile.append(el("div", { class: "conn" + (p && p.connected ? " ok" : "") }, text));
   }
   if (notArrivedLate) tile.append(el("div", { class: "warn" }, T.alert_not_arrived));
+  if (p && p.stall && LIVE_STATES.has(t.state)) tile.append(el("div", { class: "warn stall" }, stallText(p.stall)));
   if (proposed.length) tile.append(el("div", { class: "gap" }, T.lost_time + " " +
     Math.round(proposed[0].proposed_s / 60) + T.minutes));
 }
