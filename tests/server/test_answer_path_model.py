@@ -486,6 +486,7 @@ def test_answer_path_model_postgres() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(0)  # thousands of examples take as long as they take
 @pytest.mark.skipif(
     "EXAM_MODEL_EXAMPLES" not in os.environ,
     reason="many examples of the answer-path model: `make model` runs them",
