@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
-PURE_PACKAGES := question_bank seating exam_client/protocol.py exam_client/journal.py exam_client/clock.py exam_server/sittings/engine.py
+PURE_PACKAGES := exam_common question_bank seating exam_client/protocol.py exam_client/journal.py exam_client/clock.py exam_server/sittings/engine.py
 PYTEST_ARGS ?=
 
 .PHONY: demo test lint typecheck pytest clean bench help model
