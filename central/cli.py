@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from central.config import CentralConfig
+from exam_common.durable import PUBLIC, DamagedSecret, ensure_dir, read_secret, write_atomic
 
 
 def _config(database: str | None, data_dir: str | None) -> CentralConfig:
@@ -40,7 +41,7 @@ def _db(cfg: CentralConfig):  # type: ignore[no-untyped-def]
 
     url = cfg.DATABASE_URL
     if url.startswith("sqlite:///") and ":memory:" not in url:
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(Path(url.removeprefix("sqlite:///")).parent)
     return CentralDatabase(url)
 
 
@@ -82,10 +83,13 @@ def signing_key(cfg: CentralConfig, *, create: bool = False):  # type: ignore[no
                 f"没有省中心签名密钥 {path}：请先运行 `exam-central init` / run `exam-central init`"
             )
         key = Ed25519PrivateKey.generate()
-        path.write_bytes(private_key_pem(key))
-        path.chmod(0o600)
-        cfg.data_path("central.pub").write_bytes(public_key_pem(key.public_key()))
-    return load_private_key(path.read_bytes())
+        write_atomic(path, private_key_pem(key))
+        write_atomic(cfg.data_path("central.pub"), public_key_pem(key.public_key()), PUBLIC)
+    try:
+        pem = read_secret(path, min_bytes=64, what="省中心签名密钥 (central's signing key)")
+    except DamagedSecret as exc:
+        raise click.ClickException(str(exc)) from None
+    return load_private_key(pem)
 
 
 @click.group(help="省中心服务 / the central service: packages out, keys at start, results in.")

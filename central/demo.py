@@ -16,6 +16,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from central.packaging import SittingSpec, build_centre_package
+from exam_common.durable import PUBLIC, ensure_dir, write_atomic
 from question_bank.package import private_key_pem, public_key_pem, secrets_to_json
 from question_bank.package_parts import CutoffPart, PlanPart
 from question_bank.sample import load_sample_bank, sample_blueprint
@@ -48,7 +49,7 @@ def demo_times(now: datetime, *, quick: bool) -> DemoTimes:
 
 def write_demo_package(out: Path, now: datetime, *, quick: bool) -> dict[str, str]:
     """Write package.zip, central.pub, central.key and secrets.json into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_dir(out)
     times = demo_times(now, quick=quick)
     room = Room(
         code="001", name="第01考场", rows=5, cols=6, spare_seats=4, location="实训楼1层101室"
@@ -102,11 +103,12 @@ def write_demo_package(out: Path, now: datetime, *, quick: bool) -> dict[str, st
         "secrets": out / "secrets.json",
         "roster": out / "roster.json",
     }
-    files["package"].write_bytes(package.data)
-    files["public_key"].write_bytes(public_key_pem(key.public_key()))
-    (out / "central.key").write_bytes(private_key_pem(key))
-    files["secrets"].write_text(json.dumps(secrets_to_json(package.secrets), indent=1))
-    files["roster"].write_text(
+    write_atomic(files["package"], package.data)
+    write_atomic(files["public_key"], public_key_pem(key.public_key()), PUBLIC)
+    write_atomic(out / "central.key", private_key_pem(key))
+    write_atomic(files["secrets"], json.dumps(secrets_to_json(package.secrets), indent=1))
+    write_atomic(
+        files["roster"],
         json.dumps(
             [
                 {
@@ -119,6 +121,6 @@ def write_demo_package(out: Path, now: datetime, *, quick: bool) -> dict[str, st
             ],
             ensure_ascii=False,
             indent=1,
-        )
+        ),
     )
     return {k: str(v) for k, v in files.items()}

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from exam_common.durable import write_atomic
+
 SEAT_RE = re.compile(r"^[0-9A-Za-z]+-\d{1,3}$")
 
 
@@ -244,8 +246,7 @@ def simulate(
         raise click.ClickException(str(exc)) from None
     text = json.dumps(result, ensure_ascii=False, indent=1)
     if report:
-        report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(text, encoding="utf-8")
+        write_atomic(report, text)
         click.echo(f"报告 / report: {report}", err=True)
     else:
         click.echo(text)

@@ -75,7 +75,7 @@ def atomic_writer(path: str | os.PathLike[str], mode: int = PRIVATE) -> Iterator
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "w+b") as f:  # readable too: a signer reads back what it wrote
             yield f
             f.flush()
             os.fsync(f.fileno())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Request
@@ -10,6 +11,7 @@ from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from werkzeug.routing import MapAdapter
 
 from exam_client.protocol import accept_whole_windows
+from exam_common.durable import read_secret, write_atomic
 from exam_server.clock import Clock, SystemClock
 from exam_server.config import Config
 from exam_server.db import Database
@@ -98,9 +100,24 @@ class CentreApp(Flask):
         return super().create_url_adapter(request)
 
 
+#: the centre secret is 32 random bytes written as 64 hex digits
+SECRET_HEX_LEN = 64
+
+
 def _secret_from_data_dir(cfg: Config) -> str:
+    """The centre secret (Flask sessions, CSRF, the backups' key), generated durably on
+    first start. A file that exists but is empty, short or unreadable (a power cut before
+    it reached the disk, a bad restore) stops the server: every later backup would be
+    encrypted under it, and every earlier one readable only with the old one."""
     path = cfg.data_path("secret_key")
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+        write_atomic(path, secrets.token_hex(32))
+    return read_centre_secret(path)
+
+
+def read_centre_secret(path: Path) -> str:
+    return (
+        read_secret(path, min_bytes=SECRET_HEX_LEN, what="考点密钥 (the centre secret)")
+        .decode()
+        .strip()
+    )

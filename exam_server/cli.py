@@ -12,6 +12,7 @@ from typing import Any
 import click
 import sqlalchemy.exc
 
+from exam_common.durable import DamagedSecret, ensure_dir
 from exam_server.config import Config, ConfigError
 
 
@@ -22,7 +23,7 @@ class Commands(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except ConfigError as exc:
+        except (ConfigError, DamagedSecret) as exc:
             raise click.ClickException(str(exc)) from None
         except sqlalchemy.exc.ArgumentError as exc:
             raise click.ClickException(
@@ -373,7 +374,7 @@ def rehearse(candidates: int, minutes: float, data_dir: str | None) -> None:
 
 def _ensure_sqlite_dir(url: str) -> None:
     if url.startswith("sqlite:///") and ":memory:" not in url:
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(Path(url.removeprefix("sqlite:///")).parent)
 
 
 def _register_user_commands() -> None:

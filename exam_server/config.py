@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from exam_common.durable import ensure_dir
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"EXAM_{name}", default)
@@ -114,5 +116,5 @@ class Config:
 
     def data_path(self, *parts: str) -> Path:
         path = Path(self.DATA_DIR, *parts)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(path.parent)
         return path

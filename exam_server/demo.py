@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from exam_common.durable import ensure_dir
 from exam_server.config import Config
 
 
@@ -27,7 +28,7 @@ def prepare_demo(data_dir: Path, package_dir: Path, *, quick: bool, port: int) -
     centre_dir = data_dir / "centre"
     if centre_dir.exists():
         shutil.rmtree(centre_dir)
-    centre_dir.mkdir(parents=True)
+    ensure_dir(centre_dir)
     cfg = Config.from_mapping(
         {
             "DATABASE_URL": f"sqlite:///{centre_dir / 'centre.db'}",

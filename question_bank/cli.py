@@ -8,7 +8,6 @@ was refused on opening; 6 a file or bank cannot be read or written.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from typing import IO, Any, NoReturn
 
 import click
 
+from exam_common.durable import PUBLIC, write_atomic
 from question_bank import catalogue
 from question_bank.assembly import (
     Assembly,
@@ -301,9 +301,7 @@ def sample(bank_path: Path, blueprints_out: Path | None) -> None:
         result = bank.import_items(items, source="sample", now=_now().isoformat())
     click.echo(result.summary())
     if blueprints_out:
-        blueprints_out.write_text(
-            Path(sample_blueprints_path()).read_text(encoding="utf-8"), encoding="utf-8"
-        )
+        write_atomic(blueprints_out, Path(sample_blueprints_path()).read_text(encoding="utf-8"))
         click.echo(f"示例组卷方案已写到 {blueprints_out}")
 
 
@@ -374,9 +372,8 @@ def assemble_cmd(
             click.echo(message, err=True)
         fail(f"{len(errors)} 个组卷方案无法满足，未写出组卷结果。", EXIT_SHORT)
     try:
-        output.write_text(
-            json.dumps(assemblies_to_json(assemblies), ensure_ascii=False, indent=1),
-            encoding="utf-8",
+        write_atomic(
+            output, json.dumps(assemblies_to_json(assemblies), ensure_ascii=False, indent=1)
         )
     except OSError as e:
         fail(f"无法写入 {output}：{e}", EXIT_FILE)
@@ -411,10 +408,8 @@ def keygen(private_path: Path, public_path: Path) -> None:
     if private_path.exists():
         fail(f"{private_path} 已存在；为防止覆盖现有私钥，请换一个文件名或先移走旧文件", EXIT_FILE)
     key = Ed25519PrivateKey.generate()
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(private_key_pem(key))
-    public_path.write_bytes(public_key_pem(key.public_key()))
+    write_atomic(private_path, private_key_pem(key))
+    write_atomic(public_path, public_key_pem(key.public_key()), PUBLIC)
     click.echo(
         f"已生成密钥对，密钥指纹 {key_id(key.public_key())}。私钥：{private_path}（仅省中心保管）；公钥：{public_path}（配置到各考点）"
     )
@@ -434,11 +429,7 @@ def _load_secrets(path: Path) -> dict[str, tuple[bytes, bytes]]:
 def _save_secrets(path: Path, secrets: dict[str, tuple[bytes, bytes]]) -> None:
     from question_bank.package import secrets_to_json
 
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(secrets_to_json(secrets), f, indent=1)
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(secrets_to_json(secrets), indent=1))
 
 
 @main.command(name="build-package")
@@ -537,7 +528,7 @@ def build_package_cmd(
     except ValueError as e:
         fail(str(e), 2)
     try:
-        output.write_bytes(data)
+        write_atomic(output, data)
     except OSError as e:
         fail(f"无法写入 {output}：{e}", EXIT_FILE)
     papers = sum(len(s.papers) for s in sealed)

@@ -23,6 +23,7 @@ from typing import Any
 
 import click
 
+from exam_common.durable import ensure_dir, write_atomic
 from question_bank.scoring import CutoffRule, TotalBasis
 from seating import documents
 from seating.allocation import DEFAULT_SPARE_SHARE, allocate
@@ -290,12 +291,12 @@ def print_cmd(
             if code not in {s.code for s in plan.sittings}:
                 raise click.BadParameter(f"计划中没有场次 {code}", param_hint="--sitting")
         chosen = DOCS if "all" in which else tuple(dict.fromkeys(which))
-        out.mkdir(parents=True, exist_ok=True)
+        ensure_dir(out, 0o755)
         documents.cjk_font()
         for doc in chosen:
             path = out / f"{doc}.pdf"
             data = _render(doc, plan, keys, sittings, lang, path)
-            path.write_bytes(data)
+            write_atomic(path, data)
             click.echo(f"已生成 {path} (written)")
 
 
@@ -410,10 +411,11 @@ def export_cmd(
         export_results_xlsx(plan, reps, out, lang)
         click.echo(f"成绩表已导出到 {out} (results exported)")
         if reports:
-            reports.write_bytes(
+            write_atomic(
+                reports,
                 _with_bar(
                     "成绩单", lambda p: documents.score_reports(plan, reps, lang=lang, progress=p)
-                )
+                ),
             )
             click.echo(f"成绩单已生成 {reports} (score reports written)")
 

@@ -11,6 +11,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.worksheet import Worksheet
 
+from exam_common.durable import atomic_writer
 from question_bank.scoring import SubjectStatus, TotalBasis, apply_cutoffs
 from seating.i18n import gender_name, level_text, t
 from seating.model import SeatPlan
@@ -116,7 +117,8 @@ def plan_workbook(plan: SeatPlan, lang: str = "zh_CN") -> Workbook:
 
 
 def export_plan_xlsx(plan: SeatPlan, path: Path, lang: str = "zh_CN") -> None:
-    plan_workbook(plan, lang).save(path)
+    with atomic_writer(path) as f:
+        plan_workbook(plan, lang).save(f)
 
 
 def results_workbook(
@@ -193,4 +195,5 @@ def results_workbook(
 def export_results_xlsx(
     plan: SeatPlan, reports: Iterable[ScoreReport], path: Path, lang: str = "zh_CN"
 ) -> None:
-    results_workbook(plan, reports, lang).save(path)
+    with atomic_writer(path) as f:
+        results_workbook(plan, reports, lang).save(f)

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from exam_common.durable import write_atomic
 from seating.model import (
     Assignment,
     Candidate,
@@ -210,7 +211,7 @@ def plan_from_dict(d: dict[str, Any]) -> SeatPlan:
 
 
 def dump_plan(plan: SeatPlan, path: Path) -> None:
-    path.write_text(json.dumps(plan_to_dict(plan), ensure_ascii=False, indent=1), "utf-8")
+    write_atomic(path, json.dumps(plan_to_dict(plan), ensure_ascii=False, indent=1))
 
 
 def load_plan(path: Path) -> SeatPlan:

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.engine import make_url
 
+from exam_common.durable import DamagedSecret, atomic_writer, ensure_dir, fsync_dir, write_atomic
 from exam_server.config import Config
 
 MAGIC = b"EXAMBAK1"
@@ -80,13 +81,18 @@ def centre_secret(cfg: Config) -> bytes:
     server generated in its data folder)."""
     if cfg.SECRET_KEY:
         return cfg.SECRET_KEY.encode()
+    from exam_server import read_centre_secret
+
     path = Path(cfg.DATA_DIR, "secret_key")
     if not path.exists():
         raise BackupError(
             f"找不到考点密钥文件 {path}：备份用它加密，请指定正确的 --data-dir "
             "(the centre secret is missing)"
         )
-    return path.read_text().strip().encode()
+    try:
+        return read_centre_secret(path).encode()
+    except DamagedSecret as exc:
+        raise BackupError(str(exc)) from None
 
 
 def backup_key(secret: bytes) -> bytes:
@@ -158,7 +164,7 @@ def encode_backup(
 
 
 def seal(
-    header: BackupHeader, snapshot_file: Path, out: Path, secret: bytes, key: Ed25519PrivateKey
+    header: BackupHeader, snapshot_file: Path, f: IO[bytes], secret: bytes, key: Ed25519PrivateKey
 ) -> None:
     """Write the backup file ``out`` from ``snapshot_file`` chunk by chunk: the same bytes
     :func:`encode_backup` makes (zlib level 6, AES-256-GCM whose tag follows the
@@ -170,7 +176,7 @@ def seal(
     encryptor = Cipher(algorithms.AES(backup_key(secret)), modes.GCM(nonce)).encryptor()
     encryptor.authenticate_additional_data(head)
     deflate = zlib.compressobj(6)
-    with snapshot_file.open("rb") as src, out.open("w+b") as f:
+    with snapshot_file.open("rb") as src:
         f.write(MAGIC + len(head).to_bytes(4, "big") + head + nonce)
         while chunk := src.read(CHUNK):
             f.write(encryptor.update(deflate.compress(chunk)))
@@ -178,8 +184,6 @@ def seal(
         f.write(encryptor.finalize() + encryptor.tag)
         f.seek(0)
         f.write(key.sign(f.read()))
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def write_backup(
@@ -199,15 +203,12 @@ def write_backup(
     the parts that would hold up the caller (the SQLite copy, the sealing) on a native
     thread; ``pg_dump`` stays in the caller, where a subprocess wait is cooperative."""
     run = offload or (lambda fn, *args: fn(*args))
-    folder = folder or backup_folder(cfg)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = ensure_dir(folder or backup_folder(cfg))
     secret = centre_secret(cfg)
     name = f"backup-{centre or 'centre'}-{now.strftime('%Y%m%dT%H%M%S%fZ')}.exambak"
-    tmp = folder / f".{name}.tmp"
     # The plain snapshot stays beside the data (never in the backup folder, which may be
     # a share or a removable disk) and is deleted as soon as it is sealed.
-    data_dir = Path(cfg.DATA_DIR)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = ensure_dir(cfg.DATA_DIR)
     with tempfile.TemporaryDirectory(dir=data_dir, prefix=".snapshot-") as work:
         plain = Path(work, "snapshot")
         if cfg.DATABASE_URL.startswith("sqlite"):
@@ -218,14 +219,11 @@ def write_backup(
         def sealed() -> None:
             sha256, size = _file_digest(plain)
             header = BackupHeader(dialect, now, centre, sitting, sha256, size)
-            seal(header, plain, tmp, secret, key)
+            # whole and on disk, or not there at all (exam_common.durable)
+            with atomic_writer(folder / name) as f:
+                seal(header, plain, f, secret, key)
 
-        try:
-            run(sealed)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    os.replace(tmp, folder / name)
+        run(sealed)
     return folder / name
 
 
@@ -271,14 +269,17 @@ def restore(path: Path, target_url: str, secret: bytes, *, force: bool = False) 
             raise BackupError(
                 f"{target} 已存在：确认服务器已停止后加 --force 覆盖（原文件会保留为 .before-restore）"
             )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".restoring")
-        tmp.write_bytes(plain)
+        before = target.with_name(target.name + ".before-restore")
         if target.exists():
-            os.replace(target, target.with_name(target.name + ".before-restore"))
-        for suffix in ("-wal", "-shm"):
-            Path(str(target) + suffix).unlink(missing_ok=True)
-        os.replace(tmp, target)
+            # the database as it was, with its write-ahead log (committed data a killed
+            # server had not checkpointed yet), kept beside
+            before.unlink(missing_ok=True)
+            os.link(target, before)
+            for suffix in ("-wal", "-shm"):
+                if Path(f"{target}{suffix}").exists():
+                    os.replace(f"{target}{suffix}", f"{before}{suffix}")
+            fsync_dir(target.parent)
+        write_atomic(target, plain)
         return header
     if not target_url.startswith("postgresql"):
         raise BackupError("这是 PostgreSQL 备份，只能恢复到 PostgreSQL 数据库")

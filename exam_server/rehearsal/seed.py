@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from exam_common.durable import write_atomic
 from exam_server.candidates.models import Candidate
 from exam_server.centres.models import Centre, Room, Seat
 from exam_server.plans.models import ExamPlan, Paper, Sitting
@@ -44,11 +45,8 @@ class RehearsalPlan:
 
     def write(self, folder: Path) -> tuple[Path, Path]:
         """roster.json (for ``exam-client simulate``) and secrets.json (the escrow)."""
-        folder.mkdir(parents=True, exist_ok=True)
-        roster = folder / "roster.json"
-        roster.write_text(json.dumps(self.roster, ensure_ascii=False))
-        secrets = folder / "secrets.json"
-        secrets.write_text(json.dumps(secrets_to_json(self.secrets)))
+        roster = write_atomic(folder / "roster.json", json.dumps(self.roster, ensure_ascii=False))
+        secrets = write_atomic(folder / "secrets.json", json.dumps(secrets_to_json(self.secrets)))
         return roster, secrets
 
 

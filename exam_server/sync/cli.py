@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from exam_common.durable import PUBLIC, write_atomic
 from exam_server.cli import Commands
 from exam_server.config import Config
 
@@ -106,8 +107,7 @@ def setup(
             )
     except ValueError as exc:
         raise click.ClickException(f"省中心公钥无效 / bad central key: {exc}") from None
-    out = cfg.data_path("centre.pub")
-    out.write_text(key + "\n")
+    out = write_atomic(cfg.data_path("centre.pub"), key + "\n", PUBLIC)
     click.echo(f"已保存：考点 {centre}，省中心 {central_url or '（离线）'}")
     click.echo(f"本考点公钥（请交省中心登记：exam-central centre add {centre} --public-key …）：")
     click.echo(f"  {key}")

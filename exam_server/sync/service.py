@@ -21,6 +21,7 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from exam_common.durable import PUBLIC, ensure_dir, read_secret, write_atomic
 from exam_server.config import Config
 from exam_server.db import Database
 from exam_server.eventlog import service as eventlog
@@ -62,7 +63,7 @@ def effective_config(cfg: Config, link: Link) -> Config:
     :func:`exam_server.packages.cli.import_file` needs)."""
     path = cfg.data_path("central.pub")
     if not path.exists() or path.read_text() != link.central_public_key:
-        path.write_text(link.central_public_key)
+        write_atomic(path, link.central_public_key, PUBLIC)
     return dataclasses.replace(cfg, CENTRE_CODE=link.centre_code, CENTRAL_PUBLIC_KEY=str(path))
 
 
@@ -153,8 +154,7 @@ def pull(cfg: Config, db: Database, now: datetime, *, file: Path | None = None) 
         data = api.package(info["package_id"])
         if hashlib.sha256(data).hexdigest() != info["sha256"]:
             raise SyncError("download_corrupt", "下载的考试包校验失败，请重试", transient=True)
-        path = cfg.data_path("packages", f"{info['package_id']}.zip")
-        path.write_bytes(data)
+        path = write_atomic(cfg.data_path("packages", f"{info['package_id']}.zip"), data)
         reports.append(import_file(eff, db, path, by="sync"))
         with db.write() as session:
             note(session, now, "last_pull", info["package_id"])
@@ -180,9 +180,12 @@ def local_token(cfg: Config) -> str:
     readable only by the account that runs the centre)."""
     path = cfg.data_path("local_token")
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+        write_atomic(path, secrets.token_hex(32))
+    return (
+        read_secret(path, min_bytes=64, what="同步工具令牌 (the sync tool's token)")
+        .decode()
+        .strip()
+    )
 
 
 def deliver_key(cfg: Config, db: Database, code: str, kind: str, secret: bytes, *, by: str) -> str:
@@ -226,9 +229,7 @@ def enter_key_offline(db: Database, code: str, kind: str, secret: bytes, *, by: 
 
 
 def outbox_folder(cfg: Config) -> Path:
-    path = Path(cfg.DATA_DIR, "outbox")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return ensure_dir(Path(cfg.DATA_DIR, "outbox"))
 
 
 def enqueue(
@@ -258,8 +259,9 @@ def queue_results(session: Session, cfg: Config, now: datetime, sitting: Sitting
     link = get_link(session, cfg)
     centre = link.centre_code if link else cfg.CENTRE_CODE
     data = build_results(session, sitting, now, centre)
-    path = outbox_folder(cfg) / f"results-{sitting.code}-{now.strftime('%Y%m%dT%H%M%S%fZ')}.zip"
-    path.write_bytes(data)
+    name = f"results-{sitting.code}-{now.strftime('%Y%m%dT%H%M%S%fZ')}.zip"
+    # on disk before the queue entry that names it is committed
+    path = write_atomic(outbox_folder(cfg) / name, data)
     item = enqueue(session, now, "results", path, sitting_id=sitting.id)
     eventlog.append(
         session,

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from exam_common.durable import write_atomic
 from question_bank.items import Image, Item, ItemIssue, ItemValidationError, RawRow
 
 FORMAT = "qbank-items/1"
@@ -81,6 +82,4 @@ def items_to_json(items: Sequence[Item]) -> dict[str, Any]:
 
 
 def write_json(items: Sequence[Item], path: Path) -> None:
-    path.write_text(
-        json.dumps(items_to_json(items), ensure_ascii=False, indent=1), encoding="utf-8"
-    )
+    write_atomic(path, json.dumps(items_to_json(items), ensure_ascii=False, indent=1))

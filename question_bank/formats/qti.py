@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from exam_common.durable import atomic_writer, write_atomic
 from question_bank.items import (
     IMAGE_EXTENSIONS,
     Image,
@@ -183,14 +184,12 @@ def write_qti(items: Sequence[Item], path: Path) -> None:
         if href and item.image:
             files[href] = item.image.data
     if path.suffix.lower() == ".zip":
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        with atomic_writer(path) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
             for name, data in files.items():
                 z.writestr(name, data)
     else:
         for name, data in files.items():
-            target = path / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+            write_atomic(path / name, data)
 
 
 # --- import ----------------------------------------------------------------------------

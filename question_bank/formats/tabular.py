@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from exam_common.durable import PUBLIC, atomic_writer, write_atomic
 from question_bank.items import (
     CHOICE_LABELS,
     Item,
@@ -171,10 +172,9 @@ def _row_values(item: Item) -> list[Any]:
 def _write_images(items: Sequence[Item], directory: Path) -> None:
     with_images = [i for i in items if i.image]
     if with_images:
-        (directory / "images").mkdir(parents=True, exist_ok=True)
         for i in with_images:
             assert i.image is not None
-            (directory / "images" / f"{i.item_id}.{i.image.extension}").write_bytes(i.image.data)
+            write_atomic(directory / "images" / f"{i.item_id}.{i.image.extension}", i.image.data)
 
 
 def template_workbook() -> Any:
@@ -290,7 +290,8 @@ def template_workbook() -> Any:
 
 
 def write_template(path: Path) -> None:
-    template_workbook().save(path)
+    with atomic_writer(path, PUBLIC) as f:  # the blank template: nothing secret in it
+        template_workbook().save(f)
 
 
 def write_xlsx(items: Sequence[Item], path: Path) -> None:
@@ -302,14 +303,16 @@ def write_xlsx(items: Sequence[Item], path: Path) -> None:
     ws.append(header)
     for item in items:
         ws.append(_row_values(item))
-    wb.save(path)
+    with atomic_writer(path) as f:
+        wb.save(f)
     _write_images(items, path.parent)
 
 
 def write_csv(items: Sequence[Item], path: Path) -> None:
-    with path.open("w", encoding="utf-8-sig", newline="") as f:
-        w = csv.writer(f)
-        w.writerow([*HEADERS, f"{EXPORT_EXTRA[1]} ({EXPORT_EXTRA[2]})"])
-        for item in items:
-            w.writerow(_row_values(item))
+    text = io.StringIO(newline="")
+    w = csv.writer(text)
+    w.writerow([*HEADERS, f"{EXPORT_EXTRA[1]} ({EXPORT_EXTRA[2]})"])
+    for item in items:
+        w.writerow(_row_values(item))
+    write_atomic(path, text.getvalue().encode("utf-8-sig"))
     _write_images(items, path.parent)

@@ -80,3 +80,46 @@ def test_a_database_that_cannot_be_used_is_refused_in_one_line(
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr, proc.stderr
     assert says in proc.stderr and "EXAM_DATABASE_URL" in proc.stderr, proc.stderr
+
+
+def test_the_server_never_starts_on_a_damaged_centre_secret(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A power cut before the secret reached the disk leaves it empty: the server stops
+    and says which file and what to do, instead of running (and sealing every later
+    backup) under an empty secret."""
+    from exam_server.db import Database
+    from exam_server.migrate import upgrade
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "secret_key").write_bytes(b"")
+    db = f"sqlite:///{tmp_path / 'centre.db'}"
+    upgrade(Database(db))
+    env = {k: v for k, v in os.environ.items() if k != "EXAM_SECRET_KEY"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "exam_server.cli", "run", "--port", "0", "--database", db]
+        + ["--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert str(data / "secret_key") in proc.stderr and "为空" in proc.stderr
+    assert "sealed copy" in proc.stderr and "已启动" not in proc.stdout
+
+
+@pytest.mark.parametrize(("content", "says"), [(b"\n", "为空"), (b"0123abcd\n", "只有 8 字节")])
+def test_app_and_backups_refuse_a_damaged_centre_secret(
+    tmp_path, content: bytes, says: str
+) -> None:  # type: ignore[no-untyped-def]
+    from exam_common.durable import DamagedSecret
+    from exam_server import create_app
+    from exam_server.backups.service import BackupError, centre_secret
+
+    (tmp_path / "secret_key").write_bytes(content)
+    cfg = {"DATA_DIR": str(tmp_path), "SECRET_KEY": "", "DATABASE_URL": "sqlite://"}
+    with pytest.raises(DamagedSecret, match=says):
+        create_app(cfg)
+    with pytest.raises(BackupError, match=says):
+        centre_secret(Config.from_mapping(cfg))
