@@ -1,0 +1,349 @@
+"""Power cuts for real: the page cache goes too, and only what was fsynced survives.
+
+Central and a centre run as real processes, each on its own disk on LazyFS
+(:mod:`tests.faults.lazyfs`); the centre's disk holds its database, its scheduler's job
+store and its data directory, and one terminal (``exam-client run``) keeps its journal,
+key and pre-loaded papers on the same disk (one building, one power cut). A short sitting
+runs from the pull of its package to central's re-score of its results, and the power
+is cut at random instants (seeded; the seed is printed and ``EXAM_POWER_SEED`` replays
+it):
+
+1. the centre, while ``exam-sync pull`` imports the package;
+2. the centre, just after the start (the paper key arriving from central);
+3. the centre, while terminals answer and backups are taken every two seconds;
+4. central, while it takes the centre's backups in;
+5. the centre, just after the end (the sweep, the answer key, scoring, the result push).
+
+After each cut the machine restarts on the same disk, and at the end: every answer a
+terminal saw acknowledged is stored; every change the terminal's screen showed as recorded
+is in its journal and on the server; the event log's chain holds; no deadline moved; the
+server serves; every backup on the centre's disk opens with the centre's secret; central
+holds the result package, re-scored with no difference, and every backup it took in is
+whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from central.db import CentralDatabase
+from central.models import Backup, ResultPackage
+from exam_server.backups.service import read_backup
+from exam_server.db import Database
+from exam_server.eventlog.service import verify_chain
+from exam_server.plans.models import Pause
+from exam_server.sittings import engine, service
+from exam_server.sittings.models import Answer, Attempt
+from exam_server.sync.models import OutboxItem
+from tests.central.world import CENTRE, plan_doc, registration_rows, write_plan, write_registrations
+from tests.client.conftest import ClientProcess
+from tests.faults.fleet import run_fleet
+from tests.faults.lazyfs import PowerDomain, require_lazyfs
+from tests.live import LiveServer
+from tests.sync.harness import Central, centre_env, lead_time, sync, wait_for, wait_until
+
+pytestmark = pytest.mark.slow
+
+SITTING = "T-ZYDD-L4"
+DURATION = timedelta(seconds=45)
+
+
+@pytest.fixture
+def disks(tmp_path: Path) -> Iterator[tuple[PowerDomain, PowerDomain]]:
+    require_lazyfs()
+    centre, central = PowerDomain(tmp_path, "centre"), PowerDomain(tmp_path, "central")
+    centre.mount(), central.mount()
+    try:
+        yield centre, central
+    finally:
+        for d in (centre, central):
+            d.close()
+
+
+def test_a_day_of_power_cuts_loses_nothing_acknowledged(
+    disks: tuple[PowerDomain, PowerDomain], tmp_path: Path
+) -> None:
+    seed = int(os.environ.get("EXAM_POWER_SEED", random.randrange(1 << 30)))
+    print(f"power-cut seed: EXAM_POWER_SEED={seed}")
+    rng = random.Random(seed)
+    began = time.monotonic()
+
+    def mark(what: str) -> None:
+        print(f"  +{time.monotonic() - began:6.1f} s  {what}", flush=True)
+
+    lz_centre, lz_central = disks
+    logs = tmp_path / "logs"
+    logs.mkdir()
+
+    # --- central, on its own disk ---------------------------------------------------
+    central = Central(f"sqlite:///{lz_central.mnt / 'central.db'}", lz_central.mnt / "central")
+    central.log_path = logs / "central.log"
+    central.cli("db", "upgrade")
+    central.cli("init")
+    central.cli("plan", "load", str(write_plan(tmp_path, plan_doc(datetime.now(UTC)))))
+    central.cli("registrations", "import", str(write_registrations(tmp_path, registration_rows(4))))
+    central.start()
+
+    # --- the centre, on the building's disk ---------------------------------------------
+    data = lz_centre.mnt / "centre"
+    centre_url = f"sqlite:///{data / 'centre.db'}"
+    env = centre_env(centre_url, data, EXAM_SERVER_URL="http://127.0.0.1:9")
+    server_cli_run(env, "db", "upgrade")
+    sync(
+        env,
+        "setup",
+        "--centre",
+        CENTRE,
+        "--central-url",
+        central.url,
+        "--central-key",
+        str(central.public_key),
+    )
+    central.cli("centre", "add", CENTRE, "--public-key", (data / "centre.pub").read_text().strip())
+    server = LiveServer(
+        centre_url,
+        data,
+        extra_env={
+            "EXAM_SYNC_INTERVAL_S": "1",
+            "EXAM_BACKUP_INTERVAL_S": "2",
+            # the cuts here last seconds: below the credit threshold, no deadline moves
+            "EXAM_DOWNTIME_CREDIT_S": "120",
+        },
+    )
+    server.log_path = logs / "server.log"
+    server.start()
+    env = {**env, "EXAM_SERVER_URL": server.url}
+    terminal: ClientProcess | None = None
+    acked: dict[tuple[int, int], tuple[str, str]] = {}
+    shown: list[tuple[int, str]] = []  # (seq, item) of each change the screen showed recorded
+    try:
+        start = datetime.now(UTC).replace(microsecond=0) + lead_time(8, floor=25)
+        central.cli(
+            "plan",
+            "load",
+            str(write_plan(tmp_path, plan_doc(start, duration=DURATION, windows=(300, 20, 3)))),
+        )
+        central.cli("publish")
+
+        mark("published")
+        # 1. The power goes while the package is being imported.
+        pull = sync_popen(env, logs / "pull-1.log")
+        time.sleep(rng.uniform(0.2, 1.5))
+        lz_centre.cut([pull.pid, pid(server)])
+        server.start()
+        again = sync(env, "pull").stdout
+        assert "已导入考试包" in again or "没有新的考试包" in again, again
+        with reading(centre_url) as session:
+            attempts = session.scalars(select(Attempt).order_by(Attempt.id)).all()
+            seats = [(a.seat.label, a.candidate.ticket, a.candidate.id_number) for a in attempts]
+            assert len(attempts) == 4 and all(a.paper.ciphertext for a in attempts)
+            terminal_attempt = attempts[0].id
+        before = deadlines(centre_url)
+
+        mark("cut 1 done, pulled")
+        # The terminal at the first seat, its journal on the building's disk.
+        terminal = ClientProcess(server.url, seats[0][0], lz_centre.mnt / "terminal")
+        terminal.start()
+        assert terminal.post("/api/login", {"ticket": seats[0][1], "id_number": seats[0][2]})["ok"]
+        terminal.post("/api/confirm")
+        fleet_roster = [{"seat": s, "ticket": t, "id_number": i} for s, t, i in seats[1:3]]
+        assert datetime.now(UTC) < start, "the machine was too slow to get ready before the start"
+
+        mark("terminal ready")
+        # The fleet answers from the start to past the end, across every cut.
+        fleet_report: list[Any] = []
+        wait_until(start)
+        fleet = threading.Thread(
+            target=lambda: fleet_report.append(
+                asyncio.run(
+                    run_fleet(
+                        server.url, fleet_roster, seconds=DURATION.total_seconds() - 2, pace=0.3
+                    )
+                )
+            )
+        )
+        fleet.start()
+
+        mark("start")
+        # 2. The power goes just after the start (the paper key arriving from central).
+        time.sleep(rng.uniform(0.1, 1.5))
+        lz_centre.cut([pid(server), pid(terminal)])
+        server.start()
+        terminal.start()
+        wait_for(lambda: terminal.state().get("paper_ready"), 30, "the paper open on the terminal")
+
+        mark("cut 2 done, paper open")
+        # 3. The power goes while answers and backups are being written.
+        paper = terminal.paper()
+        answer_for = time.monotonic() + rng.uniform(2.0, 5.0)
+        n = 0
+        while time.monotonic() < answer_for and datetime.now(UTC) < start + DURATION / 2:
+            shown += answer(terminal, paper, n)
+            n += 1
+            time.sleep(0.15)
+        lz_centre.cut([pid(server), pid(terminal)])
+        server.start()
+        terminal.start()
+        wait_for(lambda: terminal.state().get("paper_ready"), 30, "the paper open again")
+
+        mark("cut 3 done, paper open")
+        # 4. Central's power goes while it takes the backups in.
+        time.sleep(rng.uniform(0.5, 2.0))
+        lz_central.cut([pid(central)])
+        central.start()
+        end = start + DURATION
+        while datetime.now(UTC) < end - timedelta(seconds=3):
+            shown += answer(terminal, paper, n)
+            n += 1
+            time.sleep(0.3)
+        mark("answered to the end")
+
+        # 5. The power goes just after the end (sweep, answer key, scoring, result push).
+        wait_until(end + timedelta(seconds=rng.uniform(0.1, 2.0)))
+        lz_centre.cut([pid(server), pid(terminal)])
+        server.start()
+        terminal.start()
+        fleet.join(90)
+        assert fleet_report, "the fleet did not finish"
+        acked = fleet_report[0].acked
+
+        cdb = CentralDatabase(central.db_url)
+        package = wait_for(lambda: rescored(cdb), 120, "the result package re-scored at central")
+        assert requests.get(f"{server.url}/healthz", timeout=5).ok
+        wait_for(lambda: terminal.state().get("pending") == 0, 30, "the terminal's journal sent")
+        journal = journal_changes(lz_centre.mnt / "terminal" / "journal.db")
+    finally:
+        if terminal is not None:
+            terminal.stop()
+        server.stop()
+        central.stop()
+
+    assert lz_centre.cuts == 4 and lz_central.cuts == 1
+    assert package == (SITTING, "rescored", 4, 0), package
+    with reading(centre_url) as session:
+        stored = {
+            (r.attempt_id, r.seq): (r.item_id, r.response)
+            for r in session.execute(
+                select(Answer.attempt_id, Answer.seq, Answer.item_id, Answer.response)
+            )
+        }
+        chain = verify_chain(session)
+        outbox = [(o.path, o.sha256) for o in session.scalars(select(OutboxItem))]
+    assert acked, "the fleet had answers acknowledged"
+    lost = {k: v for k, v in acked.items() if stored.get(k) != v}
+    assert not lost, f"{len(lost)} acknowledged answers lost, e.g. {list(lost.items())[:3]}"
+    # Every change the screen showed as recorded is in the journal, and on the server.
+    assert shown
+    for seq, item in shown:
+        recorded = journal.get((terminal_attempt, seq))
+        assert recorded is not None and recorded[0] == item, (seq, item, recorded)
+        assert stored.get((terminal_attempt, seq)) == recorded, (seq, recorded)
+    assert chain.ok, chain
+    # No deadline moved but by the pauses the server recorded itself (the clock stopped
+    # while a cut at the start kept the paper key from the terminals), credited to all.
+    with reading(centre_url) as session:
+        pauses = session.scalars(select(Pause)).all()
+        assert all(p.ended_at is not None and p.by.startswith("server") for p in pauses), pauses
+        credited = sum(((p.ended_at - p.started_at) for p in pauses), timedelta())  # type: ignore[operator]
+    assert credited < timedelta(seconds=15), pauses
+    assert {a: d - before[a] for a, d in deadlines(centre_url).items()} == dict.fromkeys(
+        before, credited
+    )
+    assert outbox, "result packages were queued"
+    for path, sha256 in outbox:
+        assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == sha256, path
+    secret = (data / "secret_key").read_text().strip().encode()
+    backups = sorted((data / "backups").glob("*.exambak"))
+    assert backups, "backups were taken"
+    for path in backups:
+        read_backup(path, secret)  # raises if it does not open with the centre's secret
+    with CentralDatabase(central.db_url).read() as s:
+        taken = s.scalars(select(Backup)).all()
+        assert taken, "central took backups in"
+        for b in taken:
+            assert hashlib.sha256(b.data).hexdigest() == b.sha256
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def server_cli_run(env: dict[str, str], *args: str) -> None:
+    from tests.sync.harness import server_cli
+
+    server_cli(env, *args)
+
+
+def sync_popen(env: dict[str, str], log: Path) -> Any:
+    import subprocess
+    import sys
+
+    out = open(log, "wb")  # noqa: SIM115 - handed to the child
+    return subprocess.Popen(
+        [sys.executable, "-m", "exam_server.sync.cli", "pull"], env=env, stdout=out, stderr=out
+    )
+
+
+@contextlib.contextmanager
+def reading(url: str) -> Iterator[Any]:
+    """A read session on a database that lives on a LazyFS disk, closed (engine and all)
+    afterwards: an open file on the disk would keep it from unmounting at the cut."""
+    db = Database(url)
+    try:
+        with db.read() as session:
+            yield session
+    finally:
+        db.dispose()
+
+
+def deadlines(url: str) -> dict[int, datetime]:
+    with reading(url) as session:
+        now = datetime.now(UTC)
+        return {
+            a.id: engine.deadline(service.timing_of(session, a), now)
+            for a in session.scalars(select(Attempt))
+        }
+
+
+def answer(terminal: ClientProcess, paper: dict[str, Any], n: int) -> list[tuple[int, str]]:
+    """The candidate picks an option: the change as the screen reported it recorded
+    (none when it was the answer already there)."""
+    q = paper["questions"][n % len(paper["questions"])]
+    labels = [q["options"][(n // len(paper["questions"])) % len(q["options"])]["label"]]
+    reply = terminal.post("/api/answer", {"item_id": q["item_id"], "labels": labels})
+    assert reply["ok"], reply
+    return [] if reply["seq"] is None else [(reply["seq"], q["item_id"])]
+
+
+def pid(process: Any) -> int:
+    """The pid of a LiveServer, Central or ClientProcess's child (0: not running)."""
+    proc = process.proc
+    return proc.pid if proc is not None and proc.poll() is None else 0
+
+
+def journal_changes(path: Path) -> dict[tuple[int, int], tuple[str, str]]:
+    with sqlite3.connect(path) as conn:
+        return {
+            (a, s): (i, r)
+            for a, s, i, r in conn.execute("SELECT attempt_id, seq, item_id, response FROM change")
+        }
+
+
+def rescored(cdb: CentralDatabase) -> tuple[str, str, int, int] | None:
+    with cdb.read() as s:
+        row = s.scalar(select(ResultPackage))
+        return row and (row.sitting_code, row.status, row.attempts, row.differences)
