@@ -180,14 +180,17 @@ def paused_minutes(t: Timing, now: datetime) -> timedelta:
 
 @settings(max_examples=300, deadline=None)
 @given(timings(), minutes)
-def test_no_answer_is_accepted_at_or_after_the_deadline(t: Timing, at: int) -> None:
+def test_an_answer_is_accepted_exactly_inside_the_window(t: Timing, at: int) -> None:
+    """Accepted if and only if the paper is open, the clock runs and the deadline is ahead:
+    never at or after the deadline, and never refused inside the window."""
     now = START + at * MIN
     try:
         engine.check_answer(AttemptState.IN_PROGRESS, t, now)
+        accepted = True
     except RuleError:
-        return
-    assert t.start <= now < engine.deadline(t, now)
-    assert not engine.is_paused(t, now)
+        accepted = False
+    inside = t.start <= now < engine.deadline(t, now) and not engine.is_paused(t, now)
+    assert accepted == inside
 
 
 @settings(max_examples=300, deadline=None)
@@ -253,10 +256,19 @@ def test_after_submission_nothing_is_accepted(path: list[AttemptState], t: Timin
         except RuleError:
             continue
         submitted = submitted or state is AttemptState.SUBMITTED
+    now = START + at * MIN
     if submitted:
         assert state in (AttemptState.SUBMITTED, AttemptState.VOIDED)
-        with pytest.raises(RuleError):
-            engine.check_answer(state, t, START + at * MIN)
+        with pytest.raises(RuleError) as exc:
+            engine.check_answer(state, t, now)
+        assert exc.value.code in (Refusal.ATTEMPT_SUBMITTED, Refusal.ATTEMPT_VOIDED)
+    elif (
+        state is AttemptState.IN_PROGRESS
+        and t.start <= now < engine.deadline(t, now)
+        and not engine.is_paused(t, now)
+    ):
+        # the same instant and timing, not submitted: the refusal above was the state's
+        engine.check_answer(state, t, now)
 
 
 @settings(max_examples=200, deadline=None)
@@ -279,3 +291,150 @@ def test_login_and_submit_windows_match_the_notices(
     except RuleError:
         submit_ok = False
     assert submit_ok == (START + early * MIN <= now < START + 3 * HOUR)
+
+
+# --- every time rule at its boundary: 1 ms before, exactly at it, 1 ms after ------------
+
+MS = timedelta(milliseconds=1)
+WINDOWS = SittingRules(30 * MIN, 30 * MIN, 30 * MIN)
+
+
+def outcome(check: object, *args: object, **kw: object) -> str:
+    try:
+        check(*args, **kw)  # type: ignore[operator]
+    except RuleError as exc:
+        return exc.code.value
+    return "ok"
+
+
+@pytest.mark.parametrize(
+    ("name", "check", "boundary", "before", "at_and_after"),
+    [
+        (
+            "login opens 30 min before the start",
+            lambda now: engine.check_login(
+                WINDOWS, timing(), now, first_login=True, admitted_late=False
+            ),
+            START - 30 * MIN,
+            "entry_not_open",
+            "ok",
+        ),
+        (
+            "a first login closes at start + 30 min",
+            lambda now: engine.check_login(
+                WINDOWS, timing(), now, first_login=True, admitted_late=False
+            ),
+            START + 30 * MIN,
+            "ok",
+            "late_entry_closed",
+        ),
+        (
+            "late admission closes at start + 30 min",
+            lambda now: engine.check_late_admission(WINDOWS, timing(), now),
+            START + 30 * MIN,
+            "ok",
+            "late_entry_closed",
+        ),
+        (
+            "a candidate admitted late logs in until the deadline",
+            lambda now: engine.check_login(
+                WINDOWS, timing(), now, first_login=False, admitted_late=True
+            ),
+            START + HOUR,
+            "ok",
+            "deadline_passed",
+        ),
+        (
+            "the paper opens at the start",
+            lambda now: engine.check_answer(AttemptState.IN_PROGRESS, timing(), now),
+            START,
+            "not_started",
+            "ok",
+        ),
+        (
+            "submission opens at start + 30 min",
+            lambda now: engine.check_candidate_submit(
+                WINDOWS, AttemptState.IN_PROGRESS, timing(), now
+            ),
+            START + 30 * MIN,
+            "submit_too_early",
+            "ok",
+        ),
+        (
+            "answers stop at the end",
+            lambda now: engine.check_answer(AttemptState.IN_PROGRESS, timing(), now),
+            START + HOUR,
+            "ok",
+            "deadline_passed",
+        ),
+        (
+            "the candidate's submission stops at the end",
+            lambda now: engine.check_candidate_submit(
+                WINDOWS, AttemptState.IN_PROGRESS, timing(), now
+            ),
+            START + HOUR,
+            "ok",
+            "deadline_passed",
+        ),
+        (
+            "extra time moves the end by exactly its length",
+            lambda now: engine.check_answer(
+                AttemptState.IN_PROGRESS, timing(extra_time=7 * MIN), now
+            ),
+            START + HOUR + 7 * MIN,
+            "ok",
+            "deadline_passed",
+        ),
+        (
+            "a pause stops answers from its first instant",
+            lambda now: engine.check_answer(
+                AttemptState.IN_PROGRESS,
+                timing(pauses=(Interval(START + 10 * MIN, START + 20 * MIN),)),
+                now,
+            ),
+            START + 10 * MIN,
+            "ok",
+            "attempt_paused",
+        ),
+        (
+            "answers resume the instant a pause ends",
+            lambda now: engine.check_answer(
+                AttemptState.IN_PROGRESS,
+                timing(pauses=(Interval(START + 10 * MIN, START + 20 * MIN),)),
+                now,
+            ),
+            START + 20 * MIN,
+            "attempt_paused",
+            "ok",
+        ),
+        (
+            "a 10-minute pause moves the end by exactly 10 minutes",
+            lambda now: engine.check_answer(
+                AttemptState.IN_PROGRESS,
+                timing(pauses=(Interval(START + 10 * MIN, START + 20 * MIN),)),
+                now,
+            ),
+            START + HOUR + 10 * MIN,
+            "ok",
+            "deadline_passed",
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) and " " in v else "",
+)
+def test_every_time_rule_at_its_boundary(
+    name: str, check: object, boundary: datetime, before: str, at_and_after: str
+) -> None:
+    assert outcome(check, boundary - MS) == before, f"{name}: 1 ms before"
+    assert outcome(check, boundary) == at_and_after, f"{name}: exactly at"
+    assert outcome(check, boundary + MS) == at_and_after, f"{name}: 1 ms after"
+
+
+@pytest.mark.parametrize("minutes", [0, 1, 29, 30, 31, 59, 60])
+def test_overdue_and_time_left_agree_at_every_instant_of_the_end(minutes: int) -> None:
+    """The sweep's overdue test and the clock's time left switch at the same instant."""
+    t = timing()
+    for now in (START + HOUR - MS, START + HOUR, START + HOUR + MS):
+        overdue = engine.is_overdue(AttemptState.IN_PROGRESS, t, now)
+        assert overdue == (engine.time_left(t, now) <= timedelta(0)) == (now >= START + HOUR)
+    now = START + minutes * MIN
+    assert engine.time_left(t, now) == HOUR - minutes * MIN
