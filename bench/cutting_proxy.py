@@ -39,24 +39,36 @@ class CuttingProxy:
         finally:
             self.links.discard(link)
 
-    async def cutter(self, every: float, share: float) -> None:
+    async def cutter(
+        self, every: float, share: float, rng: random.Random, cuts_file: str | None
+    ) -> None:
         while True:
             await asyncio.sleep(every)
-            victims = [link for link in list(self.links) if random.random() < share]
+            victims = [link for link in list(self.links) if rng.random() < share]
             for client_w, server_w in victims:
                 for w in (client_w, server_w):
                     transport = w.transport
                     if transport is not None:
                         transport.abort()  # an RST, as a pulled cable looks to both ends
             self.cuts += len(victims)
+            if cuts_file and victims:
+                with open(cuts_file, "w") as f:  # evidence for a test that links were cut
+                    f.write(str(self.cuts))
 
 
-async def serve(listen: int, target: str, every: float, share: float) -> None:
+async def serve(
+    listen: int,
+    target: str,
+    every: float,
+    share: float,
+    rng: random.Random,
+    cuts_file: str | None = None,
+) -> None:
     host, port = target.rsplit(":", 1)
     proxy = CuttingProxy(host, int(port))
     server = await asyncio.start_server(proxy.handle, "127.0.0.1", listen, backlog=2048)
     async with server:
-        await asyncio.gather(server.serve_forever(), proxy.cutter(every, share))
+        await asyncio.gather(server.serve_forever(), proxy.cutter(every, share, rng, cuts_file))
 
 
 def main() -> None:
@@ -65,8 +77,11 @@ def main() -> None:
     ap.add_argument("--target", required=True)
     ap.add_argument("--every", type=float, default=10)
     ap.add_argument("--share", type=float, default=0.05)
+    ap.add_argument("--seed", type=int, default=None, help="which links are cut (replayable)")
+    ap.add_argument("--cuts-file", help="keep the number of links cut so far in this file")
     args = ap.parse_args()
-    asyncio.run(serve(args.listen, args.target, args.every, args.share))
+    rng = random.Random(args.seed)
+    asyncio.run(serve(args.listen, args.target, args.every, args.share, rng, args.cuts_file))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ speaks the same protocol, to run many terminals in one process.)
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -24,7 +25,13 @@ class FleetReport:
     #: (attempt_id, seq) -> (item_id, response) for every change the server acknowledged
     acked: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
     refused: dict[str, int] = field(default_factory=dict)
+    #: (attempt_id, seq) -> (item_id, response) of every change sent (acknowledged or not)
+    sent: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
+    #: sessions that ended because the link failed (a cut, a server restart): reconnected
     reconnects: int = 0
+    #: sessions that ended on anything else: a bug in the fleet or the server's replies,
+    #: which a test must see, not count as a reconnect
+    errors: list[str] = field(default_factory=list)
     pending_at_end: int = 0
     latencies: list[float] = field(default_factory=list)
     #: wall-clock time of the last acknowledgement
@@ -32,9 +39,24 @@ class FleetReport:
     deadlines: dict[int, list[str]] = field(default_factory=dict)
 
 
+#: how a cut link or a restarting server shows in a session (python-socketio, aiohttp,
+#: the socket): the terminal reconnects. A login refused for a reason that may pass (the
+#: server not ready) is raised as ConnectionError too.
+LINK_FAILURES = (
+    socketio.exceptions.ConnectionError,
+    socketio.exceptions.TimeoutError,
+    socketio.exceptions.BadNamespaceError,
+    asyncio.TimeoutError,
+    ConnectionError,
+    OSError,
+)
+
+
 class FleetTerminal:
-    def __init__(self, url: str, row: dict[str, str], report: FleetReport, pace: float) -> None:
-        self.url, self.row, self.report, self.pace = url, row, report, pace
+    def __init__(
+        self, url: str, row: dict[str, str], report: FleetReport, pace: float, rng: random.Random
+    ) -> None:
+        self.url, self.row, self.report, self.pace, self.rng = url, row, report, pace, rng
         self.attempt: int | None = None
         self.items: list[str] = []
         self.seq = 0
@@ -84,10 +106,11 @@ class FleetTerminal:
                 msg = {
                     "attempt_id": self.attempt,
                     "seq": self.seq,
-                    "item_id": random.choice(self.items),
-                    "response": [random.choice("ABCD")],
+                    "item_id": self.rng.choice(self.items),
+                    "response": [self.rng.choice("ABCD")],
                 }
                 self.pending[self.seq] = msg
+                self.report.sent[(self.attempt, self.seq)] = (msg["item_id"], msg["response"][0])
                 await self._send(sio, msg)
                 await asyncio.sleep(self.pace)
             for seq in sorted(self.pending):
@@ -118,20 +141,41 @@ class FleetTerminal:
             try:
                 await self._session(stop_at)
                 backoff = 0.1
-            except Exception:  # noqa: BLE001 - any failure: reconnect and carry on
+            except LINK_FAILURES:
                 if self.done:
                     break
                 self.report.reconnects += 1
-                await asyncio.sleep(backoff + random.uniform(0, backoff))
+                await asyncio.sleep(backoff + self.rng.uniform(0, backoff))
                 backoff = min(backoff * 2, 2.0)
+            except Exception as exc:  # noqa: BLE001 - recorded for the test to fail on
+                self.report.errors.append(f"{self.row['ticket']}: {exc!r}")
+                break
         self.report.pending_at_end += len(self.pending)
 
 
+def seeded(name: str) -> random.Random:
+    """A random source for a fault test's schedule, seeded from ``EXAM_FAULT_SEED`` or
+    afresh, and the seed printed, so a failing run can be replayed exactly."""
+    seed = int(os.environ.get("EXAM_FAULT_SEED") or random.randrange(1 << 30))
+    print(f"{name}: EXAM_FAULT_SEED={seed}")
+    return random.Random(seed)
+
+
 async def run_fleet(
-    url: str, roster: list[dict[str, str]], *, seconds: float, pace: float
+    url: str,
+    roster: list[dict[str, str]],
+    *,
+    seconds: float,
+    pace: float,
+    rng: random.Random | None = None,
 ) -> FleetReport:
+    """Every terminal of ``roster`` answers for ``seconds``; what each change and each
+    choice of the terminals is comes from ``rng`` (see :func:`seeded`)."""
+    rng = rng or seeded("fleet")
     report = FleetReport()
     stop_at = time.time() + seconds
-    terminals = [FleetTerminal(url, row, report, pace) for row in roster]
+    terminals = [
+        FleetTerminal(url, row, report, pace, random.Random(rng.random())) for row in roster
+    ]
     await asyncio.gather(*(t.run(stop_at) for t in terminals))
     return report

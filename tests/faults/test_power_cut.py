@@ -57,6 +57,7 @@ def test_power_cut_recovery_credits_the_downtime(tmp_path: Path) -> None:
         second = asyncio.run(run_fleet(server.url, plan.roster, seconds=3, pace=0.2))
     finally:
         server.stop()
+    assert not first.errors and not second.errors, (first.errors, second.errors)
     assert first.acked and second.acked, (first.refused, second.refused)
     assert not second.refused, "nobody was submitted or refused after the power cut"
     with db.read() as session:

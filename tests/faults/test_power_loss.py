@@ -5,7 +5,7 @@ Central and a centre run as real processes, each on its own disk on LazyFS
 store and its data directory, and one terminal (``exam-client run``) keeps its journal,
 key and pre-loaded papers on the same disk (one building, one power cut). A short sitting
 runs from the pull of its package to central's re-score of its results, and the power
-is cut at random instants (seeded; the seed is printed and ``EXAM_POWER_SEED`` replays
+is cut at random instants (seeded; the seed is printed and ``EXAM_FAULT_SEED`` replays
 it):
 
 1. the centre, while ``exam-sync pull`` imports the package;
@@ -27,10 +27,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import os
 import random
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -52,10 +50,19 @@ from exam_server.sittings.models import Answer, Attempt
 from exam_server.sync.models import OutboxItem
 from tests.central.world import CENTRE, plan_doc, registration_rows, write_plan, write_registrations
 from tests.client.conftest import ClientProcess
-from tests.faults.fleet import run_fleet
+from tests.faults.fleet import run_fleet, seeded
 from tests.faults.lazyfs import PowerDomain, require_lazyfs
 from tests.live import LiveServer
-from tests.sync.harness import Central, centre_env, lead_time, sync, wait_for, wait_until
+from tests.sync.harness import (
+    Central,
+    centre_env,
+    lead_time,
+    server_cli,
+    sync,
+    wait_for,
+    wait_until,
+)
+from tests.threads import Checked
 
 pytestmark = pytest.mark.slow
 
@@ -78,9 +85,7 @@ def disks(tmp_path: Path) -> Iterator[tuple[PowerDomain, PowerDomain]]:
 def test_a_day_of_power_cuts_loses_nothing_acknowledged(
     disks: tuple[PowerDomain, PowerDomain], tmp_path: Path
 ) -> None:
-    seed = int(os.environ.get("EXAM_POWER_SEED", random.randrange(1 << 30)))
-    print(f"power-cut seed: EXAM_POWER_SEED={seed}")
-    rng = random.Random(seed)
+    rng = seeded("power loss")
     began = time.monotonic()
 
     def mark(what: str) -> None:
@@ -103,7 +108,7 @@ def test_a_day_of_power_cuts_loses_nothing_acknowledged(
     data = lz_centre.mnt / "centre"
     centre_url = f"sqlite:///{data / 'centre.db'}"
     env = centre_env(centre_url, data, EXAM_SERVER_URL="http://127.0.0.1:9")
-    server_cli_run(env, "db", "upgrade")
+    server_cli(env, "db", "upgrade")
     sync(
         env,
         "setup",
@@ -166,16 +171,18 @@ def test_a_day_of_power_cuts_loses_nothing_acknowledged(
 
         mark("terminal ready")
         # The fleet answers from the start to past the end, across every cut.
-        fleet_report: list[Any] = []
         wait_until(start)
-        fleet = threading.Thread(
-            target=lambda: fleet_report.append(
-                asyncio.run(
-                    run_fleet(
-                        server.url, fleet_roster, seconds=DURATION.total_seconds() - 2, pace=0.3
-                    )
+        fleet = Checked(
+            lambda: asyncio.run(
+                run_fleet(
+                    server.url,
+                    fleet_roster,
+                    seconds=DURATION.total_seconds() - 2,
+                    pace=0.3,
+                    rng=random.Random(rng.random()),
                 )
-            )
+            ),
+            name="fleet",
         )
         fleet.start()
 
@@ -219,8 +226,8 @@ def test_a_day_of_power_cuts_loses_nothing_acknowledged(
         server.start()
         terminal.start()
         fleet.join(90)
-        assert fleet_report, "the fleet did not finish"
-        acked = fleet_report[0].acked
+        assert not fleet.result.errors, fleet.result.errors
+        acked = fleet.result.acked
 
         cdb = CentralDatabase(central.db_url)
         package = wait_for(lambda: rescored(cdb), 120, "the result package re-scored at central")
@@ -280,12 +287,6 @@ def test_a_day_of_power_cuts_loses_nothing_acknowledged(
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def server_cli_run(env: dict[str, str], *args: str) -> None:
-    from tests.sync.harness import server_cli
-
-    server_cli(env, *args)
 
 
 def sync_popen(env: dict[str, str], log: Path) -> Any:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,8 +23,9 @@ from exam_server.rehearsal.seed import seed_rehearsal
 from exam_server.sittings import engine, service
 from exam_server.sittings.models import Answer, Attempt
 from tests.conftest import drop_pg_database, make_pg_database
-from tests.faults.fleet import run_fleet
+from tests.faults.fleet import run_fleet, seeded
 from tests.live import LiveServer
+from tests.threads import Checked
 
 pytestmark = pytest.mark.slow
 
@@ -64,23 +64,28 @@ def test_kill_9_during_answering_loses_no_acknowledged_answer(db: Database, tmp_
     before = deadlines(db, start + timedelta(minutes=1))
     kills = []
 
+    rng = seeded("server kill")
+
     def killer() -> None:
-        rng = random.Random()
         for _ in range(3):
             time.sleep(rng.uniform(1.0, 3.0))
             server.kill()
             kills.append(time.time())
             server.start()
 
-    thread = threading.Thread(target=killer)
+    thread = Checked(killer, name="killer")
+    fleet_rng = random.Random(rng.random())
     thread.start()
     try:
-        report = asyncio.run(run_fleet(server.url, plan.roster, seconds=14, pace=0.1))
+        report = asyncio.run(
+            run_fleet(server.url, plan.roster, seconds=14, pace=0.1, rng=fleet_rng)
+        )
     finally:
-        thread.join()
+        thread.join(60)
         server.stop()
     assert len(kills) == 3
-    assert report.reconnects >= 3 and len(report.acked) > 100, report.refused
+    assert not report.errors, report.errors
+    assert report.reconnects >= 3 and report.acked, report.refused
     assert report.last_ack_at > kills[-1] + 1, "answering went on after the last restart"
     assert report.pending_at_end == 0
     with db.read() as session:

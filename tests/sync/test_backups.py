@@ -21,6 +21,7 @@ from exam_server.sittings.models import Answer, Attempt
 from tests.conftest import T0, drop_pg_database, make_pg_database
 from tests.factories import make_world
 from tests.sync.harness import centre_env, server_cli
+from tests.threads import Checked
 
 KEY = Ed25519PrivateKey.generate()  #: the centre's signing key
 
@@ -110,7 +111,7 @@ def test_a_snapshot_is_consistent_while_the_server_writes(tmp_path: Path) -> Non
             if n == 20:
                 going.set()
 
-    thread = threading.Thread(target=writer)
+    thread = Checked(writer, name="writer")
     thread.start()
     assert going.wait(30)
     try:
@@ -120,7 +121,7 @@ def test_a_snapshot_is_consistent_while_the_server_writes(tmp_path: Path) -> Non
         ]
     finally:
         stop.set()
-        thread.join()
+        thread.join(30)  # a failed write fails the test
     for i, snap in enumerate(snaps):
         target = tmp_path / f"r{i}.db"
         restore(snap, f"sqlite:///{target}", b"0f" * 32)
