@@ -9,13 +9,14 @@ NODE_STAMP := node_modules/.installed
 PURE_PACKAGES := exam_common question_bank seating exam_client/protocol.py exam_client/journal.py exam_client/clock.py exam_server/sittings/engine.py
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck pytest clean bench help model
+.PHONY: demo test lint typecheck pytest clean bench help model screenshots
 
 help:
 	@echo "make demo   - set up .venv, seed a sample exam and start the centre server"
 	@echo "make test   - set up .venv and run lint, type checks and the whole test suite"
 	@echo "make bench  - run the benchmarks under bench/ (slow; prints figures)"
 	@echo "make model  - the answer path's model-based test with many examples (MODEL_EXAMPLES=2000)"
+	@echo "make screenshots - refresh the pictures in docs/img from the browser tests"
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +51,13 @@ test: lint typecheck pytest
 MODEL_EXAMPLES ?= 2000
 model: $(STAMP)
 	EXAM_MODEL_EXAMPLES=$(MODEL_EXAMPLES) $(BIN)/python -m pytest -q tests/server/test_answer_path_model.py
+
+# The docs' pictures (docs/img), taken by the browser tests on purpose; `make test` writes
+# its screenshots to a temporary folder and never touches tracked files.
+screenshots: $(STAMP) $(NODE_STAMP)
+	EXAM_SCREENSHOTS=$(CURDIR)/docs/img $(BIN)/python -m pytest -q \
+		tests/client/test_client_browser.py::test_screens_of_a_real_paper_for_the_docs \
+		tests/console/test_console_browser.py
 
 bench: $(STAMP)
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

@@ -72,6 +72,22 @@ def drop_pg_database(url: str) -> None:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the browser tests put their screenshots: a temporary folder, so that a test
+    never writes into the tracked docs/img; ``make screenshots`` sets ``EXAM_SCREENSHOTS``
+    to docs/img to refresh the docs' pictures on purpose."""
+    chosen = os.environ.get("EXAM_SCREENSHOTS")
+    return Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+
+
+def png(path: Path) -> Path:
+    """Assert ``path`` is a PNG picture a test just took (not empty, not something else)."""
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5000, (path, len(data))
+    return path
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(T0)

@@ -14,7 +14,8 @@ with their own browser page:
   candidate 2 is submitted by the server at the end and the screen says so.
 
 And the screens of a real paper (the demo's package, built by central from the sample
-bank) for the docs: docs/img/candidate-confirm.png and docs/img/candidate-paper.png.
+bank) for the docs (``make screenshots`` refreshes docs/img/candidate-confirm.png and
+docs/img/candidate-paper.png; a test run writes them to a temporary folder).
 """
 
 from __future__ import annotations
@@ -27,12 +28,11 @@ import pytest
 
 from exam_server.sittings import service
 from tests.client.conftest import ClientProcess, Sitting
-from tests.conftest import require
+from tests.conftest import png, require
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
-IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
 @pytest.fixture
@@ -88,8 +88,10 @@ def test_candidate_from_login_to_receipt_in_chromium(
     assert "考生登录" in p1.inner_text("#screen-login")
     size = p1.evaluate("getComputedStyle(document.documentElement).fontSize")
     p1.click("#font-up")
-    assert p1.evaluate("getComputedStyle(document.documentElement).fontSize") != size
+    larger = p1.evaluate("getComputedStyle(document.documentElement).fontSize")
+    assert float(larger.removesuffix("px")) > float(size.removesuffix("px"))
     p1.click("#font-down")
+    assert p1.evaluate("getComputedStyle(document.documentElement).fontSize") == size
 
     # A mistyped digit never reaches the server: the page's Damm check catches it.
     ticket, id_number = s.candidate(0)
@@ -192,7 +194,11 @@ def test_screens_of_a_real_paper_for_the_docs(
     tmp_path: Path,
     clients: Callable[..., ClientProcess],
     browser,  # type: ignore[no-untyped-def]
+    shots: Path,
 ) -> None:
+    """A real paper (the demo's package, built by central from the sample bank) on the
+    candidate's screens: the registered photo on the confirmation, the paper with answers,
+    a flag and the question grid. ``make screenshots`` keeps the pictures for the docs."""
     from tests.client.test_client_interop import centre_with_demo_package
 
     server, roster = centre_with_demo_package(tmp_path, starts_in_s=9)
@@ -205,11 +211,15 @@ def test_screens_of_a_real_paper_for_the_docs(
         page.wait_for_selector("#screen-login:not([hidden])")
         login(page, cand["ticket"], cand["id_number"])
         page.wait_for_selector("#screen-confirm:not([hidden])")
-        for _ in range(50):  # the registered photo, fetched through the agent
-            if page.evaluate("document.querySelector('#photo').naturalWidth") > 0:
-                break
-            page.wait_for_timeout(100)
-        page.screenshot(path=str(IMG / "candidate-confirm.png"))
+        assert cand["name"] in page.inner_text("#screen-confirm")
+        # the registered photo, fetched from the server through the agent
+        page.wait_for_function(
+            "document.querySelector('#photo').complete"
+            " && document.querySelector('#photo').naturalWidth > 0",
+            timeout=10_000,
+        )
+        page.screenshot(path=str(shots / "candidate-confirm.png"))
+        png(shots / "candidate-confirm.png")
         page.click("#confirm-button")
         page.wait_for_selector("#screen-paper:not([hidden])", timeout=20_000)
         page.click("#q-options .opt >> nth=1")
@@ -223,7 +233,11 @@ def test_screens_of_a_real_paper_for_the_docs(
         term.wait_for(lambda x: len(x["answers"]) == 3 and x["pending"] == 0)
         page.wait_for_selector("#grid button.flagged")
         page.wait_for_selector("#conn:not(:has-text('待上传'))")
-        page.screenshot(path=str(IMG / "candidate-paper.png"))
+        assert page.locator("#grid button.answered").count() == 3
+        assert page.locator("#grid button.flagged").count() == 1
+        assert page.locator("#q-options .opt").count() >= 2  # the real paper's options
+        page.screenshot(path=str(shots / "candidate-paper.png"))
+        png(shots / "candidate-paper.png")
         ctx.close()
     finally:
         server.stop()

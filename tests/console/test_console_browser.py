@@ -30,7 +30,7 @@ from exam_server.accounts import service as accounts
 from exam_server.accounts.models import Role
 from exam_server.db import Database
 from exam_server.migrate import upgrade
-from tests.conftest import require
+from tests.conftest import png, require
 from tests.factories import id_number_for, make_world, ticket_for
 from tests.live import LiveServer, Terminal
 
@@ -79,8 +79,6 @@ NAMES = [
     "萧雅",
 ]
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = ROOT / "docs" / "img" / "console-room.png"
-CENTRE_SHOT = ROOT / "docs" / "img" / "console-centre.png"
 
 
 def photo(i: int) -> bytes:
@@ -222,11 +220,11 @@ def tile(page: Any, seat: int) -> Any:
     return page.locator(f"#seat-{seat}")
 
 
-def within_2s(page: Any, js: str, arg: Any = None) -> float:
-    """Wait (at most 2 s) until the page shows it; returns how long it took."""
-    t0 = time.monotonic()
-    page.wait_for_function(js, arg=arg, timeout=2000)
-    return time.monotonic() - t0
+def shows(page: Any, js: str, arg: Any = None) -> None:
+    """Wait until the page shows it, pushed by the server (the page never reloads). How
+    fast a change reaches the map is a figure for bench/bench_console_refresh.py, not a
+    threshold here: a loaded test machine must not fail a correct page."""
+    page.wait_for_function(js, arg=arg, timeout=10_000)
 
 
 def state_is(seat: int, state: str) -> str:
@@ -240,7 +238,12 @@ def act(page: Any, seat: int, action: str, fields: dict[str, str] | None = None)
     for name, value in (fields or {}).items():
         page.fill(f"#dialog [name={name}]", value)
     page.click("#dialog-ok")
-    page.wait_for_timeout(400)
+    # the dialog closes when the server took the action, or stays with the refusal
+    page.wait_for_function(
+        "!document.querySelector('#dialog').open"
+        " || document.querySelector('#dialog-error').textContent.trim() !== ''",
+        timeout=5000,
+    )
     if page.locator("#dialog").evaluate("d => d.open"):
         error = page.locator("#dialog-error").inner_text()
         page.click("#dialog-cancel")
@@ -249,7 +252,7 @@ def act(page: Any, seat: int, action: str, fields: dict[str, str] | None = None)
 
 
 def test_the_room_map_is_live_and_every_action_works_or_is_refused(
-    live: Live, browser: Any
+    live: Live, browser: Any, shots: Path
 ) -> None:
     ids = live.ids
     page = log_in(browser, live, "inv1")
@@ -273,7 +276,8 @@ def test_the_room_map_is_live_and_every_action_works_or_is_refused(
             "2.5",
             "--submit",
             "--duration",
-            "60",
+            # until start + 18 s, when this test is done with the room
+            str((live.start - datetime.now(UTC)).total_seconds() + 18),
             "--drain",
             "5",
             "--report",
@@ -285,60 +289,60 @@ def test_the_room_map_is_live_and_every_action_works_or_is_refused(
     )
     terminals: list[Terminal] = []
     try:
-        # A login reaches the map within 2 s.
+        # A login reaches the map.
         a = Terminal(live.server.url, terminal_id="T-23", seat=ids["seats"][23])
         b = Terminal(live.server.url, terminal_id="T-24", seat=ids["seats"][24])
         terminals += [a, b]
         a.hello(), b.hello()
         la = a.login(ticket_for(23), id_number_for(23))
         assert la["ok"], la
-        took = within_2s(page, state_is(23, "logged_in"))
+        shows(page, state_is(23, "logged_in"))
         assert b.login(ticket_for(24), id_number_for(24))["ok"]
-        within_2s(page, state_is(24, "logged_in"))
+        shows(page, state_is(24, "logged_in"))
         # the simulated room logs in too
         page.wait_for_function(
             "document.querySelectorAll('.tile[data-state=logged_in]').length >= 22", timeout=15000
         )
 
-        # Progress: a save shows within 2 s.
+        # Progress: a save shows.
         live.at(0.6)
         assert a.save(la["attempt_id"], 1, "Q001", ["A"])["ok"]
-        within_2s(page, "document.querySelector('#seat-23')?.dataset.answered === '1'")
+        shows(page, "document.querySelector('#seat-23')?.dataset.answered === '1'")
         # A terminal whose changes the server keeps refusing reports it in its heartbeat:
-        # the seat turns red with the reason within 2 s, and back when it is reported over.
+        # the seat turns red with the reason, and back when it is reported over.
         stall = {"count": 2, "since_s": 75.0, "code": "server_error"}
         beat = {"attempt_id": la["attempt_id"], "answered": 1}
         assert a.call("heartbeat", beat | {"stalled": stall})["ok"]
-        within_2s(page, "document.querySelector('#seat-23')?.dataset.alert === 'red'")
+        shows(page, "document.querySelector('#seat-23')?.dataset.alert === 'red'")
         assert "stall" in (tile(page, 23).get_attribute("data-flags") or "")
         assert "2 条答案 1 分钟未能存入服务器：服务器故障" in tile(page, 23).inner_text()
         assert a.call("heartbeat", beat)["ok"]
-        within_2s(page, "document.querySelector('#seat-23')?.dataset.alert === ''")
-        # A disconnect shows within 2 s (the tile says 断线 and turns amber).
+        shows(page, "document.querySelector('#seat-23')?.dataset.alert === ''")
+        # A disconnect shows (the tile says 断线 and turns amber).
         b.close()
         # (amber at once; red if it was already silent past 14 s: this bare client sends
         # no heartbeats, unlike the real agent)
-        within_2s(page, "document.querySelector('#seat-24')?.innerText.includes('断线')")
+        shows(page, "document.querySelector('#seat-24')?.innerText.includes('断线')")
         assert tile(page, 24).get_attribute("data-alert") in ("amber", "red")
         assert "断线" in tile(page, 24).inner_text()
 
         # Actions through the page: check-in, absent, extra time, violation.
         assert act(page, 27, "checkin", {}) == ""
-        within_2s(page, "document.querySelector('#seat-27')?.dataset.flags.includes('checkin')")
+        shows(page, "document.querySelector('#seat-27')?.dataset.flags.includes('checkin')")
         assert act(page, 28, "absent", {"reason": "未到场"}) == ""
-        within_2s(page, state_is(28, "absent"))
+        shows(page, state_is(28, "absent"))
         assert act(page, 3, "extra", {"minutes": "5", "reason": "终端死机重启"}) == ""
-        within_2s(page, "document.querySelector('#seat-3')?.dataset.flags.includes('extra')")
+        shows(page, "document.querySelector('#seat-3')?.dataset.flags.includes('extra')")
         assert act(page, 4, "void", {"reason": "携带手机"}) == ""
-        within_2s(page, state_is(4, "voided"))
+        shows(page, state_is(4, "voided"))
         # Refused by the rules: a reason is required (checked before sending too).
         assert "原因" in act(page, 5, "void", {"reason": ""})
 
-        # The candidate submits (allowed from start + 5 s): submitted within 2 s.
+        # The candidate submits (allowed from start + 5 s): submitted.
         live.at(5.5)
         sub = a.submit(la["attempt_id"], 1)
         assert sub["ok"], sub
-        within_2s(page, state_is(23, "submitted"))
+        shows(page, state_is(23, "submitted"))
 
         # Back after ~7 s away: the server proposes the lost time; one click credits it.
         live.at(8)
@@ -350,7 +354,7 @@ def test_the_room_map_is_live_and_every_action_works_or_is_refused(
         tile(page, 24).click()
         page.click("#panel button[data-decision=accept]")
         page.click("#dialog-ok")
-        within_2s(page, "document.querySelector('#seat-24')?.dataset.flags.includes('extra')")
+        shows(page, "document.querySelector('#seat-24')?.dataset.flags.includes('extra')")
 
         # Not logged in well after the start (here 6 s; 15 min in real sittings): highlighted.
         page.wait_for_selector("#seat-25.late", timeout=2000)
@@ -393,8 +397,8 @@ def test_the_room_map_is_live_and_every_action_works_or_is_refused(
         tile(page, 7).click()
         tile(page, 12).hover()
         page.wait_for_timeout(600)
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        page.screenshot(path=str(shots / "console-room.png"), full_page=True)
+        png(shots / "console-room.png")
         counts = {
             k: int(page.locator(f"[data-count={k}] b").inner_text())
             for k in ("expected", "present", "submitted", "absent", "voided")
@@ -403,36 +407,69 @@ def test_the_room_map_is_live_and_every_action_works_or_is_refused(
         # the one marked by hand, and those the server marked when late entry closed
         assert counts["absent"] == 6 and counts["voided"] == 1 and counts["submitted"] >= 1
         assert not page.errors  # type: ignore[attr-defined]
-        assert took < 2
+        # The simulated room ran its course: every terminal logged in, answered and had
+        # every change acknowledged; the only refusals are the ones this test caused.
+        assert sim.wait(60) == 0, (live.tmp / "sim.log").read_text()[-3000:]
+        report = json.loads((live.tmp / "sim.json").read_text())
+        assert report["logged_in"] == 20 and report["acknowledged"] > 20, report
+        assert report["pending_at_end"] == 0 and not report["errors"], report
+        assert set(report["refused"]) <= {"attempt_voided"}, report["refused"]
     finally:
         for t in terminals:
             t.close()
-        sim.terminate()
-        sim.wait(20)
+        if sim.poll() is None:
+            sim.terminate()
+            sim.wait(20)
 
 
-def test_the_chief_sees_every_room_and_pauses_the_centre(live: Live, browser: Any) -> None:
+def test_the_chief_sees_every_room_and_pauses_the_centre(
+    live: Live, browser: Any, shots: Path
+) -> None:
     ids = live.ids
     page = log_in(browser, live, "chief")
     page.goto(f"{live.server.url}/console/sittings/{ids['sitting']}")
     page.wait_for_selector(f"#rooms tr[data-room='{ids['room2']}']")
-    page.wait_for_selector("#chart svg polyline.s-answered")
+    # drawn (flat when nobody has answered yet: this test may run alone)
+    page.wait_for_selector("#chart svg polyline.s-answered", state="attached")
     assert page.locator("#sync-none").inner_text() == "未配置"
     assert page.locator("#rooms [data-total=expected]").inner_text() == "30"
     watcher = Terminal(live.server.url, terminal_id="T-30", seat=ids["seats"][30])
     try:
         watcher.hello()
-        assert watcher.login(ticket_for(30), id_number_for(30))["ok"] is False  # late, refused
+        live.at(12.5)  # late entry closed (whichever test ran first)
+        late = watcher.login(ticket_for(30), id_number_for(30))
+        assert late["code"] == "late_entry_closed", late
         page.click("#pause")
         page.fill("#dialog [name=reason]", "全考点停电")
         page.click("#dialog-ok")
         page.wait_for_selector("#banner:not([hidden])", timeout=3000)
         assert "全考点暂停中" in page.locator("#banner").inner_text()
+        # the server stopped the centre's clock, not just the page's banner
+        assert open_centre_pauses(live) == ["全考点停电"]
         page.wait_for_timeout(1200)  # the chart redraws every 15 s; give the counts a tick
-        CENTRE_SHOT.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(CENTRE_SHOT), full_page=True)
+        page.screenshot(path=str(shots / "console-centre.png"), full_page=True)
+        png(shots / "console-centre.png")
         page.click("#pause")
         page.click("#dialog-ok")
         page.wait_for_function("document.querySelector('#banner').hidden", timeout=3000)
+        assert open_centre_pauses(live) == []
     finally:
         watcher.close()
+
+
+def open_centre_pauses(live: Live) -> list[str]:
+    """The reasons of the centre-wide pauses the server holds open now."""
+    from sqlalchemy import select
+
+    from exam_server.plans.models import Pause
+
+    db = Database(f"sqlite:///{live.tmp / 'centre.db'}")
+    try:
+        with db.read() as session:
+            return list(
+                session.scalars(
+                    select(Pause.reason).where(Pause.room_id.is_(None), Pause.ended_at.is_(None))
+                )
+            )
+    finally:
+        db.dispose()
