@@ -678,10 +678,12 @@ class Agent:
         Journaled durably before this returns; sent by the worker right after.
         """
         with self._lock:
-            if self.shown is None or self.shuffle is None or self.attempt_id is None:
-                raise AgentError("not_started")
+            # submitted first: a terminal restarted after the submission has no paper open,
+            # and "not started" would be the wrong thing to tell the candidate
             if self.submitted is not None or self.state in ("submitted", "absent", "voided"):
                 raise AgentError("attempt_submitted")
+            if self.shown is None or self.shuffle is None or self.attempt_id is None:
+                raise AgentError("not_started")
             if self.time_up():
                 raise AgentError("deadline_passed")
             if self.sitting is not None and self.sitting.paused:
