@@ -409,6 +409,8 @@ class RawRow:
     #: problems the importer already found in this row (e.g. a missing picture); they are
     #: reported together with every problem validation finds
     issues: list[ItemIssue] = field(default_factory=list)
+    #: the importer could not read the row at all: ``issues`` say why, nothing else is checked
+    unreadable: bool = False
 
 
 _SPLIT_LEVELS = re.compile(r"[、,，/;；\s]+")
@@ -631,12 +633,18 @@ def _normal_body(blocks: Sequence[Block]) -> list[Block]:
 
 def validate_row(row: RawRow) -> tuple[Item | None, list[ItemIssue]]:
     """Check one raw row; return the item (when good) and every problem found."""
+    if row.unreadable:
+        return None, list(row.issues)
     f = row.fields
     item_id = _text(f.get("id")) or None
     issues: list[ItemIssue] = []
+    # a field the importer already found a problem with (a formula in the cell, a picture
+    # missing from the package) is not reported again as, say, empty
+    read_problems = {i.field for i in row.issues}
 
     def bad(fld: str, msg: str) -> None:
-        issues.append(ItemIssue(row.source, row.row, item_id, fld, msg))
+        if fld not in read_problems:
+            issues.append(ItemIssue(row.source, row.row, item_id, fld, msg))
 
     if item_id is None:
         bad("id", "试题编号为空，请填写唯一的试题编号，例如 ZYDD-0001")

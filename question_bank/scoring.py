@@ -137,13 +137,13 @@ class ResponseMap:
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {
-            "map": {k: _dec_text(v) for k, v in self.values},
-            "default": _dec_text(self.default),
+            "map": {k: decimal_text(v) for k, v in self.values},
+            "default": decimal_text(self.default),
         }
         if self.lower is not None:
-            d["lower"] = _dec_text(self.lower)
+            d["lower"] = decimal_text(self.lower)
         if self.upper is not None:
-            d["upper"] = _dec_text(self.upper)
+            d["upper"] = decimal_text(self.upper)
         return d
 
     @classmethod
@@ -156,7 +156,7 @@ class ResponseMap:
         )
 
 
-def _dec_text(d: Decimal) -> str:
+def decimal_text(d: Decimal) -> str:
     """``Decimal("1.50")`` -> ``"1.5"``, ``Decimal("-1")`` -> ``"-1"`` (never exponents)."""
     if d == d.to_integral_value():
         return str(int(d))
