@@ -35,6 +35,7 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -568,6 +569,35 @@ def _rp_rule(rp: ET.Element | None, has_mapping: bool) -> tuple[ScoringRule | No
     )
 
 
+def _old_map(mapping: ET.Element | None, key: list[str], meta: dict[str, str]) -> bool:
+    """Whether ``mapping`` is the one older qbank exports wrote for every multiple-choice
+    item (each right option its share of the points, a wrong one minus the points, held in
+    0..points), which stood for the plan's rule, not for an author's map."""
+    if mapping is None or not key:
+        return False
+    try:
+        points = Decimal(meta.get("points", ""))
+    except InvalidOperation:
+        return False
+    share = points / len(key)
+    expected = {
+        e.get("mapKey", ""): (share if e.get("mapKey") in key else -points)
+        for e in mapping.iter()
+        if _local(e.tag) == "mapEntry"
+    }
+    written = {
+        e.get("mapKey", ""): e.get("mappedValue", "")
+        for e in mapping.iter()
+        if _local(e.tag) == "mapEntry"
+    }
+    return (
+        mapping.get("lowerBound") == "0"
+        and mapping.get("upperBound") == str(points)
+        and mapping.get("defaultValue") == "0"
+        and all(written[k] == f"{v:.4f}".rstrip("0").rstrip(".") for k, v in expected.items())
+    )
+
+
 def _issue(where: str, item_id: str | None, field: str, message: str) -> ItemIssue:
     return ItemIssue(where, None, item_id, field, message)
 
@@ -647,7 +677,8 @@ def _parse_item(data: bytes, name: str, meta: dict[str, str], source: _Source) -
             f"({len(found)} choiceInteractions; an item has one)",
         )
     ci = found[0]
-    legacy = bool(meta) and "format" not in meta
+    # an export of an older qbank: its qb:item has a version and no format
+    legacy = "version" in meta and "format" not in meta
     reader = _ItemReader(root, ns, name, source, legacy)
     q = reader.q
 
@@ -728,7 +759,9 @@ def _parse_item(data: bytes, name: str, meta: dict[str, str], source: _Source) -
     if why:
         reader.bad("scoring", why)
     scoring: dict[str, Any] | None = None
-    if legacy or meta.get("scoring") == "plan":
+    if meta.get("scoring") == "plan" or (
+        legacy and (rule is not ScoringRule.MAP_RESPONSE or _old_map(mapping_el, key, meta))
+    ):
         rule = None  # written by qbank for an item scored by the plan's rule
     if rule is ScoringRule.MATCH_CORRECT:
         scoring = {"rule": rule.value}
