@@ -235,12 +235,14 @@ def package(
     items: Mapping[str, tuple[str, Mapping[str, str] | None]] = ITEMS,
     media: Mapping[str, bytes] = MEDIA,
 ) -> bytes:
-    """A content package (zip bytes) of ``items`` and ``media``."""
+    """A content package (zip bytes) of ``items`` (an empty xml: listed, file missing)
+    and ``media``."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("imsmanifest.xml", manifest({h: m for h, (_, m) in items.items()}))
         for href, (xml, _) in items.items():
-            z.writestr(href, xml)
+            if xml:  # an empty one is listed in the manifest but missing from the package
+                z.writestr(href, xml)
         for name, data in media.items():
             z.writestr(name, data)
     return buf.getvalue()
