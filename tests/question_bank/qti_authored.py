@@ -12,6 +12,7 @@ import io
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 QTI = 'xmlns="http://www.imsglobal.org/xsd/imsqti_v2p1"'
 TEMPLATES = "http://www.imsglobal.org/question/qti_v2p1/rptemplates"
@@ -251,3 +252,27 @@ def package(
 def write_package(path: Path, **kwargs: object) -> Path:
     path.write_bytes(package(**kwargs))  # type: ignore[arg-type]
     return path
+
+
+#: a 100-point paper of 职业道德 四级 made of exactly the authored items
+BLUEPRINT = {
+    "id": "QTI-ZYDD-L4",
+    "title": "四级 职业道德",
+    "subject": "职业道德",
+    "level": "四级",
+    "sections": [
+        {"type": "单选", "count": 3, "points": 20},
+        {"type": "多选", "count": 2, "points": 15},
+        {"type": "判断", "count": 1, "points": 10},
+    ],
+}
+
+
+def authored_assembly(folder: Path, *, sitting_code: str = "T-QTI", variants: int = 1) -> Any:
+    """The authored items imported and assembled into ``variants`` papers."""
+    from question_bank.assembly import assemble
+    from question_bank.blueprint import parse_blueprint
+    from question_bank.formats import read_items
+
+    items = read_items([write_package(folder / "authored.zip")])
+    return assemble(items, parse_blueprint(BLUEPRINT), "s", variants, sitting_code=sitting_code)

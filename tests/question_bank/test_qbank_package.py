@@ -356,26 +356,9 @@ def test_opened_package_is_complete(built: Any, central_key: Ed25519PrivateKey) 
 
 
 def _authored_sitting(tmp_path: Path) -> Any:
-    from question_bank.assembly import assemble
-    from question_bank.blueprint import parse_blueprint
-    from question_bank.formats import read_items
     from tests.question_bank import qti_authored as qa
 
-    items = read_items([qa.write_package(tmp_path / "a.zip")])
-    bp = parse_blueprint(
-        {
-            "id": "QTI-ZYDD-L4",
-            "title": "四级 职业道德",
-            "subject": "职业道德",
-            "level": "四级",
-            "sections": [
-                {"type": "单选", "count": 3, "points": 20},
-                {"type": "多选", "count": 2, "points": 15},
-                {"type": "判断", "count": 1, "points": 10},
-            ],
-        }
-    )
-    return assemble(items, bp, "s", 1, sitting_code="T-QTI")
+    return qa.authored_assembly(tmp_path)
 
 
 def test_answer_keys_carry_the_items_own_rules_and_old_keys_still_open(tmp_path: Path) -> None:

@@ -10,9 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from question_bank.assembly import BankIndex, assemble
-from question_bank.blueprint import Blueprint, parse_blueprint
+from question_bank.blueprint import Blueprint
 from question_bank.catalogue import Subject
-from question_bank.formats import read_items
 from question_bank.items import CHOICE_LABELS, Option
 from question_bank.paper import Paper, PaperQuestion, PaperSection
 from question_bank.scoring import ItemType, KeyedItem, MultiplePolicy, score_paper
@@ -177,21 +176,7 @@ def test_fixed_options_keep_their_place_over_many_tickets(tmp_path: Path) -> Non
     """The authored QTI items on a paper: "以上都不对" (fixed) is last on every one of 200
     tickets while the other options take every order; the item whose options may not be
     shuffled is never shuffled; true/false never; questions still change order."""
-    items = read_items([qa.write_package(tmp_path / "a.zip")])
-    blueprint = parse_blueprint(
-        {
-            "id": "QTI-ZYDD-L4",
-            "title": "四级 职业道德",
-            "subject": "职业道德",
-            "level": "四级",
-            "sections": [
-                {"type": "单选", "count": 3, "points": 20},
-                {"type": "多选", "count": 2, "points": 15},
-                {"type": "判断", "count": 1, "points": 10},
-            ],
-        }
-    )
-    paper = assemble(items, blueprint, "fixed", 1).papers[0].paper()
+    paper = qa.authored_assembly(tmp_path).papers[0].paper()
     by_id = {q.item_id.split(".")[0]: q for q in paper.questions}
     texts = {k: [o.text for o in q.options] for k, q in by_id.items()}
     seen: dict[str, set[tuple[str, ...]]] = {k: set() for k in by_id}
