@@ -107,8 +107,11 @@ def central(tmp_path: Path) -> Iterator[CentralDatabase]:
 
 
 def test_centre_and_central_score_by_the_authors_maps_and_agree(
-    central: CentralDatabase, session: Session, tmp_path: Path
+    central: CentralDatabase, session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the centre keeps paper id -> item ids for the life of the process (papers never
+    # change); the test's papers are rolled back and their ids reused by other tests
+    monkeypatch.setattr(service, "_ITEM_IDS", {})
     # the bank, from the authored QTI package, and a blueprint of exactly its items
     bank = tmp_path / "bank.sqlite3"
     with BankStore(bank) as store:
