@@ -272,6 +272,13 @@ class _Source:
         target = (base / name).resolve()
         return target if target.is_relative_to(base) and target.is_file() else None
 
+    def escapes(self, name: str) -> bool:
+        """True when a directory package's file is a symbolic link out of the package."""
+        if self._zip is not None:
+            return False
+        base = (self.path if self.path.is_dir() else self.path.parent).resolve()
+        return not (base / name).resolve().is_relative_to(base)
+
     def size(self, name: str) -> int | None:
         """The file's size in bytes, or None when the package has no such file."""
         if self._zip is not None:
@@ -380,6 +387,10 @@ class _ItemReader:
     def __init__(self, root: ET.Element, ns: str, name: str, source: _Source, legacy: bool):
         self.root, self.ns, self.name, self.source, self.legacy = root, ns, name, source, legacy
         self.problems: list[tuple[str, str]] = []
+        self._blocks: list[Block] = []
+        self._buf: list[str] = []
+        self._ci: ET.Element | None = None
+        self._field = "stem"  # what a problem found while walking is about
 
     def q(self, tag: str) -> str:
         return _q(tag, self.ns)
@@ -387,17 +398,37 @@ class _ItemReader:
     def bad(self, field: str, message: str) -> None:
         self.problems.append((field, message))
 
+    # -- choices --------------------------------------------------------------------
+
+    def choice_text(self, choice: ET.Element) -> str:
+        """A choice's text: formatting dropped, super- and subscripts kept as characters;
+        what a text option cannot hold (a picture, a table...) is refused."""
+        self._blocks, self._buf = [], []
+        self._ci, self._field = None, "options"
+        self._walk_children(choice)
+        self._flush()
+        if any(b.image is not None or b.alt for b in self._blocks):
+            self.bad(
+                "options",
+                f"选项 {choice.get('identifier')} 中有图片；本系统的选项只能是文字 "
+                "(pictures in options are not supported)",
+            )
+        return " ".join(b.text.replace("\n", " ") for b in self._blocks if b.text)
+
     # -- body -----------------------------------------------------------------------
 
     def body(self, item_body: ET.Element, ci: ET.Element) -> list[Block]:
         """The body in the order written: paragraphs of text and pictures; the
         interaction's prompt where the interaction stands, its choices left out."""
-        self._blocks: list[Block] = []
-        self._buf: list[str] = []
-        self._ci = ci
+        self._blocks, self._buf = [], []
+        self._ci, self._field = ci, "stem"
         self._walk_children(item_body)
         self._flush()
         return self._blocks
+
+    @property
+    def _where(self) -> str:
+        return "题干" if self._field == "stem" else "选项"
 
     def _flush(self) -> None:
         text = "".join(self._buf)
@@ -433,6 +464,9 @@ class _ItemReader:
             return
         if tag == "br":
             self._buf.append("\n")
+        elif tag == "img" and self._field == "options":
+            self._flush()
+            self._blocks.append(Block(alt=el.get("alt") or "picture"))  # refused by the caller
         elif tag == "img":
             self._flush()
             self._image(el)
@@ -441,8 +475,8 @@ class _ItemReader:
             ok, table = (_SUP_OK, _SUP) if tag == "sup" else (_SUB_OK, _SUB)
             if len(el) or not set(text) <= ok:
                 self.bad(
-                    "stem",
-                    f"题干中的上标/下标 <{tag}>{text}</{tag}> 无法用纯文字显示；请改写为文字"
+                    self._field,
+                    f"{self._where}中的上标/下标 <{tag}>{text}</{tag}> 无法用纯文字显示；请改写为文字"
                     f"（如 m²、H₂O）或图片 (<{tag}> “{text}” cannot be shown as plain text; "
                     "write it as text or a picture)",
                 )
@@ -467,9 +501,9 @@ class _ItemReader:
             pass  # reported by the caller
         else:
             self.bad(
-                "stem",
-                f"题干中的 <{tag}> 本系统无法显示（终端只显示文字和图片）；请改为文字或图片 "
-                f"(<{tag}> in the item body cannot be shown: terminals show text and pictures)",
+                self._field,
+                f"{self._where}中的 <{tag}> 本系统无法显示（终端只显示文字和图片）；请改为文字或图片 "
+                f"(<{tag}> in the item cannot be shown: terminals show text and pictures)",
             )
 
     def _image(self, el: ET.Element) -> None:
@@ -480,6 +514,13 @@ class _ItemReader:
         path, why = _package_path(src, self.name)
         if path is None:
             self.bad("image", f"图片{why}")
+            return
+        if self.source.escapes(path):
+            self.bad(
+                "image",
+                f"图片 {path} 是指向内容包之外的符号链接 (picture {path} is a symbolic link "
+                "out of the content package)",
+            )
             return
         size = self.source.size(path)
         if size is None:
@@ -691,15 +732,7 @@ def _parse_item(data: bytes, name: str, meta: dict[str, str], source: _Source) -
         idents if tf else [CHOICE_LABELS[i] if i < 8 else f"#{i + 1}" for i in range(len(idents))]
     )
     to_label = dict(zip(idents, labels, strict=True))
-    options: list[str] = []
-    for c in choices:
-        if c.find(f".//{q('img')}") is not None:
-            reader.bad(
-                "options",
-                f"选项 {c.get('identifier')} 中有图片；本系统的选项只能是文字 "
-                "(pictures in options are not supported)",
-            )
-        options.append(re.sub(r"\s+", " ", "".join(c.itertext())).strip())
+    options = [reader.choice_text(c) for c in choices]
     fixed = [to_label[c.get("identifier", "")] for c in choices if c.get("fixed") == "true"]
     shuffle = True if legacy else ci.get("shuffle") == "true"
 

@@ -485,3 +485,47 @@ def test_qti_templates_for_plan_rules_and_own_rules(
         "ZD-TF-05": MATCH_CORRECT,
         "ZD-PIC-06": MATCH_CORRECT,
     }
+
+
+def test_choices_keep_their_characters_and_pictures_in_them_are_refused(tmp_path: Path) -> None:
+    sup = qa.ORDERED_ITEM.replace("前一项的结果", "约 20 m<sup>2</sup>").replace(
+        "前两项的总结", "H<sub>2</sub>O 的<b>用量</b>"
+    )
+    (item,) = read_items(
+        [
+            qa.write_package(
+                tmp_path / "a.zip",
+                items={"items/s.xml": (sup, qa.ETHICS | {"knowledgePoint": "k"})},
+            )
+        ]
+    )
+    assert [o.text for o in item.options][:2] == ["约 20 m²", "H₂O 的用量"]
+    pictured = qa.ORDERED_ITEM.replace(
+        "前一项的结果", '前一项<img src="../media/poster.png" alt="图"/>'
+    ).replace("前两项的总结", "x<sup>y</sup>")
+    qa.write_package(
+        tmp_path / "b.zip", items={"items/s.xml": (pictured, qa.ETHICS | {"knowledgePoint": "k"})}
+    )
+    with pytest.raises(ItemValidationError) as exc:
+        read_items([tmp_path / "b.zip"])
+    text = str(exc.value)
+    assert "选项 A 中有图片" in text and "pictures in options are not supported" in text
+    assert "选项中的上标/下标 <sup>y</sup>" in text
+
+
+def test_a_directory_package_may_not_link_out_of_itself(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    outside = tmp_path / "secret.png"
+    outside.write_bytes(qa.PNG)
+    (pkg / "items").mkdir(parents=True)
+    (pkg / "media").mkdir()
+    (pkg / "media" / "poster.png").symlink_to(outside)
+    (pkg / "imsmanifest.xml").write_text(
+        qa.manifest({"items/map.xml": qa.ITEMS["items/map.xml"][1]}), encoding="utf-8"
+    )
+    (pkg / "items" / "map.xml").write_text(qa.MAP_ITEM, encoding="utf-8")
+    with pytest.raises(ItemValidationError) as exc:
+        read_items([pkg])
+    (issue,) = exc.value.issues
+    assert issue.item_id == "ZD-MAP-01" and "符号链接" in issue.message
+    assert "symbolic link out of the content package" in issue.message
