@@ -29,7 +29,7 @@ import enum
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -839,54 +839,8 @@ def validate_row(row: RawRow) -> tuple[Item | None, list[ItemIssue]]:
     if not kp:
         bad("knowledge_point", "知识点为空，请填写本题考查的知识点（组卷按知识点覆盖）")
 
-    image = row.image
-    if image is not None and sniff_image(image.data) is None:
-        bad("image", "图片内容不是 png、jpg、gif 或 svg (not a picture)")
-    if image is None and _text(f.get("image")):
-        try:
-            image = _load_image(f.get("image"), row.base_dir)
-        except ValueError as e:
-            bad("image", str(e))
-    image_alt = _text(f.get("image_alt"))
-    if row.body is not None:
-        if image is not None or image_alt:
-            bad("image", "图片已在 body 中，不要再单独给出 (the picture belongs in body)")
-        for b in body:
-            if b.image is not None and sniff_image(b.image.data) is None:
-                bad("image", "body 中的图片内容不是 png、jpg、gif 或 svg (not a picture)")
-        if simple_body(body):
-            image = body[1].image if len(body) == 2 else None
-            image_alt = body[1].alt if len(body) == 2 else ""
-            body = []
-    elif image_alt and image is None and not _text(f.get("image")):
-        bad(
-            "image_alt",
-            "填写了图片说明，但没有图片；请填写图片或清空图片说明 (alt text without a picture)",
-        )
-
-    shuffle = True
-    try:
-        shuffle = parse_yes_no(f.get("shuffle"), True)
-    except ValueError as e:
-        bad("shuffle", str(e))
-    fixed = frozenset(_labels_of(f.get("fixed")))
-    if t is ItemType.TRUE_FALSE:
-        if fixed:
-            bad(
-                "fixed",
-                "判断题的选项（正确、错误）从不打乱，不需要填写固定选项 "
-                "(true/false options are never shuffled)",
-            )
-        shuffle, fixed = True, frozenset()
-    elif t is not None and fixed:
-        present = {o.label for o in options if o.text}
-        not_options = sorted(fixed - present)
-        if not_options:
-            bad(
-                "fixed",
-                f"固定选项中的“{'、'.join(not_options)}”不是本题的选项（本题选项为 "
-                f"{'、'.join(sorted(present)) or '无'}） (not an option of this item)",
-            )
+    image, image_alt, body = _pictures(row, body, bad)
+    shuffle, fixed = _option_order(f, t, options, bad)
 
     if scoring is not None and t is not None:
         if scoring.mapping is None:
@@ -913,7 +867,7 @@ def validate_row(row: RawRow) -> tuple[Item | None, list[ItemIssue]]:
             difficulty=difficulty,
             knowledge_point=kp,
             image=image,
-            image_alt=image_alt if image is not None else "",
+            image_alt=image_alt,
             body=tuple(body),
             shuffle=shuffle,
             fixed=fixed,
@@ -921,6 +875,70 @@ def validate_row(row: RawRow) -> tuple[Item | None, list[ItemIssue]]:
         ),
         [],
     )
+
+
+Complaint = Callable[[str, str], None]
+
+
+def _pictures(
+    row: RawRow, body: list[Block], bad: Complaint
+) -> tuple[Image | None, str, list[Block]]:
+    """The picture and its alt text of the usual shape, and the body when laid out
+    otherwise (empty then); every picture checked to be one."""
+    f = row.fields
+    image = row.image
+    if image is not None and sniff_image(image.data) is None:
+        bad("image", "图片内容不是 png、jpg、gif 或 svg (not a picture)")
+    if image is None and _text(f.get("image")):
+        try:
+            image = _load_image(f.get("image"), row.base_dir)
+        except ValueError as e:
+            bad("image", str(e))
+    image_alt = _text(f.get("image_alt"))
+    if row.body is None:
+        if image_alt and image is None and not _text(f.get("image")):
+            bad(
+                "image_alt",
+                "填写了图片说明，但没有图片；请填写图片或清空图片说明 (alt text without a picture)",
+            )
+        return image, image_alt if image is not None else "", body
+    if image is not None or image_alt:
+        bad("image", "图片已在 body 中，不要再单独给出 (the picture belongs in body)")
+    for b in body:
+        if b.image is not None and sniff_image(b.image.data) is None:
+            bad("image", "body 中的图片内容不是 png、jpg、gif 或 svg (not a picture)")
+    if simple_body(body):
+        return (body[1].image, body[1].alt, []) if len(body) == 2 else (None, "", [])
+    return None, "", body
+
+
+def _option_order(
+    f: RawItem, t: ItemType | None, options: Sequence[Option], bad: Complaint
+) -> tuple[bool, frozenset[str]]:
+    """May the options be shuffled, and which keep their place."""
+    shuffle = True
+    try:
+        shuffle = parse_yes_no(f.get("shuffle"), True)
+    except ValueError as e:
+        bad("shuffle", str(e))
+    fixed = frozenset(_labels_of(f.get("fixed")))
+    if t is ItemType.TRUE_FALSE:
+        if fixed:
+            bad(
+                "fixed",
+                "判断题的选项（正确、错误）从不打乱，不需要填写固定选项 "
+                "(true/false options are never shuffled)",
+            )
+        return True, frozenset()
+    present = {o.label for o in options if o.text}
+    not_options = sorted(fixed - present)
+    if t is not None and not_options:
+        bad(
+            "fixed",
+            f"固定选项中的“{'、'.join(not_options)}”不是本题的选项（本题选项为 "
+            f"{'、'.join(sorted(present)) or '无'}） (not an option of this item)",
+        )
+    return shuffle, fixed
 
 
 def _option_labels(options: Sequence[Option]) -> list[str]:
