@@ -43,6 +43,7 @@ from question_bank.scoring import (
     SubjectStatus,
     TotalBasis,
     apply_cutoffs,
+    rules_of,
     score_paper,
 )
 
@@ -437,6 +438,7 @@ def rescore_attempt(
                 if _dec(theirs.get(s.item_id)) != s.awarded:
                     diffs.append(
                         f"题 {s.item_id} 得分不同：考点 {theirs.get(s.item_id)}，省中心 {s.awarded}"
+                        f"（按 {s.rule.value} 计分 / scored by {s.rule.value}）"
                     )
     elif state in ("absent", "voided") and centre_score not in (None, Decimal(0)):
         diffs.append(f"{state} 的考生不应有成绩（考点给了 {centre_score}）")
@@ -571,9 +573,32 @@ def take_results(
         sha256=sha,
         attempts=len(attempts),
         differences=row.differences,
+        rules=central_rules(keys, policy) if keys is not None else None,
     )
     session.flush()
     return {"kind": "results", "duplicate": False, **summary(row)}
+
+
+def central_rules(keys: dict[str, Any], policy: MultiplePolicy) -> dict[str, str]:
+    """Item id -> the rule central scores it by, over every paper of the sitting."""
+    rules: dict[str, str] = {}
+    for items in keys.values():
+        rules.update(rules_of(items, policy))
+    return dict(sorted(rules.items()))
+
+
+def check_rules(doc: dict[str, Any], rules: dict[str, str]) -> list[str]:
+    """Where the centre says it scored an item by another rule than central's (a package
+    from a centre that does not report rules is not checked)."""
+    theirs = (doc.get("sitting") or {}).get("item_rules")
+    if not isinstance(theirs, dict):
+        return []
+    return [
+        f"题 {item} 的计分规则不同：考点 {theirs.get(item)}，省中心 {rule} "
+        f"(item {item} scored by {theirs.get(item)} at the centre, {rule} at central)"
+        for item, rule in rules.items()
+        if theirs.get(item) != rule
+    ]
 
 
 def _rescore_into(
@@ -608,7 +633,11 @@ def _rescore_into(
     row.differences = differing
     session.flush()
     if keys is not None:
-        row.problems = [*row.problems, *check_outcomes(session, centre.code, doc)]
+        row.problems = [
+            *row.problems,
+            *check_rules(doc, central_rules(keys, policy)),
+            *check_outcomes(session, centre.code, doc),
+        ]
 
 
 def rescore_pending(session: Session, now: datetime) -> int:
@@ -639,7 +668,8 @@ def rescore_pending(session: Session, now: datetime) -> int:
         )
         row.rescored.clear()
         session.flush()
-        _rescore_into(session, centre, row, doc, keys, MultiplePolicy(ps.multiple_policy), roster)
+        policy = MultiplePolicy(ps.multiple_policy)
+        _rescore_into(session, centre, row, doc, keys, policy, roster)
         row.status = "rescored"
         audit(
             session,
@@ -649,6 +679,7 @@ def rescore_pending(session: Session, now: datetime) -> int:
             sitting=row.sitting_code,
             centre=row.centre_code,
             differences=row.differences,
+            rules=central_rules(keys, policy),
         )
         done += 1
     session.flush()

@@ -976,7 +976,8 @@ class Agent:
             }
 
     def paper_json(self) -> dict[str, Any] | None:
-        """The paper as this candidate sees it (their order, their option labels)."""
+        """The paper as this candidate sees it (their order, their option labels, each
+        question's body as written)."""
         shown = self.shown
         if shown is None:
             return None
@@ -995,14 +996,19 @@ class Agent:
                     "type": q.type.value,
                     "section": q.section,
                     "stem": q.stem,
+                    # the body as written: paragraphs and pictures (with alt text) in order
+                    "body": [
+                        {"text": b.text}
+                        if b.image is None
+                        else {
+                            "image": f"data:{b.image.media_type};base64,"
+                            + base64.b64encode(b.image.data).decode(),
+                            "alt": b.alt,
+                        }
+                        for b in q.blocks()
+                    ],
                     "points": str(q.points),
                     "options": [{"label": o.label, "text": o.text} for o in q.options],
-                    "image": (
-                        f"data:{q.image.media_type};base64,"
-                        + base64.b64encode(q.image.data).decode()
-                        if q.image
-                        else None
-                    ),
                 }
                 for n, q in enumerate(shown.questions, start=1)
             ],

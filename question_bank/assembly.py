@@ -144,6 +144,10 @@ class AssembledPaper:
                     points=pi.points,
                     section=pi.section,
                     image=pi.item.image,
+                    image_alt=pi.item.image_alt,
+                    body=pi.item.body,
+                    shuffle=pi.item.shuffle,
+                    fixed=pi.item.fixed,
                 )
                 for pi in self.items
             ),

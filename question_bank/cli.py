@@ -165,6 +165,32 @@ def _report_invalid(e: ItemValidationError) -> NoReturn:
 FORMAT_CHOICE = click.Choice(FORMATS)
 
 
+def authored_summary(items: Sequence[Any]) -> str | None:
+    """What the items carry beyond text, so the office sees it was read (None: nothing)."""
+    own = Counter(i.scoring.rule.value for i in items if i.scoring is not None)
+    fixed = sum(1 for i in items if i.fixed)
+    still = sum(1 for i in items if not i.shuffle)
+    laid_out = sum(1 for i in items if i.body)
+    parts = []
+    if own:
+        rules = "，".join(f"{rule} {n} 道" for rule, n in sorted(own.items()))
+        parts.append(f"{sum(own.values())} 道题按试题自带的评分规则计分（{rules}）")
+    if fixed:
+        parts.append(f"{fixed} 道题有固定位置的选项")
+    if still:
+        parts.append(f"{still} 道题的选项不打乱")
+    if laid_out:
+        parts.append(f"{laid_out} 道题的题干为图文穿插")
+    if not parts:
+        return None
+    return (
+        "其中 "
+        + "；".join(parts)
+        + f" ({sum(own.values())} with their own scoring rule, {fixed} with fixed options, "
+        f"{still} not shuffled, {laid_out} with a laid-out body)"
+    )
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=FORMAT_CHOICE, help="文件格式；缺省按扩展名判断")
@@ -175,6 +201,9 @@ def validate(files: Sequence[Path], fmt: str | None) -> None:
     except ItemValidationError as e:
         _report_invalid(e)
     click.echo(f"检查通过：共 {len(items)} 道试题，没有发现错误。 (valid)")
+    extra = authored_summary(items)
+    if extra:
+        click.echo(extra)
 
 
 @main.command(name="import")
@@ -198,6 +227,9 @@ def import_(bank_path: Path, files: Sequence[Path], fmt: str | None) -> None:
             items, source=", ".join(str(f) for f in files), now=_now().isoformat()
         )
     click.echo(result.summary())
+    extra = authored_summary(items)
+    if extra:
+        click.echo(extra)
 
 
 @main.command()
@@ -229,6 +261,14 @@ def export(
         write_items(items, output, fmt)
     except OSError as e:
         fail(f"无法写入 {output}：{e}", EXIT_FILE)
+    except ItemValidationError as e:
+        for issue in e.issues:
+            click.echo(f"  - {issue}", err=True)
+        fail(
+            f"{len(e.issues)} 道试题无法用 {fmt} 格式表达，未导出任何文件 "
+            f"({len(e.issues)} item(s) cannot be written as {fmt}; nothing exported)",
+            EXIT_INVALID,
+        )
     click.echo(f"已导出 {len(items)} 道试题到 {output}")
 
 

@@ -33,7 +33,6 @@ import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -46,10 +45,13 @@ from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 from question_bank.assembly import AssembledPaper
 from question_bank.catalogue import Subject
 from question_bank.paper import Paper, PaperFormatError, PublicItem
-from question_bank.scoring import ItemType, KeyedItem
+from question_bank.scoring import KeyedItem
 
 PACKAGE_FORMAT = "exam-package/1"
 ANSWER_KEY_FORMAT = "exam-answer-key/1"
+#: an answer key in which some item carries its own scoring rule (older readers, which
+#: would score such an item by the plan's rule, refuse it instead)
+ANSWER_KEY_FORMAT_V2 = "exam-answer-key/2"
 WRAPPED_KEYS_FORMAT = "exam-wrapped-keys/1"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
@@ -208,21 +210,11 @@ def unwrap_data_key(wrapped: bytes, sitting_key: bytes) -> bytes:
 def encrypt_answer_key(
     sitting_code: str, keys: Mapping[str, Sequence[KeyedItem]], end_key: bytes
 ) -> bytes:
+    own_rules = any(k.scoring is not None for items in keys.values() for k in items)
     doc = {
-        "format": ANSWER_KEY_FORMAT,
+        "format": ANSWER_KEY_FORMAT_V2 if own_rules else ANSWER_KEY_FORMAT,
         "sitting_code": sitting_code,
-        "papers": {
-            pid: [
-                {
-                    "item_id": k.item_id,
-                    "type": k.type.value,
-                    "key": sorted(k.key),
-                    "points": str(k.points),
-                }
-                for k in items
-            ]
-            for pid, items in keys.items()
-        },
+        "papers": {pid: [k.to_json() for k in items] for pid, items in keys.items()},
     }
     nonce = os.urandom(12)
     plain = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
@@ -230,9 +222,11 @@ def encrypt_answer_key(
 
 
 def decrypt_answer_key(blob: bytes, end_key: bytes) -> dict[str, list[KeyedItem]]:
-    """A sitting's answer keys: paper id -> the keyed items of that paper, in paper order.
+    """A sitting's answer keys: paper id -> the keyed items of that paper, in paper order
+    (each with its own scoring rule where it has one). Reads ``exam-answer-key/1`` (keys
+    sealed before items had their own rules) and ``/2``.
 
-    Score one attempt with ``score_paper(keys[paper_id], responses)``.
+    Score one attempt with ``score_paper(keys[paper_id], responses, policy)``.
     """
     try:
         plain = AESGCM(end_key).decrypt(blob[:12], blob[12:], ANSWER_AAD)
@@ -242,16 +236,10 @@ def decrypt_answer_key(blob: bytes, end_key: bytes) -> dict[str, list[KeyedItem]
         ) from None
     try:
         doc = json.loads(plain)
-        if doc.get("format") != ANSWER_KEY_FORMAT:
+        if doc.get("format") not in (ANSWER_KEY_FORMAT, ANSWER_KEY_FORMAT_V2):
             raise ValueError(doc.get("format"))
         return {
-            pid: [
-                KeyedItem(
-                    x["item_id"], ItemType(x["type"]), frozenset(x["key"]), Decimal(x["points"])
-                )
-                for x in items
-            ]
-            for pid, items in doc["papers"].items()
+            pid: [KeyedItem.from_json(x) for x in items] for pid, items in doc["papers"].items()
         }
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise MalformedPackageError(f"答案数据格式错误：{e!r}") from None

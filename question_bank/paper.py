@@ -1,8 +1,15 @@
 """Papers (试卷) as terminals see them, and their public item lists.
 
-A :class:`Paper` is one variant of one sitting: the questions with stems, options, type,
-points and optional image, in canonical order and with canonical labels, and **no keys**.
-It is what a package carries encrypted and what a terminal decrypts at start.
+A :class:`Paper` is one variant of one sitting: the questions with their body (stem text
+and pictures with alt text, in the order written), options, type, points and option order
+(may they be shuffled, which stay in place), in canonical order and with canonical labels,
+and **no keys and no scoring rules**. It is what a package carries encrypted and what a
+terminal decrypts at start.
+
+Format ``exam-paper/2`` adds to ``exam-paper/1`` what a question may now carry (a body,
+alt text, no shuffle, fixed options); a paper that uses none of it is still written as
+``exam-paper/1``, so that older terminals read it, and one that does is refused by them
+instead of being shown wrong. Both are read.
 
 A :class:`PublicItem` list (id, type, points) is what the centre server may know before
 start: enough to validate saves and count progress, nothing to answer with.
@@ -17,10 +24,12 @@ from decimal import Decimal
 from typing import Any
 
 from question_bank.catalogue import Subject
-from question_bank.items import CHOICE_LABELS, TRUE_FALSE_OPTIONS, Image, Option
+from question_bank.items import CHOICE_LABELS, TRUE_FALSE_OPTIONS, Block, Image, Option
 from question_bank.scoring import ItemType
 
 PAPER_FORMAT = "exam-paper/1"
+PAPER_FORMAT_V2 = "exam-paper/2"
+PAPER_FORMATS = (PAPER_FORMAT, PAPER_FORMAT_V2)
 
 
 class PaperFormatError(ValueError):
@@ -53,6 +62,23 @@ class PaperQuestion:
     points: Decimal
     section: int  #: index into Paper.sections
     image: Image | None = None
+    image_alt: str = ""
+    #: the body in the order written when it is not the stem then at most one picture
+    body: tuple[Block, ...] = ()
+    shuffle: bool = True  #: the options may be shuffled per candidate
+    fixed: frozenset[str] = frozenset()  #: labels of options that keep their place
+
+    @property
+    def needs_v2(self) -> bool:
+        """Whether this question uses what ``exam-paper/1`` cannot say."""
+        return bool(self.image_alt or self.body or not self.shuffle or self.fixed)
+
+    def blocks(self) -> tuple[Block, ...]:
+        """The body in the order written: text and pictures with their alt text."""
+        if self.body:
+            return self.body
+        head = (Block(text=self.stem),)
+        return head + ((Block(image=self.image, alt=self.image_alt),) if self.image else ())
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -65,6 +91,14 @@ class PaperQuestion:
         }
         if self.image is not None:
             d["image"] = self.image.to_json()
+        if self.image_alt:
+            d["image_alt"] = self.image_alt
+        if self.body:
+            d["body"] = [b.to_json() for b in self.body]
+        if not self.shuffle:
+            d["shuffle"] = False
+        if self.fixed:
+            d["fixed"] = sorted(self.fixed)
         return d
 
     @classmethod
@@ -78,6 +112,12 @@ class PaperQuestion:
             raise PaperFormatError(
                 f"{d.get('item_id')}: option labels {[o.label for o in options]}"
             )
+        fixed = frozenset(str(x) for x in d.get("fixed") or ())
+        if not fixed <= {o.label for o in options}:
+            raise PaperFormatError(f"{d.get('item_id')}: fixed options {sorted(fixed)}")
+        shuffle = d.get("shuffle", True)
+        if not isinstance(shuffle, bool):
+            raise PaperFormatError(f"{d.get('item_id')}: shuffle {shuffle!r}")
         return cls(
             item_id=str(d["item_id"]),
             type=t,
@@ -86,6 +126,10 @@ class PaperQuestion:
             points=Decimal(str(d["points"])),
             section=int(d["section"]),
             image=Image.from_json(d["image"]) if d.get("image") else None,
+            image_alt=str(d.get("image_alt") or ""),
+            body=tuple(Block.from_json(b) for b in d.get("body") or ()),
+            shuffle=shuffle,
+            fixed=fixed,
         )
 
 
@@ -126,8 +170,9 @@ class Paper:
         raise KeyError(item_id)
 
     def to_json(self) -> dict[str, Any]:
+        v2 = any(q.needs_v2 for q in self.questions)
         return {
-            "format": PAPER_FORMAT,
+            "format": PAPER_FORMAT_V2 if v2 else PAPER_FORMAT,
             "paper_id": self.paper_id,
             "sitting_code": self.sitting_code,
             "variant": self.variant,
@@ -148,8 +193,10 @@ class Paper:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Paper:
-        if d.get("format") != PAPER_FORMAT:
-            raise PaperFormatError(f"not an {PAPER_FORMAT} document: {d.get('format')!r}")
+        if d.get("format") not in PAPER_FORMATS:
+            raise PaperFormatError(
+                f"not an {' or '.join(PAPER_FORMATS)} document: {d.get('format')!r}"
+            )
         try:
             return cls(
                 paper_id=str(d["paper_id"]),

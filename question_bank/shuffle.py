@@ -12,13 +12,21 @@ terminal maps what the candidate ticks back to **canonical** labels (the paper's
 :func:`question_bank.scoring.score_paper` and the paper's key directly. True/false items
 keep ``T``/``F`` (正确 before 错误) and are never reordered.
 
+Options are shuffled only where the item allows it (``PaperQuestion.shuffle``, QTI's
+``shuffle`` on the interaction), and an option the item fixes (``PaperQuestion.fixed``,
+QTI's ``fixed="true"``, e.g. "以上都不对" last) keeps its place: the other options are
+shuffled among the remaining places.
+
 Algorithm (portable, specified here so that any implementation agrees): a byte stream
 ``SHA-256(seed || ":" || ticket || ":" || counter)`` for counter = 0, 1, ... (counter as
 8-byte big-endian), read 4 bytes at a time as unsigned big-endian integers; a uniform
 integer below ``n`` is drawn by rejection (discard values >= 2^32 - 2^32 mod n). A
 Fisher-Yates shuffle (for i from len-1 down to 1, swap i with uniform(i+1)) is applied
 first to each section's questions in section order, then to each choice item's options
-in the paper's canonical question order.
+in the paper's canonical question order: to the list of its options that are not fixed
+(in canonical order), whose result fills the places that are not fixed, in order. An item
+that may not be shuffled (and a true/false item) draws nothing from the stream. With no
+fixed option this is the Fisher-Yates shuffle of all the options, as before.
 """
 
 from __future__ import annotations
@@ -114,8 +122,9 @@ def shuffle_for(
     opts: dict[str, tuple[str, ...]] = {}
     for q in paper.questions:
         labels = [o.label for o in q.options]
-        if q.type is not ItemType.TRUE_FALSE and options:
-            labels = stream.shuffle(labels)
+        if q.type is not ItemType.TRUE_FALSE and options and q.shuffle:
+            moved = iter(stream.shuffle([lbl for lbl in labels if lbl not in q.fixed]))
+            labels = [lbl if lbl in q.fixed else next(moved) for lbl in labels]
         opts[q.item_id] = tuple(labels)
     return CandidateShuffle(
         paper.paper_id, ticket, tuple(order), opts, {q.item_id: q.type for q in paper.questions}

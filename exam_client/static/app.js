@@ -393,6 +393,26 @@ function syncAnswers() {
 
 function isAnswered(itemId) { return (localAnswers[itemId] || []).length > 0; }
 
+function renderBody(q) {
+  // The question's body as its author wrote it: paragraphs and pictures, in order.
+  const box = $("q-stem");
+  if (box.dataset.item === q.item_id) return;
+  box.dataset.item = q.item_id;
+  box.replaceChildren(...q.body.map((b) => {
+    if (b.image) {
+      const img = document.createElement("img");
+      img.className = "q-image";
+      img.src = b.image;
+      img.alt = b.alt || "";
+      return img;
+    }
+    const p = document.createElement("p");
+    p.className = "stem-text";
+    p.textContent = b.text;
+    return p;
+  }));
+}
+
 function renderPaper() {
   if (!paper || !state) return;
   const q = paper.questions[current];
@@ -401,9 +421,7 @@ function renderPaper() {
   $("q-number").textContent = t("q_of", { n: q.number, total: paper.questions.length });
   $("q-type").textContent = t(q.type);
   $("q-points").textContent = t("points", { p: q.points });
-  $("q-stem").textContent = q.stem;
-  const img = $("q-image");
-  if (q.image) { img.src = q.image; img.hidden = false; } else { img.hidden = true; img.removeAttribute("src"); }
+  renderBody(q);
   const flagged = state.flags.includes(q.item_id);
   const fb = $("flag-button");
   fb.textContent = "⚑ " + (flagged ? t("unflag") : t("flag"));

@@ -2,7 +2,8 @@
 
 Everything central needs to check the centre's work independently: every attempt with
 all its answer changes (sequence number, server time), its state, times, score and
-per-item scores, the submission digest, signature and receipt; the sitting's pauses; the
+per-item scores (and which rule scored each item), the submission digest, signature and
+receipt; the sitting's pauses; the
 sitting's entries of the event log with their hashes and the chain head; and the cutoff
 results of candidates whose subjects are all final. Signed with the centre's key.
 Format: ``docs/result-package-format.md``.
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, joinedload
 from exam_server.eventlog.models import ChainHead, Event
 from exam_server.eventlog.service import GENESIS
 from exam_server.plans.models import Pause, Sitting
+from exam_server.scoring.service import sitting_rules
 from exam_server.sittings.models import Answer, Attempt, CandidateResult
 from exam_server.system.keys import public_key_hex, signing_key
 from question_bank.result_package import RESULTS_FORMAT, build_result_package
@@ -79,6 +81,8 @@ def result_document(
             "end": _t(sitting.end),
             "closed_at": _t(sitting.closed_at),
             "scored": sitting.end_key is not None,
+            "multiple_policy": sitting.plan.multiple_policy,
+            "item_rules": sitting_rules(sitting),
         },
         "attempts": [
             {

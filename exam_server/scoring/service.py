@@ -2,7 +2,9 @@
 
 The maths is ``question_bank.scoring`` (pure; central runs the same functions to re-score).
 This module only gathers the answers, stores the scores and decides each candidate's
-result once every subject of the plan is final for them.
+result once every subject of the plan is final for them. Which rule scored each item (the
+plan's for its type, or the item's own map) is written to the event log with the scoring
+(``sitting.scored``) and to the result package (:func:`sitting_rules`).
 """
 
 from __future__ import annotations
@@ -22,13 +24,31 @@ from exam_server.sittings.service import current_answers_many
 from question_bank.package import decrypt_answer_key
 from question_bank.scoring import (
     CutoffRule,
+    KeyedItem,
     MultiplePolicy,
     SubjectResult,
     SubjectStatus,
     TotalBasis,
     apply_cutoffs,
+    rules_of,
     score_paper,
 )
+
+
+def sitting_rules(sitting: Sitting) -> dict[str, str] | None:
+    """Item id -> the rule that scores it, for every paper of the sitting (None until the
+    answer key can be read)."""
+    if sitting.end_key is None or sitting.answer_key_blob is None:
+        return None
+    keys = decrypt_answer_key(sitting.answer_key_blob, sitting.end_key)
+    return _rules(keys, MultiplePolicy(sitting.plan.multiple_policy))
+
+
+def _rules(keys: dict[str, list[KeyedItem]], policy: MultiplePolicy) -> dict[str, str]:
+    rules: dict[str, str] = {}
+    for items in keys.values():
+        rules.update(rules_of(items, policy))
+    return dict(sorted(rules.items()))
 
 
 def score_sitting(session: Session, now: datetime, sitting: Sitting) -> int:
@@ -63,7 +83,11 @@ def score_sitting(session: Session, now: datetime, sitting: Sitting) -> int:
             actor="server",
             kind="sitting.scored",
             sitting_id=sitting.id,
-            data={"attempts": len(attempts)},
+            data={
+                "attempts": len(attempts),
+                "multiple_policy": policy.value,
+                "rules": _rules(keys, policy),
+            },
         )
     decide_results(
         session,

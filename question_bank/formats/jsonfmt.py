@@ -3,17 +3,26 @@
 
 Input is validated like any other (the field values may also be given in Chinese, e.g.
 ``"type": "单选"``); ``version`` in input is ignored: the bank assigns versions.
+
+Besides the fields of every format, an item may have ``image_alt``, ``shuffle`` (false:
+never shuffle its options), ``fixed`` (labels that keep their place), ``scoring``
+(``{"rule": "match_correct"}`` or ``{"rule": "map_response", "map": {"A": "1", ...},
+"default": "0", "lower": "0", "upper": "2"}``) and ``body`` (the stem as written:
+``[{"text": ...}, {"image": {media_type, data}, "alt": ...}, ...]``; then ``stem`` is its
+text). :meth:`~question_bank.items.Item.to_json` writes them where they are not the
+default.
 """
 
 from __future__ import annotations
 
+import binascii
 import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from exam_common.durable import write_atomic
-from question_bank.items import Image, Item, ItemIssue, ItemValidationError, RawRow
+from question_bank.items import Block, Image, Item, ItemIssue, ItemValidationError, RawRow
 
 FORMAT = "qbank-items/1"
 
@@ -33,29 +42,64 @@ def rows_from_json(data: Any, source: str) -> list[RawRow]:
             ]
         )
     rows: list[RawRow] = []
-    issues: list[ItemIssue] = []
     for n, d in enumerate(items, start=1):
         if not isinstance(d, dict):
-            issues.append(ItemIssue(source, n, None, "item", "每道试题必须是一个 JSON 对象"))
+            rows.append(
+                RawRow(
+                    source,
+                    n,
+                    {},
+                    issues=[
+                        ItemIssue(
+                            source,
+                            n,
+                            None,
+                            "item",
+                            "每道试题必须是一个 JSON 对象 (each item is a JSON object)",
+                        )
+                    ],
+                    unreadable=True,
+                )
+            )
             continue
+        item_id = str(d.get("id") or "") or None
+        found: list[ItemIssue] = []
         image = None
         if d.get("image"):
             try:
                 image = Image.from_json(d["image"])
-            except (KeyError, ValueError, TypeError):
-                issues.append(
+            except (KeyError, ValueError, TypeError, binascii.Error):
+                found.append(
                     ItemIssue(
                         source,
                         n,
-                        str(d.get("id") or ""),
+                        item_id,
                         "image",
-                        "图片须为 {media_type, data(base64)}",
+                        "图片须为 {media_type, data(base64)} (image: {media_type, data})",
                     )
                 )
-        raw = {k: v for k, v in d.items() if k not in ("image", "version")}
-        rows.append(RawRow(source, n, raw, image=image))
-    if issues:
-        raise ItemValidationError(issues)
+        body: list[Block] | None = None
+        if d.get("body") is not None:
+            body = []
+            raw_body = d["body"] if isinstance(d["body"], list) else [None]
+            for k, b in enumerate(raw_body, start=1):
+                try:
+                    if not isinstance(b, dict) or not ("text" in b or "image" in b):
+                        raise ValueError(b)
+                    body.append(Block.from_json(b))
+                except (KeyError, ValueError, TypeError, binascii.Error):
+                    found.append(
+                        ItemIssue(
+                            source,
+                            n,
+                            item_id,
+                            "body",
+                            f"body 的第 {k} 段须为 {{text}} 或 {{image: {{media_type, data}}, alt}} "
+                            f"(body part {k}: {{text}} or {{image, alt}})",
+                        )
+                    )
+        raw = {k: v for k, v in d.items() if k not in ("image", "version", "body")}
+        rows.append(RawRow(source, n, raw, image=image, body=body, issues=found))
     return rows
 
 

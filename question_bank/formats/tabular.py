@@ -4,6 +4,20 @@ One item per row; the first row holds the headers. Headers are matched by their 
 name (what the template writes, e.g. ``题干``) or the English field name in parentheses
 (``题干 (stem)`` or ``stem``), so a template with the English hints removed still reads.
 Option columns are ``选项A`` .. ``选项H``. Images are file names relative to the sheet.
+
+Four columns say what the author wants beyond the text (all optional, so sheets made from
+older templates still read): ``图片说明`` (the picture's alt text), ``选项乱序`` (是/否:
+may the options be shuffled per candidate; empty is 是), ``固定选项`` (options that keep
+their place when the others are shuffled, e.g. ``D``) and ``评分规则`` (the item's own
+scoring rule: empty for the plan's rule, ``全对得分``, or a map such as
+``A=1，B=1，C=1，D=-1；默认=0；下限=0；上限=3`` in the item's points).
+
+A sheet holds the stem and at most one picture after it; an item whose body is laid out
+otherwise (a picture first, several pictures) cannot be written to a sheet without losing
+its layout, and exporting one is refused with the items named (use json or qti).
+
+A cell holding a formula is refused with its address and formula: the bank takes what the
+author typed, not what a formula last computed (or did not compute).
 """
 
 from __future__ import annotations
@@ -25,6 +39,26 @@ from question_bank.items import (
     item_to_raw,
 )
 
+
+class Formula:
+    """A spreadsheet cell that holds a formula (or an error value) instead of a value."""
+
+    def __init__(self, cell: str, text: str, error: bool = False) -> None:
+        self.cell, self.text, self.error = cell, text, error
+
+    def message(self) -> str:
+        if self.error:
+            return (
+                f"单元格 {self.cell} 是错误值 {self.text}，请改为文字 "
+                f"(cell {self.cell} holds the error value {self.text})"
+            )
+        return (
+            f"单元格 {self.cell} 是公式“{self.text}”，导入只读取输入的文字；请复制后“选择性粘贴为"
+            f"数值”，或在内容前加英文单引号 ' 作为文字输入 (cell {self.cell} holds a formula: "
+            "paste it as a value, or type ' before the text)"
+        )
+
+
 #: (field, Chinese header, English hint, column width, note shown in the template)
 COLUMNS: tuple[tuple[str, str, str, int, str], ...] = (
     ("id", "试题编号", "id", 16, "必填，唯一，字母开头，如 ZYDD-0001；改题时编号不变"),
@@ -41,7 +75,30 @@ COLUMNS: tuple[tuple[str, str, str, int, str], ...] = (
     ("points", "分值", "points", 8, "必填，如 1 或 1.5（组卷时以组卷方案的分值为准）"),
     ("difficulty", "难度", "difficulty", 8, "必填：易 / 中 / 难"),
     ("knowledge_point", "知识点", "knowledge point", 20, "必填，如 安全用电"),
-    ("image", "图片", "image", 16, "可选：与本表同目录的图片文件名，如 d01.png"),
+    ("image", "图片", "image", 16, "可选：与本表同目录的图片文件名，如 d01.png；显示在题干之后"),
+    ("image_alt", "图片说明", "image alt", 16, "可选：图片内容的文字说明（看不到图片时读给考生）"),
+    (
+        "shuffle",
+        "选项乱序",
+        "shuffle",
+        8,
+        "可选：是 / 否。否 = 各考生的选项顺序都按本表；留空为 是（判断题从不乱序）",
+    ),
+    (
+        "fixed",
+        "固定选项",
+        "fixed options",
+        10,
+        "可选：乱序时位置不变的选项，如“以上都不对”在 D 则填 D；多个如 CD",
+    ),
+    (
+        "scoring",
+        "评分规则",
+        "scoring",
+        30,
+        "可选：留空按考试计划的规则；全对得分；或每个选项的分值，如 "
+        "A=1，B=1，C=1，D=-1；默认=0；下限=0；上限=3（最高分须等于分值，最低不得为负）",
+    ),
 )
 HEADERS = [f"{zh} ({en})" for _, zh, en, _, _ in COLUMNS]
 EXPORT_EXTRA = ("version", "版本", "version")
@@ -98,24 +155,52 @@ def _rows_from_table(source: str, table: Iterable[Sequence[Any]], base_dir: str)
         if all(v is None or str(v).strip() == "" for v in values):
             continue
         raw: dict[str, Any] = {}
+        found: list[ItemIssue] = []
         options = [""] * len(CHOICE_LABELS)
         for f, v in zip(fields, values, strict=False):
             if f is None or f == "version":
                 continue
+            if isinstance(v, Formula):
+                name = "options" if f.startswith("option_") else f
+                found.append(ItemIssue(source, n, None, name, v.message()))
+                v = None
             if f.startswith("option_"):
                 options[CHOICE_LABELS.index(f[-1])] = "" if v is None else str(v)
             else:
                 raw[f] = v
         raw["options"] = options
-        rows.append(RawRow(source, n, raw, base_dir=base_dir))
+        item_id = str(raw.get("id") or "").strip() or None
+        found = [ItemIssue(i.source, i.row, item_id, i.field, i.message) for i in found]
+        rows.append(RawRow(source, n, raw, base_dir=base_dir, issues=found))
     return rows
+
+
+def _cell_values(ws: Any) -> Iterable[list[Any]]:
+    """Each row's values; a formula or error cell as a :class:`Formula`."""
+    from openpyxl.utils import get_column_letter
+
+    for r, cells in enumerate(ws.iter_rows(), start=1):
+        out: list[Any] = []
+        for c, cell in enumerate(cells, start=1):
+            kind = getattr(cell, "data_type", "n")
+            value = cell.value
+            if kind == "f":
+                text = value if isinstance(value, str) else getattr(value, "text", str(value))
+                out.append(Formula(f"{get_column_letter(c)}{r}", str(text)))
+            elif kind == "e":
+                out.append(Formula(f"{get_column_letter(c)}{r}", str(value), error=True))
+            else:
+                out.append(value)
+        yield out
 
 
 def read_xlsx(path: Path) -> list[RawRow]:
     import openpyxl
 
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        # data_only=False: formulas are seen as formulas (their cached results may be stale
+        # or missing), so that they are refused by name instead of read as empty cells
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except Exception as e:  # openpyxl raises many kinds for a bad file
         raise ItemValidationError(
             [
@@ -130,7 +215,7 @@ def read_xlsx(path: Path) -> list[RawRow]:
         ) from None
     try:
         ws = wb["试题"] if "试题" in wb.sheetnames else wb.worksheets[0]
-        return _rows_from_table(str(path), ws.iter_rows(values_only=True), str(path.parent))
+        return _rows_from_table(str(path), _cell_values(ws), str(path.parent))
     finally:
         wb.close()
 
@@ -151,6 +236,26 @@ def read_csv(path: Path) -> list[RawRow]:
             ]
         ) from None
     return _rows_from_table(str(path), csv.reader(io.StringIO(text)), str(path.parent))
+
+
+def _check_sheet_items(items: Sequence[Item], path: Path) -> None:
+    """Refuse to write items whose body a sheet cannot hold (see the module docstring)."""
+    laid_out = [i.item_id for i in items if i.body]
+    if laid_out:
+        raise ItemValidationError(
+            [
+                ItemIssue(
+                    str(path),
+                    None,
+                    item_id,
+                    "body",
+                    "题干为图文穿插（图片在前或多张图片），表格只能表达“题干 + 其后一张图片”；"
+                    "请导出为 json 或 qti (the body has pictures laid out in a way a sheet "
+                    "cannot hold: export json or qti)",
+                )
+                for item_id in laid_out
+            ]
+        )
 
 
 def _row_values(item: Item) -> list[Any]:
@@ -177,6 +282,18 @@ def _write_images(items: Sequence[Item], directory: Path) -> None:
             write_atomic(directory / "images" / f"{i.item_id}.{i.image.extension}", i.image.data)
 
 
+def _example_row(**values: Any) -> list[Any]:
+    options = str(values.pop("options", "")).split("|")
+    out: list[Any] = []
+    for f, *_ in COLUMNS:
+        if f.startswith("option_"):
+            i = CHOICE_LABELS.index(f[-1])
+            out.append(options[i] if i < len(options) else "")
+        else:
+            out.append(values.get(f, ""))
+    return out
+
+
 def template_workbook() -> Any:
     """An empty workbook with the Chinese headers, a notes row per column, three
     example rows and a second sheet that explains every column."""
@@ -197,69 +314,57 @@ def template_workbook() -> Any:
         ws.column_dimensions[cell.column_letter].width = width
     ws.freeze_panes = "A2"
     examples = [
-        [
-            "ZYDD-0001",
-            "单选",
-            "职业道德",
-            "",
-            "五级、四级、三级",
-            "职业道德的核心是（  ）。",
-            "爱岗敬业",
-            "为人民服务",
-            "诚实守信",
-            "办事公道",
-            "",
-            "",
-            "",
-            "",
-            "B",
-            1,
-            "易",
-            "职业道德基本概念",
-            "",
-        ],
-        [
-            "GWJN-DG-0001",
-            "多选",
-            "岗位技能",
-            "电工",
-            "五级",
-            "下列属于基本安全用具的有（  ）。",
-            "绝缘棒",
-            "绝缘夹钳",
-            "验电器",
-            "绝缘手套",
-            "",
-            "",
-            "",
-            "",
-            "ABC",
-            2,
-            "中",
-            "安全用具",
-            "",
-        ],
-        [
-            "ZYNL-0001",
-            "判断",
-            "职业能力",
-            "",
-            "五级、四级",
-            "公文的标题一般由发文机关、事由和文种组成。",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "正确",
-            1,
-            "易",
-            "公文写作",
-            "",
-        ],
+        _example_row(
+            id="ZYDD-0001",
+            type="单选",
+            subject="职业道德",
+            levels="五级、四级、三级",
+            stem="职业道德的核心是（  ）。",
+            options="爱岗敬业|为人民服务|诚实守信|以上都不对",
+            key="B",
+            points=1,
+            difficulty="易",
+            knowledge_point="职业道德基本概念",
+            fixed="D",
+        ),
+        _example_row(
+            id="GWJN-DG-0001",
+            type="多选",
+            subject="岗位技能",
+            trade="电工",
+            levels="五级",
+            stem="下列属于基本安全用具的有（  ）。",
+            options="绝缘棒|绝缘夹钳|验电器|绝缘手套",
+            key="ABC",
+            points=3,
+            difficulty="中",
+            knowledge_point="安全用具",
+            scoring="A=1，B=1，C=1，D=-1；默认=0；下限=0；上限=3",
+        ),
+        _example_row(
+            id="ZYNL-0001",
+            type="判断",
+            subject="职业能力",
+            levels="五级、四级",
+            stem="公文的标题一般由发文机关、事由和文种组成。",
+            key="正确",
+            points=1,
+            difficulty="易",
+            knowledge_point="公文写作",
+        ),
+        _example_row(
+            id="ZYNL-0002",
+            type="单选",
+            subject="职业能力",
+            levels="五级、四级",
+            stem="下列事项按办理顺序排列正确的是（  ）。",
+            options="登记、拟办、批办|拟办、登记、批办|批办、拟办、登记",
+            key="A",
+            points=1,
+            difficulty="中",
+            knowledge_point="公文处理",
+            shuffle="否",
+        ),
     ]
     sample = wb.create_sheet("示例")
     sample.append(HEADERS)
@@ -270,7 +375,8 @@ def template_workbook() -> Any:
         type="list", formula1='"职业道德,职业能力,岗位技能"', allow_blank=False
     )
     diff_dv = DataValidation(type="list", formula1='"易,中,难"', allow_blank=False)
-    for dv, col in ((type_dv, "B"), (subj_dv, "C"), (diff_dv, "Q")):
+    shuffle_dv = DataValidation(type="list", formula1='"是,否"', allow_blank=True)
+    for dv, col in ((type_dv, "B"), (subj_dv, "C"), (diff_dv, "Q"), (shuffle_dv, "U")):
         ws.add_data_validation(dv)
         dv.add(f"{col}2:{col}5000")
     notes = wb.create_sheet("填写说明")
@@ -297,6 +403,7 @@ def write_template(path: Path) -> None:
 def write_xlsx(items: Sequence[Item], path: Path) -> None:
     import openpyxl
 
+    _check_sheet_items(items, path)
     wb = openpyxl.Workbook(write_only=True)
     ws = wb.create_sheet("试题")
     header = [*HEADERS, f"{EXPORT_EXTRA[1]} ({EXPORT_EXTRA[2]})"]
@@ -309,6 +416,7 @@ def write_xlsx(items: Sequence[Item], path: Path) -> None:
 
 
 def write_csv(items: Sequence[Item], path: Path) -> None:
+    _check_sheet_items(items, path)
     text = io.StringIO(newline="")
     w = csv.writer(text)
     w.writerow([*HEADERS, f"{EXPORT_EXTRA[1]} ({EXPORT_EXTRA[2]})"])

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from exam_client import protocol as p
-from exam_client.agent import Agent, AgentConfig, AgentError
+from exam_client.agent import Agent, AgentConfig, AgentError, open_paper
 from exam_client.clock import ServerClock
 from exam_client.journal import Change, MemoryJournal, SqliteJournal
 from exam_client.kiosk import kiosk_command
@@ -231,3 +231,38 @@ def test_pushes_are_typed_and_a_broadcast_reaches_the_screen() -> None:
         "resumed",
         "broadcast",
     }
+
+
+def test_the_terminal_shows_each_body_as_written_with_fixed_options_in_place(
+    tmp_path: Path,
+) -> None:
+    """The authored QTI items on a paper, decrypted and shuffled as the terminal does:
+    the page gets each body in order (pictures with their alt text), "以上都不对" stays
+    last for every candidate, the unshuffled item keeps its order."""
+    from question_bank.package import encrypt_paper
+    from tests.question_bank import qti_authored as qa
+
+    paper = qa.authored_assembly(tmp_path).papers[0].paper()
+    ciphertext = encrypt_paper(paper, DATA_KEY)
+    agent = Agent(AgentConfig(server="http://127.0.0.1:1", seat="01-01"), MemoryJournal())
+    firsts = set()
+    for n in range(40):
+        agent.paper, agent.shuffle, agent.shown = open_paper(ciphertext, DATA_KEY, f"2641{n:08d}")
+        doc = agent.paper_json()
+        assert doc is not None
+        q = {x["item_id"].split(".")[0]: x for x in doc["questions"]}
+        assert q["ZD-MAP-01"]["options"][3] == {"label": "D", "text": "以上都不对"}
+        firsts.add(q["ZD-MAP-01"]["options"][0]["text"])
+        assert [o["text"] for o in q["ZD-SEQ-03"]["options"]] == [
+            "前一项的结果",
+            "前两项的总结",
+            "与前三项无关",
+        ]
+        body = q["ZD-MAP-01"]["body"]
+        assert [sorted(b) for b in body] == [["text"], ["alt", "image"], ["text"]]
+        assert body[1]["alt"] == "宣传画：爱岗敬业、诚实守信、办事公道"
+        assert body[1]["image"] == "data:image/png;base64," + base64.b64encode(qa.PNG).decode()
+        assert body[2]["text"] == "下列属于职业道德基本要求的有（  ）。"
+        pic = q["ZD-PIC-06"]["body"]
+        assert pic[0]["image"].startswith("data:image/svg+xml;base64,") and "text" in pic[1]
+    assert len(firsts) == 3  # the three other options do move

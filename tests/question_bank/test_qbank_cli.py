@@ -148,3 +148,25 @@ def test_assemble_reports_shortfall_and_writes_nothing(run, tmp_path: Path) -> N
 def test_missing_bank_is_a_clear_error(run) -> None:  # type: ignore[no-untyped-def]
     out = run("stats", "--bank", "nope.sqlite3", code=6)
     assert "题库文件不存在" in out
+
+
+def test_authored_qti_items_through_the_command(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.question_bank import qti_authored as qa
+
+    qa.write_package(tmp_path / "authored.zip")
+    out = run("validate", "authored.zip")
+    assert "共 6 道试题" in out
+    assert "3 道题按试题自带的评分规则计分（map_response 2 道，match_correct 1 道）" in out
+    assert "2 道题有固定位置的选项" in out and "1 道题的选项不打乱" in out
+    assert "新增 6 题" in run("import", "authored.zip")
+    # a sheet cannot hold a picture before the stem: refused by name, nothing written
+    out = run("export", "--format", "xlsx", "-o", "out.xlsx", code=3)
+    assert "ZD-PIC-06" in out and "未导出任何文件" in out and not (tmp_path / "out.xlsx").exists()
+    run("export", "--format", "qti", "-o", "again.zip")
+    assert "未变化 6 题" in run("import", "again.zip")
+    # an item of another interaction type: what was found, where, in both languages
+    bad = qa.TF_ITEM.replace("choiceInteraction", "orderInteraction")
+    qa.write_package(tmp_path / "bad.zip", items={"items/o.xml": (bad, dict(qa.ETHICS))})
+    out = run("validate", "bad.zip", code=3)
+    assert "bad.zip:items/o.xml" in out and "试题 ZD-TF-05 (item ZD-TF-05)" in out
+    assert "orderInteraction（排序）" in out and "only choiceInteraction" in out

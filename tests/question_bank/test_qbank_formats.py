@@ -74,7 +74,9 @@ def test_qti_uses_the_standard_templates(sample_items: list[Item], tmp_path: Pat
             assert root.tag == f"{{{QTI_NS}}}assessmentItem"
             rp = root.find("q:responseProcessing", ns)
             assert rp is not None
-            assert rp.get("template") == (MAP_RESPONSE if t is ItemType.MULTIPLE else MATCH_CORRECT)
+            # the sample's items are scored by the plan's rule: written as match_correct (the
+            # plans' default, the key or nothing) and marked scoring="plan" in the manifest
+            assert rp.get("template") == MATCH_CORRECT != MAP_RESPONSE
             decl = root.find("q:responseDeclaration", ns)
             assert decl is not None
             assert decl.get("cardinality") == ("multiple" if t is ItemType.MULTIPLE else "single")

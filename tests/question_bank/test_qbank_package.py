@@ -350,3 +350,83 @@ def test_opened_package_is_complete(built: Any, central_key: Ed25519PrivateKey) 
     opened: OpenedPackage = open_package(built.data, central_key.public_key(), "410101")
     assert set(opened.parts) == set(member_names(built.data)[2:])
     assert opened.data_part_names() == ["roster.json"]
+
+
+# --- items as their authors wrote them (issue 23) ----------------------------------------
+
+
+def _authored_sitting(tmp_path: Path) -> Any:
+    from tests.question_bank import qti_authored as qa
+
+    return qa.authored_assembly(tmp_path)
+
+
+def test_answer_keys_carry_the_items_own_rules_and_old_keys_still_open(tmp_path: Path) -> None:
+    import os
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from question_bank.package import ANSWER_AAD, new_secret, seal_sitting
+    from question_bank.scoring import ScoringRule, score_item
+
+    assembly = _authored_sitting(tmp_path)
+    release, end = new_secret(), new_secret()
+    sealed = seal_sitting(assembly.papers, release, end)
+    end_key = derive_end_key(end, "T-QTI")
+    plain = AESGCM(end_key).decrypt(sealed.answer_key[:12], sealed.answer_key[12:], ANSWER_AAD)
+    assert json.loads(plain)["format"] == "exam-answer-key/2"
+    (keys,) = decrypt_answer_key(sealed.answer_key, end_key).values()
+    by_id = {k.item_id.split(".")[0]: k for k in keys}
+    mapped = by_id["ZD-MAP-01"]
+    assert mapped.rule is ScoringRule.MAP_RESPONSE and mapped.out_of == 3
+    assert mapped.choices == ("A", "B", "C", "D") and mapped.points == 15
+    assert score_item(mapped, "A").awarded == 5
+    assert by_id["ZD-ALL-02"].rule is ScoringRule.MATCH_CORRECT
+    assert by_id["ZD-SEQ-03"].rule is None  # the plan's rule
+    # a key sealed before items had their own rules (exam-answer-key/1) still opens
+    old = {
+        "format": "exam-answer-key/1",
+        "sitting_code": "T-OLD",
+        "papers": {
+            "P": [{"item_id": "Q1.v1", "type": "multiple", "key": ["A", "C"], "points": "6"}]
+        },
+    }
+    nonce = os.urandom(12)
+    blob = nonce + AESGCM(end_key).encrypt(nonce, json.dumps(old).encode(), ANSWER_AAD)
+    (q1,) = decrypt_answer_key(blob, end_key)["P"]
+    assert q1.scoring is None and q1.key == {"A", "C"} and str(q1.points) == "6"
+
+
+def test_papers_carry_body_and_option_order_but_no_scoring(tmp_path: Path) -> None:
+    from question_bank.paper import Paper, PaperFormatError
+
+    paper = _authored_sitting(tmp_path).papers[0].paper()
+    doc = paper.to_json()
+    assert doc["format"] == "exam-paper/2"
+    q = {x["item_id"].split(".")[0]: x for x in doc["items"]}
+    assert q["ZD-MAP-01"]["fixed"] == ["D"] and "shuffle" not in q["ZD-MAP-01"]
+    assert q["ZD-SEQ-03"]["shuffle"] is False
+    assert [b.get("alt") for b in q["ZD-MAP-01"]["body"]] == [
+        None,
+        "宣传画：爱岗敬业、诚实守信、办事公道",
+        None,
+    ]
+    # what a terminal decrypts says nothing of keys or scoring
+    text = json.dumps(doc, ensure_ascii=False)
+    for word in ("scoring", "map_response", "match_correct", "mappedValue", '"key"', "upper"):
+        assert word not in text
+    assert Paper.from_bytes(paper.to_bytes()) == paper
+    # a fixed option the question does not have is refused
+    bad = json.loads(paper.to_bytes())
+    bad["items"][0]["fixed"] = ["H"]
+    with pytest.raises(PaperFormatError, match="fixed"):
+        Paper.from_json(bad)
+
+
+def test_plain_papers_are_still_exam_paper_1(built: Any) -> None:
+    """A paper that needs nothing new stays readable by terminals of the previous release."""
+    from question_bank.paper import Paper
+
+    paper = built.assemblies[0].papers[0].paper()
+    assert paper.to_json()["format"] == "exam-paper/1"
+    assert Paper.from_bytes(paper.to_bytes()) == paper

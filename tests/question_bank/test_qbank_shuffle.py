@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from itertools import permutations
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,6 +21,7 @@ from question_bank.shuffle import (
     shuffle_for,
     to_canonical_responses,
 )
+from tests.question_bank import qti_authored as qa
 
 tickets = st.from_regex(r"\d{12}", fullmatch=True)
 
@@ -38,6 +41,7 @@ def papers_with_keys(draw: st.DrawFn) -> tuple[Paper, list[KeyedItem]]:
         for _ in range(count):
             n += 1
             item_id = f"Q-{n}.v1"
+            shuffle, fixed = True, frozenset[str]()
             if t is ItemType.TRUE_FALSE:
                 options = (Option("T", "正确"), Option("F", "错误"))
                 key = frozenset({draw(st.sampled_from("TF"))})
@@ -51,7 +55,13 @@ def papers_with_keys(draw: st.DrawFn) -> tuple[Paper, list[KeyedItem]]:
                     )
                 else:
                     key = frozenset({draw(st.sampled_from(labels))})
-            questions.append(PaperQuestion(item_id, t, f"题{n}", options, points, si))
+                shuffle = draw(st.booleans()) or draw(st.booleans())
+                fixed = frozenset(draw(st.lists(st.sampled_from(labels), unique=True)))
+            questions.append(
+                PaperQuestion(
+                    item_id, t, f"题{n}", options, points, si, shuffle=shuffle, fixed=fixed
+                )
+            )
             keys.append(KeyedItem(item_id, t, key, points))
     seed = draw(st.binary(min_size=16, max_size=16)).hex()
     paper = Paper(
@@ -111,8 +121,11 @@ def test_shuffle_is_a_deterministic_permutation_within_sections(
     for q in paper.questions:
         canonical = [o.label for o in q.options]
         assert sorted(a.options[q.item_id]) == sorted(canonical)
-        if q.type is ItemType.TRUE_FALSE:
-            assert a.options[q.item_id] == ("T", "F")
+        if q.type is ItemType.TRUE_FALSE or not q.shuffle:
+            assert a.options[q.item_id] == tuple(canonical)
+        for place, label in enumerate(canonical):
+            if label in q.fixed:  # a fixed option is shown in its own place
+                assert a.options[q.item_id][place] == label
         for lbl in canonical:
             assert a.to_display(q.item_id, a.to_canonical(q.item_id, [lbl])) == {lbl}
 
@@ -157,3 +170,29 @@ def test_shuffle_stream_is_pinned() -> None:
 
 PINNED_ORDER = ("Q-2.v1", "Q-0.v1", "Q-3.v1", "Q-1.v1", "Q-4.v1")
 PINNED_OPTIONS = ("A", "D", "C", "B")
+
+
+def test_fixed_options_keep_their_place_over_many_tickets(tmp_path: Path) -> None:
+    """The authored QTI items on a paper: "以上都不对" (fixed) is last on every one of 200
+    tickets while the other options take every order; the item whose options may not be
+    shuffled is never shuffled; true/false never; questions still change order."""
+    paper = qa.authored_assembly(tmp_path).papers[0].paper()
+    by_id = {q.item_id.split(".")[0]: q for q in paper.questions}
+    texts = {k: [o.text for o in q.options] for k, q in by_id.items()}
+    seen: dict[str, set[tuple[str, ...]]] = {k: set() for k in by_id}
+    orders = set()
+    for n in range(200):
+        ticket = f"26410100{n:04d}"
+        shown = displayed_paper(paper, shuffle_for(paper, ticket))
+        orders.add(tuple(q.item_id for q in shown.questions))
+        for q in shown.questions:
+            seen[q.item_id.split(".")[0]].add(tuple(o.text for o in q.options))
+        for key in ("ZD-MAP-01", "ZD-PART-04"):
+            (q,) = [x for x in shown.questions if x.item_id.startswith(key)]
+            assert q.options[3] == Option("D", "以上都不对"), ticket
+    assert {o[:3] for o in seen["ZD-MAP-01"]} == set(permutations(texts["ZD-MAP-01"][:3]))
+    assert {o[:3] for o in seen["ZD-PART-04"]} == set(permutations(texts["ZD-PART-04"][:3]))
+    assert seen["ZD-SEQ-03"] == {tuple(texts["ZD-SEQ-03"])}  # shuffle="false"
+    assert seen["ZD-TF-05"] == {("正确", "错误")}
+    assert len(seen["ZD-ALL-02"]) == 24 and len(seen["ZD-PIC-06"]) == 6
+    assert len(orders) > 1
