@@ -71,7 +71,7 @@ def write_demo_package(out: Path, now: datetime, *, quick: bool) -> dict[str, st
         sittings.append(
             Sitting(sitting_code, subject, start, start + times.duration, ("A", "B", "C"))
         )
-        bp = sample_blueprint(code, level, "DG" if code == "GWJN" else None)
+        bp = sample_blueprint(code, level, trade if code == "GWJN" else None)
         specs.append(SittingSpec(sitting_code, bp, start, start + times.duration, *times.windows))
     plan = allocate(cands, [centre], sittings, year=now.year, seed=2026, title="演示考试")
     key = Ed25519PrivateKey.generate()

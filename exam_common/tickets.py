@@ -48,7 +48,8 @@ CheckName = Literal[
 
 
 def _validator(module: Any) -> Callable[[str], object]:
-    return module.validate  # type: ignore[no-any-return]
+    validate: Callable[[str], object] = module.validate
+    return validate
 
 
 #: check algorithm -> (stdnum validator, extra characters its check character may use,
@@ -167,7 +168,7 @@ class TicketRule(BaseModel):
             text = text.upper()
         return text
 
-    def validate(self, ticket: str) -> None:
+    def verify(self, ticket: str) -> None:
         """Raise :class:`TicketError` naming what is wrong with ``ticket``; return if it
         follows the rule. The caller normalises input first (:meth:`normalise`)."""
         if not isinstance(ticket, str) or not ticket:
@@ -205,13 +206,15 @@ class TicketRule(BaseModel):
                 ) from None
         if self.layout == "generated":
             if ticket[6:9] == "000":
-                raise TicketError("room", "准考证号中的考场号为 000", "room number 000 in the ticket")
+                raise TicketError(
+                    "room", "准考证号中的考场号为 000", "room number 000 in the ticket"
+                )
             if ticket[9:11] == "00":
                 raise TicketError("seat", "准考证号中的座号为 00", "seat number 00 in the ticket")
 
     def is_valid(self, ticket: str) -> bool:
         try:
-            self.validate(ticket)
+            self.verify(ticket)
         except TicketError:
             return False
         return True

@@ -81,7 +81,7 @@ def validate_ticket(ticket: str) -> None:
     """
     if not isinstance(ticket, str):
         raise TicketError("type", "准考证号应为文本", "the ticket number must be a string")
-    GENERATED.validate(ticket)
+    GENERATED.verify(ticket)
 
 
 def is_valid_ticket(ticket: str) -> bool:

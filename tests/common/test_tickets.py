@@ -19,9 +19,9 @@ HENAN = TicketRule(name="河南工考报名系统", length=12, charset="digits")
 def test_the_manuals_number_follows_henans_rule_and_not_ours() -> None:
     """003_*.txt prints 250800610001; it has no Damm check digit, and the province's rule
     (12 digits, no check character) takes it as issued."""
-    HENAN.validate("250800610001")
+    HENAN.verify("250800610001")
     with pytest.raises(TicketError) as e:
-        GENERATED.validate("250800610001")
+        GENERATED.verify("250800610001")
     assert e.value.code == "check"
 
 
@@ -38,7 +38,7 @@ def test_the_manuals_number_follows_henans_rule_and_not_ours() -> None:
 )
 def test_refusals_name_what_is_wrong(rule: TicketRule, bad: str, code: str, words: str) -> None:
     with pytest.raises(TicketError) as e:
-        rule.validate(bad)
+        rule.verify(bad)
     assert e.value.code == code
     assert words in e.value.zh, e.value.zh
     assert e.value.en
@@ -58,11 +58,11 @@ def test_check_characters_by_stdnum_catch_single_errors(check: str, make: object
     for _ in range(60):
         body = "".join(rng.choice("0123456789") for _ in range(10))
         good = make(body)  # type: ignore[operator]
-        rule.validate(good)
+        rule.verify(good)
         pos = rng.randrange(len(body))
         wrong = body[:pos] + str((int(body[pos]) + 1) % 10) + body[pos + 1 :] + good[len(body) :]
         with pytest.raises(TicketError) as e:
-            rule.validate(wrong)
+            rule.verify(wrong)
         assert e.value.code == "check"
 
 
@@ -71,16 +71,16 @@ def test_mod_11_2_allows_x_only_as_the_check_character() -> None:
     body = next(
         b for b in (f"{n:07d}" for n in range(1000, 9999)) if mod_11_2.calc_check_digit(b) == "X"
     )
-    rule.validate(body + "X")
+    rule.verify(body + "X")
     assert rule.normalise(f" {body} x ") == body + "X"
     with pytest.raises(TicketError) as e:
-        rule.validate("X" + body)
+        rule.verify("X" + body)
     assert e.value.code == "chars"
 
 
 def test_generated_layout_is_one_rule() -> None:
     tk = make_ticket(2026, "0101", "001", 5)
-    GENERATED.validate(tk)
+    GENERATED.verify(tk)
     assert GENERATED.public()["check"] == "damm"
     assert GENERATED.describe() == "12 位数字，末位为 damm 校验位"
     assert HENAN.describe() == "12 位数字，无校验位"
