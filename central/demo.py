@@ -10,14 +10,16 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from central.packaging import SittingSpec, build_centre_package
+from central.plan import PlanDoc
+from central.samples import sample_plan
+from exam_common.tickets import GENERATED
 from question_bank.package import private_key_pem, public_key_pem, secrets_to_json
-from question_bank.package_parts import CutoffPart, PlanPart
+from question_bank.package_parts import PlanPart
 from question_bank.sample import load_sample_bank, sample_blueprint
 from seating import sample
 from seating.allocation import allocate
@@ -60,6 +62,7 @@ def write_demo_package(out: Path, now: datetime, *, quick: bool) -> dict[str, st
         address="示例市示例路 1 号",
     )
     level, trade = 4, "电工"
+    henan = PlanDoc.model_validate(sample_plan("henan-2026"))
     cands = [
         dataclasses.replace(c, level=level, trade=trade, centre=CENTRE)
         for c in sample.candidates(CANDIDATES, seed=7)
@@ -81,14 +84,11 @@ def write_demo_package(out: Path, now: datetime, *, quick: bool) -> dict[str, st
         plan=PlanPart(
             year=now.year,
             name=f"{now.year}年工勤技能岗位等级考核（演示）",
-            cutoffs=(
-                CutoffPart(
-                    level=level,
-                    subjects=tuple(s for _, s in SUBJECTS),
-                    subject_min=Decimal(35),
-                    total_min=Decimal(180),
-                ),
-            ),
+            # Henan's form and documents as the sample plan has them (35 per subject, no
+            # total line); the demo numbers its candidates itself.
+            forms=tuple(f for f in henan.forms if f.level == level),
+            ticket_rule=GENERATED,
+            documents=henan.documents,
         ),
         sittings=specs,
         bank=load_sample_bank(),

@@ -369,12 +369,19 @@ def _render(
     "--subjects", default="职业道德,职业能力,岗位技能", show_default=True, help="成绩科目，逗号分隔"
 )
 @click.option(
-    "--subject-line", type=Decimal, default=Decimal(60), show_default=True, help="单科合格线"
+    "--subject-line",
+    type=Decimal,
+    help="单科合格线（考试计划的，如河南 35、河北 60）：导出成绩表时必填，没有缺省值",
 )
 @click.option(
-    "--total-line", type=Decimal, default=Decimal(180), show_default=True, help="总成绩合格线"
+    "--total-line",
+    type=Decimal,
+    help="总成绩合格线：只在考试计划设了总成绩合格线时填写（缺省：不设）",
 )
 @click.option("--mean", is_flag=True, help="总成绩合格线按各科平均分计（而非总分）")
+@click.option(
+    "--website", default="", help="考评结果查询网站，印在成绩单上（如 http://ha.nva.net.cn）"
+)
 @click.option("--reports", type=click.Path(path_type=Path), help="同时打印成绩单 PDF 到此文件")
 @click.option("--lang", type=click.Choice(["zh_CN", "en"]), default="zh_CN", show_default=True)
 def export_cmd(
@@ -382,9 +389,10 @@ def export_cmd(
     out: Path,
     results: Path | None,
     subjects: str,
-    subject_line: Decimal,
-    total_line: Decimal,
+    subject_line: Decimal | None,
+    total_line: Decimal | None,
     mean: bool,
+    website: str,
     reports: Path | None,
     lang: str,
 ) -> None:
@@ -396,7 +404,17 @@ def export_cmd(
             click.echo(f"座位安排已导出到 {out} (plan exported)")
             return
         subj = tuple(s.strip() for s in subjects.split(",") if s.strip())
-        rule = CutoffRule(
+        if subject_line is None:
+            raise SeatingError(
+                "导出成绩表须给出单科合格线 --subject-line（按考试计划填写，没有缺省值）",
+                "--subject-line is required with --results: the plan's line, no default",
+            )
+        if mean and total_line is None:
+            raise SeatingError(
+                "--mean 只在给出总成绩合格线 --total-line 时有意义",
+                "--mean needs --total-line",
+            )
+        rule = CutoffRule.uniform(
             subj, subject_line, total_line, TotalBasis.MEAN if mean else TotalBasis.SUM
         )
         rows = read_results(results, subj)
@@ -412,7 +430,10 @@ def export_cmd(
         if reports:
             reports.write_bytes(
                 _with_bar(
-                    "成绩单", lambda p: documents.score_reports(plan, reps, lang=lang, progress=p)
+                    "成绩单",
+                    lambda p: documents.score_reports(
+                        plan, reps, lang=lang, website=website, progress=p
+                    ),
                 )
             )
             click.echo(f"成绩单已生成 {reports} (score reports written)")

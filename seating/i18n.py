@@ -114,16 +114,22 @@ TEXT: dict[str, tuple[str, str]] = {
     "status_absent": ("缺考", "Absent"),
     "status_voided": ("违纪（成绩无效）", "Violation (voided)"),
     "status_missing": ("成绩未出", "Not yet scored"),
-    "rule_text": (
-        "各科成绩均不低于 {subject} 分且总成绩不低于 {total} 分为合格；缺考或违纪的科目不计成绩。",
-        "Pass: every subject at least {subject} and the total at least {total}; an absent or "
-        "voided subject scores nothing.",
+    "verdict_line": ("合格/不合格", "pass/fail"),
+    "no_line": ("—", "—"),
+    "no_total_line": ("不设总成绩合格线", "no total line"),
+    "rule_part": ("{subject}不低于 {line} 分", "{subject} at least {line}"),
+    "rule_part_verdict": ("{subject}评定为合格", "{subject} passed"),
+    "rule_parts_join": ("，", "; "),
+    "rule_total": ("，且总成绩不低于 {total} 分", "; and the total at least {total}"),
+    "rule_total_mean": (
+        "，且各科平均成绩不低于 {total} 分",
+        "; and the mean of the scored subjects at least {total}",
     ),
-    "rule_text_mean": (
-        "各科成绩均不低于 {subject} 分且各科平均成绩不低于 {total} 分为合格；缺考或违纪的科目不计成绩。",
-        "Pass: every subject at least {subject} and the mean of the subjects at least {total}; "
-        "an absent or voided subject scores nothing.",
+    "rule_sentence": (
+        "合格标准：{rules}；缺考或违纪的科目不计成绩。",
+        "Pass: {rules}. An absent or voided subject scores nothing.",
     ),
+    "results_website": ("考评结果查询网站：{website}", "Results online: {website}"),
     "issued": ("出具日期：{date}", "Issued: {date}"),
 }
 

@@ -84,6 +84,9 @@ class Candidate:
     photo: bytes | None = field(default=None, repr=False, compare=False)  #: JPEG/PNG
     centre: str | None = None  #: registered centre code (考点代码); None: any centre
     registration_no: str = ""  #: 报名号 from the registration system, printed if given
+    #: 准考证号 as the province issued it; empty: the allocation numbers the candidate
+    #: (``seating.tickets``, year + centre + room + seat + check digit)
+    ticket: str = ""
 
     def __post_init__(self) -> None:
         if not self.id_number:

@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from exam_common.tickets import GENERATED
 from exam_server.candidates.models import Candidate
 from exam_server.centres.models import Centre, Room, Seat
 from exam_server.plans.models import ExamPlan, Paper, Sitting
@@ -101,20 +102,28 @@ def seed_rehearsal(
                     )
                 )
         rooms.append(room)
-    # One subject, so results are decided as soon as the sitting is scored.
+    # One subject, so results are decided as soon as the sitting is scored. The rehearsal
+    # needs some line to decide by; it is the rehearsal's own, printed as such.
     plan = ExamPlan(
         year=start.year,
         name=f"演练 {code}",
-        cutoffs=[
+        forms=[
             {
                 "level": 4,
-                "trade": None,
-                "subjects": ["职业道德"],
-                "subject_min": "60",
-                "total_min": "60",
-                "total_basis": "sum",
+                "parts": [
+                    {
+                        "subject": "ZYDD",
+                        "name": "职业道德",
+                        "delivery": "cbt",
+                        "full_marks": "100",
+                        "line": "60",
+                    }
+                ],
+                "source": "演练用（只有一个科目）",
             }
         ],
+        ticket_rule=GENERATED.model_dump(mode="json"),
+        documents={},
     )
     session.add(plan)
     release, end_secret = new_secret(), new_secret()

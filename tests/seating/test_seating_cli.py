@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -120,11 +121,33 @@ def test_allocate_print_export_check(tmp_path: Path, pdf_tools: None) -> None:
             str(tmp_path / "r.pdf"),
         ],
     )
+    # no invented line: the plan's single-subject line must be given
+    assert res.exit_code == 4 and "--subject-line" in res.output, res.output
+    res = runner.invoke(
+        main,
+        [
+            "export",
+            "--plan",
+            str(plan_path),
+            "--out",
+            str(tmp_path / "r.xlsx"),
+            "--results",
+            str(results),
+            "--subject-line",
+            "35",
+            "--website",
+            "http://ha.nva.net.cn",
+            "--reports",
+            str(tmp_path / "r.pdf"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     ws = load_workbook(tmp_path / "r.xlsx").active
     assert [c.value for c in ws[1]][-2:] == ["总成绩", "考核结果"]
     assert ws.cell(2, 8).value == "缺考" and ws.cell(2, ws.max_column).value == "不合格"
-    assert "成绩单" in pdf_text((tmp_path / "r.pdf").read_bytes())
+    report = pdf_text((tmp_path / "r.pdf").read_bytes())
+    assert "成绩单" in report and "http://ha.nva.net.cn" in report
+    assert "不设总成绩合格线" in report and not re.search(r"总成绩合格线 \d", report)
 
     good = plan.assignments[0].ticket
     res = runner.invoke(main, ["ticket-check", good, "--plan", str(plan_path)])
