@@ -144,15 +144,15 @@ class CentreParts(_Model):
         sittings = {s.code for s in self.sittings}
         tickets: set[str] = set()
         taken: set[tuple[str, str, int]] = set()
-        by_code = {s.code: s for s in self.sittings}
-        for s in self.sittings:
-            if s.level is None:
-                raise ValueError(f"sitting {s.code}: no level")
-            forms = [f for f in self.plan.forms if f.level == s.level]
-            if not any(f.part(s.subject) and f.part(s.subject).is_cbt for f in forms):  # type: ignore[union-attr]
+        by_code = {sp.code: sp for sp in self.sittings}
+        for sp in self.sittings:
+            if sp.level is None or not any(
+                _is_cbt(f, sp.subject) for f in self.plan.forms if f.level == sp.level
+            ):
+                level = LEVEL_ZH.get(sp.level or 0, "（未写等级）")
                 raise ValueError(
-                    f"场次 {s.code} 的科目“{s.subject}”不是{LEVEL_ZH[s.level]}考核方式中的机考科目"
-                    f"（或{LEVEL_ZH[s.level]}没有考核方式和合格线）"
+                    f"场次 {sp.code} 的科目“{sp.subject}”不是{level}考核方式中的机考科目"
+                    f"（或{level}没有考核方式和合格线）"
                 )
         for c in self.roster:
             if c.ticket in tickets:
@@ -170,12 +170,11 @@ class CentreParts(_Model):
                     f"roster {c.ticket}: {LEVEL_ZH[c.level]}（{c.trade}）没有考核方式和合格线 "
                     f"(no exam form for level {c.level})"
                 )
-            for s in c.seats:
-                sitting = by_code.get(s.sitting)
-                part = form.part(sitting.subject) if sitting is not None else None
-                if sitting is not None and (part is None or not part.is_cbt):
+            for seat in c.seats:
+                sitting = by_code.get(seat.sitting)
+                if sitting is not None and not _is_cbt(form, sitting.subject):
                     raise ValueError(
-                        f"roster {c.ticket}: 场次 {s.sitting}（{sitting.subject}）不是"
+                        f"roster {c.ticket}: 场次 {seat.sitting}（{sitting.subject}）不是"
                         f"{form.label}的机考科目"
                     )
             for s in c.seats:
@@ -192,6 +191,11 @@ class CentreParts(_Model):
                     )
                 taken.add((s.sitting, s.room, s.seat))
         return self
+
+
+def _is_cbt(form: Form, subject: str) -> bool:
+    part = form.part(subject)
+    return part is not None and part.is_cbt
 
 
 PART_NAMES = ("centre.json", "plan.json", "sittings.json", "roster.json")
