@@ -473,6 +473,28 @@ def outcomes_report(out: Path, lang: str, database: str | None) -> None:
 
 
 @main.command(
+    "tickets",
+    help="打印准考证 PDF（已发布的座位，含年龄、须知与成绩查询网站）/ print admission tickets.",
+)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--centre", "centre", help="只打印该考点的准考证")
+@click.option("--lang", type=click.Choice(["zh_CN", "en"]), default="zh_CN", show_default=True)
+@database_option
+def tickets_cmd(out: Path, centre: str | None, lang: str, database: str | None) -> None:
+    from central.publishing import seat_plan_of
+    from exam_common.durable import PUBLIC, write_atomic
+    from seating import documents
+
+    with _errors(), _db(_config(database, None)).read() as session:
+        seat_plan = seat_plan_of(session, _plan(session))
+    chosen = [a.ticket for a in seat_plan.assignments if centre in (None, a.centre)]
+    if not chosen:
+        raise click.ClickException("还没有已发布座位的考生 / nobody is seated yet: publish first")
+    write_atomic(out, documents.admission_tickets(seat_plan, tickets=chosen, lang=lang), PUBLIC)
+    click.echo(f"已生成 {len(chosen)} 张准考证：{out}")
+
+
+@main.command(
     "offline-code",
     help="打印离线密钥码（到时间才给）/ print a sitting's offline key code, only from its time.",
 )

@@ -43,7 +43,7 @@ from question_bank.assembly import BankIndex
 from question_bank.blueprint import Blueprint, load_blueprints
 from question_bank.catalogue import Catalogue
 from question_bank.package_parts import DocumentsPart, PlanPart
-from seating.model import Centre, Room, Sitting
+from seating.model import Centre, PrintedTexts, Room, Sitting
 
 
 class PlanError(ValueError):
@@ -189,9 +189,14 @@ class PlanDoc(_M):
                 s.variants,
                 frozenset({s.level}),
                 frozenset(s.trades),
+                s.windows_s,
             )
             for s in self.sittings
         ]
+
+    def printed_texts(self) -> PrintedTexts:
+        d = self.documents
+        return PrintedTexts(d.results_website, d.instructions, d.issuer)
 
     def room_codes(self) -> dict[str, set[str]]:
         return {c.code: {r.code.zfill(3) for r in c.rooms} for c in self.centres}

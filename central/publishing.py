@@ -288,4 +288,5 @@ def seat_plan_of(session: Session, plan: PlanDoc) -> SeatPlan:
             for r in regs
         ),
         spares={},
+        texts=plan.printed_texts(),
     )

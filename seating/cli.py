@@ -12,6 +12,7 @@ Exit codes (also in ``seating --help``):
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,7 +36,7 @@ from seating.inputs import (
     read_rooms,
     read_sittings,
 )
-from seating.model import ProblemKind, RoomKey, SeatingError, SeatPlan, room_key
+from seating.model import PrintedTexts, ProblemKind, RoomKey, SeatingError, SeatPlan, room_key
 from seating.planfile import dump_plan, load_plan
 from seating.records import RoomRecord, ScoreReport
 from seating.tickets import TicketError, validate_ticket
@@ -262,6 +263,14 @@ def _room_keys(plan: SeatPlan, rooms: tuple[str, ...]) -> list[RoomKey] | None:
     "--photos", type=click.Path(path_type=Path), help="照片文件夹：<身份证号>.jpg 或 <准考证号>.jpg"
 )
 @click.option("--lang", type=click.Choice(["zh_CN", "en"]), default="zh_CN", show_default=True)
+@click.option("--website", help="考评结果查询网站（印在准考证须知中；缺省用计划文件中的）")
+@click.option("--issuer", help="主办单位（印在准考证底部；缺省用计划文件中的）")
+@click.option(
+    "--instructions",
+    "instructions_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="应考人员须知，UTF-8 文本，每行一条；可写 {entry}、{late}、{submit}、{website}",
+)
 def print_cmd(
     which: tuple[str, ...],
     plan_path: Path,
@@ -270,11 +279,29 @@ def print_cmd(
     rooms: tuple[str, ...],
     photos: Path | None,
     lang: str,
+    website: str | None,
+    issuer: str | None,
+    instructions_path: Path | None,
 ) -> None:
     """打印文件 (print documents) 到 PDF。WHICH：tickets 准考证、door 考场门贴、signin 签到表、
     labels 桌贴、chart 座位表、record 空白考场情况记录、all 全部。"""
     with _errors():
         plan = load_plan(plan_path)
+        texts = plan.texts
+        plan = dataclasses.replace(
+            plan,
+            texts=PrintedTexts(
+                results_website=texts.results_website if website is None else website,
+                instructions=tuple(
+                    ln.strip()
+                    for ln in instructions_path.read_text("utf-8-sig").splitlines()
+                    if ln.strip()
+                )
+                if instructions_path
+                else texts.instructions,
+                issuer=texts.issuer if issuer is None else issuer,
+            ),
+        )
         if photos:
             plan, issues = attach_photos(plan, photos)
             missing = [i for i in issues if i.field]
