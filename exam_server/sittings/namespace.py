@@ -23,10 +23,10 @@ from flask_socketio import Namespace, join_room, leave_room
 
 from exam_client import protocol as p
 from exam_server.messages import message
+from exam_server.plans.models import Sitting
 from exam_server.runtime import runtime
 from exam_server.sittings import engine, service, signals
 from exam_server.sittings.engine import RuleError
-from exam_server.plans.models import Sitting
 from exam_server.sittings.models import Attempt
 from exam_server.sittings.writer import is_transient
 
