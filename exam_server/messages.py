@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 #: texts that name a sitting's window, used when the refusal carries its params
 WITH_PARAMS: dict[str, tuple[str, str]] = {
     "entry_not_open": (
-        "尚未到登录时间：开考前 {entry} 方可登录（{at} 起），请稍候。",
+        "尚未到登录时间：开考前 {entry}方可登录（{at} 起），请稍候。",
         "Login is not open yet: it opens {entry} before the start (at {at}). Please wait.",
     ),
     "late_entry_closed": (
@@ -26,7 +26,7 @@ WITH_PARAMS: dict[str, tuple[str, str]] = {
         "Please see the invigilator.",
     ),
     "submit_too_early": (
-        "开考 {submit} 后方可交卷（{at} 起）。",
+        "开考 {submit}后方可交卷（{at} 起）。",
         "You may submit only from {submit} after the start (from {at}).",
     ),
     "bad_ticket": ("准考证号有误：{why}", "The ticket number is wrong: {why}"),
