@@ -95,12 +95,12 @@ def test_candidate_from_login_to_receipt_in_chromium(
     # the numbers central makes: 12 digits); the agent checks the whole rule, check
     # digit included, so a mistyped digit never reaches the server.
     ticket, id_number = s.candidate(0)
-    p1.wait_for_function("document.getElementById('ticket').maxLength === 12")
+    p1.wait_for_selector("#ticket[maxlength='12']")
     login(p1, ticket[:11] + "A", id_number)
     assert "只能包含数字：第 12 位是“A”" in p1.inner_text("#login-error")
     wrong = ticket[:5] + str((int(ticket[5]) + 1) % 10) + ticket[6:]
     login(p1, wrong, id_number)
-    p1.wait_for_function("document.getElementById('login-error').textContent.includes('校验')")
+    p1.wait_for_selector("#login-error:has-text('校验')")
     assert "校验不通过" in p1.inner_text("#login-error")
     assert t1.state()["screen"] == "login"
     login(p1, ticket, id_number)
