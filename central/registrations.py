@@ -204,7 +204,10 @@ def import_registrations(
             if not 1 <= level <= 5:
                 raise ValueError
         except ValueError:
-            bad("level", f"等级“{get('level')}”应为 1-5、一级-五级 或 初级工、中级工、高级工、技师、高级技师")
+            bad(
+                "level",
+                f"等级“{get('level')}”应为 1-5、一级-五级 或 初级工、中级工、高级工、技师、高级技师",
+            )
         for key in ("name", "employer", "trade"):
             if not get(key):
                 bad(key, "不能为空")

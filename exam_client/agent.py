@@ -583,10 +583,10 @@ class Agent:
         return None
 
     def login(self, ticket: str, id_number: str) -> dict[str, Any]:
-        """The candidate typed ticket and ID number (UI thread). Returns the reply."""
-        sio, epoch = self._sio, self._epoch
-        if sio is None or not self.online:
-            return {"ok": False, "code": "offline", "message": "offline"}
+        """The candidate typed ticket and ID number (UI thread). Returns the reply.
+
+        A number that breaks the province's rule is refused here, with or without a link:
+        it would be refused by the server all the same."""
         rule = self.ticket_rule
         if rule is not None:  # the province's rule, as the server will apply it
             ticket = rule.normalise(ticket)
@@ -599,6 +599,9 @@ class Agent:
                     "message": exc.zh,
                     "message_en": exc.en,
                 }
+        sio, epoch = self._sio, self._epoch
+        if sio is None or not self.online:
+            return {"ok": False, "code": "offline", "message": "offline"}
         try:
             creds = p.dump(p.Login(ticket=ticket.strip(), id_number=id_number.strip()))
         except Exception as exc:  # pydantic: the server would refuse the same way
