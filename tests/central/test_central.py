@@ -291,3 +291,42 @@ def test_results_before_the_end_are_kept_but_not_rescored(
         row = s.scalar(select(ResultPackage))
         assert row is not None and (row.status, row.attempts, row.differences) == ("rescored", 4, 0)
         assert all(r.central_score is not None for r in row.rescored)
+
+
+def test_catalogue_commands_come_before_the_plan(tmp_path: Path) -> None:
+    """``plan load`` needs a catalogue; a province's file is checked row by row; a shipped
+    one loads by name and is audited."""
+    from click.testing import CliRunner
+
+    from central.cli import main
+    from tests.central.world import write_plan
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    run = CliRunner().invoke
+    assert run(main, ["db", "upgrade", "--database", url]).exit_code == 0
+    plan_path = write_plan(tmp_path, plan_doc(T0))
+    early = run(main, ["plan", "load", str(plan_path), "--database", url])
+    assert early.exit_code == 1 and "尚未读入工种目录" in early.output
+    bad = tmp_path / "目录.csv"
+    bad.write_text("工种代码,工种名称,等级\n01-001,电工,5-1\n01-001,焊工,九级\n", "utf-8")
+    refused = run(main, ["catalogue", "load", str(bad), "--database", url])
+    assert refused.exit_code == 1
+    assert "第 3 行「工种代码」：01-001 与第 2 行重复" in refused.output
+    assert "第 3 行「等级」" in refused.output
+    loaded = run(main, ["catalogue", "load", "henan", "--database", url])
+    assert loaded.exit_code == 0 and "46 个工种" in loaded.output, loaded.output
+    shown = run(main, ["catalogue", "show", "--level", "1", "--database", url])
+    assert "共 42 个工种" in shown.output
+    ok = run(main, ["plan", "load", str(plan_path), "--database", url])
+    assert ok.exit_code == 0, ok.output
+    assert "四级：职业道德（机考，满分 100，合格线 35）；无总成绩合格线" in ok.output
+    assert "准考证号：本系统编排的准考证号，12 位数字，末位为 damm 校验位" in ok.output
+    db = CentralDatabase(url)
+    with db.read() as s:
+        from central.models import AuditEvent
+
+        assert {e.kind for e in s.scalars(select(AuditEvent))} >= {
+            "catalogue.loaded",
+            "plan.loaded",
+        }
+    db.dispose()

@@ -450,4 +450,23 @@ def test_hebei_technicians_knowledge_on_computer_practical_imported_sixty_and_si
     assert "应知7260达线" in flat and "应会6560达线" in flat and "考核结果合格" in flat
     assert "合格标准：应知不低于60分，应会不低于60分" in flat
     assert "https://www.hebpta.com.cn" in flat
+
+    # The same through the commands a person at central types.
+    from central.cli import main
+
+    url = f"sqlite:///{tmp_path / 'central.db'}"
+    run = CliRunner().invoke
+    decided = run(main, ["outcomes", "decide", "--by", "省中心", "--database", url])
+    assert decided.exit_code == 3, decided.output  # someone still waits for 应会
+    assert f"待定 {tks[3]}" in decided.output and "缺 应会" in decided.output
+    out = tmp_path / "成绩单.pdf"
+    printed = run(main, ["outcomes", "report", "--out", str(out), "--database", url])
+    assert printed.exit_code == 0, printed.output
+    text = pdf_text(out.read_bytes())
+    assert text.count("成绩单") >= 4 and "待定" in text  # the fourth: 应会 not in yet
+    tickets_pdf = tmp_path / "准考证.pdf"
+    made = run(main, ["tickets", "--out", str(tickets_pdf), "--database", url])
+    assert made.exit_code == 0, made.output
+    flat = "".join(pdf_text(tickets_pdf.read_bytes()).split())
+    assert "申报等级二级（技师）" in flat and "考评结果查询网站：河北省人事考试网" in flat
     prov.close()
