@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from central.packaging import SittingSpec, build_centre_package
 from central.plan import PlanDoc
-from central.samples import sample_plan
+from exam_common.samples import sample_plan
 from exam_common.tickets import GENERATED
 from question_bank.package import private_key_pem, public_key_pem, secrets_to_json
 from question_bank.package_parts import PlanPart

@@ -126,7 +126,7 @@ def id_number_for(n: int) -> str:
 
 def henan_forms(*levels: int) -> list[dict[str, Any]]:
     """The sample Henan plan's forms for these levels (as a plan file has them)."""
-    from central.samples import sample_plan
+    from exam_common.samples import sample_plan
 
     return [f for f in sample_plan("henan-2026")["forms"] if f["level"] in levels]
 
@@ -148,7 +148,7 @@ def make_world(
     forms: list[dict[str, Any]] | None = None,
 ) -> World:
     """A centre with one plan; its form is Henan's level four (35 per subject, no total
-    line: ``central/samples/henan-2026.json``) unless ``forms`` says otherwise."""
+    line: ``exam_common/samples/henan-2026.json``) unless ``forms`` says otherwise."""
     centre = Centre(code="001", name="测试考点")
     session.add(centre)
     room_objs = []

@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from exam_common.samples import sample_plan
 from exam_common.tickets import GENERATED
 from exam_server.candidates.models import Candidate
 from exam_server.centres.models import Centre, Room, Seat
@@ -102,26 +103,13 @@ def seed_rehearsal(
                     )
                 )
         rooms.append(room)
-    # One subject, so results are decided as soon as the sitting is scored. The rehearsal
-    # needs some line to decide by; it is the rehearsal's own, printed as such.
+    # One subject, so results are decided as soon as the sitting is scored: its part of the
+    # sample Henan plan's level-four form (its line is the notice's, not the rehearsal's).
+    henan = next(f for f in sample_plan("henan-2026")["forms"] if f["level"] == 4)
     plan = ExamPlan(
         year=start.year,
         name=f"演练 {code}",
-        forms=[
-            {
-                "level": 4,
-                "parts": [
-                    {
-                        "subject": "ZYDD",
-                        "name": "职业道德",
-                        "delivery": "cbt",
-                        "full_marks": "100",
-                        "line": "60",
-                    }
-                ],
-                "source": "演练用（只有一个科目）",
-            }
-        ],
+        forms=[{**henan, "parts": [p for p in henan["parts"] if p["subject"] == "ZYDD"]}],
         ticket_rule=GENERATED.model_dump(mode="json"),
         documents={},
     )

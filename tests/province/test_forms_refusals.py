@@ -19,7 +19,7 @@ from central.models import Package, PlanConfig
 from central.plan import PlanDoc, PlanError, check_trades, parse_plan
 from central.publishing import PublishError, publish
 from central.registrations import import_registrations
-from central.samples import sample_plan
+from exam_common.samples import sample_plan
 from exam_server.db import Database
 from exam_server.migrate import upgrade
 from exam_server.packages.service import import_package

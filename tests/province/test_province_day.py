@@ -30,7 +30,7 @@ from central.models import AuditEvent, ExternalScore, Outcome, Registration
 from central.outcomes import ScoreError, decide, enter_score, import_scores, score_reports
 from central.publishing import seat_plan_of
 from central.registrations import RegistrationError
-from central.samples import sample_plan
+from exam_common.samples import sample_plan
 from exam_server.candidates.models import Candidate
 from exam_server.sittings.models import CandidateResult
 from seating import documents
