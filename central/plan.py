@@ -82,8 +82,9 @@ class SittingDoc(_M):
     start: datetime
     end: datetime
     variants: tuple[str, ...] = ("A", "B")
-    #: entry opens before start, late entry, earliest submission (seconds)
-    windows_s: tuple[int, int, int] = (1800, 1800, 1800)
+    #: entry opens before start, late entry, earliest submission (seconds): the
+    #: province's (the notices: 1800 each); required, never assumed
+    windows_s: tuple[int, int, int]
     blueprint: str = "sample"
 
     @model_validator(mode="after")

@@ -99,9 +99,9 @@ class SittingPart(_Model):
     trade: str | None = None
     start: datetime
     end: datetime
-    entry_opens_before_s: int = Field(default=1800, ge=0)
-    late_entry_s: int = Field(default=1800, ge=0)
-    earliest_submit_s: int = Field(default=1800, ge=0)
+    entry_opens_before_s: int = Field(ge=0)
+    late_entry_s: int = Field(ge=0)
+    earliest_submit_s: int = Field(ge=0)
 
     @model_validator(mode="after")
     def _window(self) -> SittingPart:

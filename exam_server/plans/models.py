@@ -46,9 +46,10 @@ class Sitting(Base):
     start: Mapped[datetime] = mapped_column(UTCDateTime)
     #: fixed end; late arrival never extends it
     end: Mapped[datetime] = mapped_column(UTCDateTime)
-    entry_opens_before_s: Mapped[int] = mapped_column(default=1800)
-    late_entry_s: Mapped[int] = mapped_column(default=1800)
-    earliest_submit_s: Mapped[int] = mapped_column(default=1800)
+    #: the plan's windows (seconds): entry before start, late entry, earliest submission
+    entry_opens_before_s: Mapped[int]
+    late_entry_s: Mapped[int]
+    earliest_submit_s: Mapped[int]
     #: the per-sitting key (unwraps paper data keys); present only from start
     sitting_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     sitting_key_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -101,11 +101,12 @@ def transition(current: AttemptState, target: AttemptState) -> AttemptState:
 
 @dataclass(frozen=True)
 class SittingRules:
-    """The per-plan rule parameters (DESIGN.md section 2); defaults are the notices'."""
+    """The per-plan rule parameters (DESIGN.md section 2): each sitting's own, from the
+    plan (the notices say 30 minutes each); no default here."""
 
-    entry_opens_before: timedelta = timedelta(minutes=30)
-    late_entry: timedelta = timedelta(minutes=30)
-    earliest_submit: timedelta = timedelta(minutes=30)
+    entry_opens_before: timedelta
+    late_entry: timedelta
+    earliest_submit: timedelta
 
     def __post_init__(self) -> None:
         for name in ("entry_opens_before", "late_entry", "earliest_submit"):
