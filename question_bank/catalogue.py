@@ -173,9 +173,6 @@ Subject.ETHICS = Subject("职业道德")
 Subject.ABILITY = Subject("职业能力")
 Subject.SKILLS = Subject("岗位技能")
 
-#: compatibility with callers that map subjects to their codes
-SUBJECT_CODES: dict[Subject, str] = {s: s.code for s in subjects()}
-
 
 # --- trades ------------------------------------------------------------------------------
 
@@ -195,11 +192,6 @@ class Trade:
     def label(self) -> str:
         """``防疫员（11-005）`` or ``防疫员``."""
         return f"{self.name}（{self.code}）" if self.code else self.name
-
-    # the code used to be ASCII and mandatory; callers that still speak of it get the name
-    @property
-    def key(self) -> str:
-        return self.name
 
 
 class CatalogueError(ValueError):
