@@ -272,3 +272,23 @@ def test_help_speaks_to_the_admin() -> None:
     assert res.exit_code == 0 and "安排考场座位" in res.output and "Exit codes" in res.output
     res = CliRunner().invoke(main, ["print", "--help"])
     assert "准考证" in res.output and "签到表" in res.output
+
+
+def test_ticket_check_by_the_provinces_rule(tmp_path: Path) -> None:
+    """The manual's number fails our own layout's check digit and passes Henan's rule,
+    read from a plan file; a rule file that is not one is refused."""
+    from exam_common.samples import sample_plan
+
+    runner = CliRunner()
+    ours = runner.invoke(main, ["ticket-check", "250800610001"])
+    assert ours.exit_code == 3 and "校验不通过" in ours.output
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(sample_plan("henan-2026"), ensure_ascii=False), "utf-8")
+    henan = runner.invoke(main, ["ticket-check", "250800610001", "2508006100", "--rule", str(plan)])
+    assert henan.exit_code == 3, henan.output
+    assert "12 位数字，无校验位" in henan.output
+    assert "250800610001  有效" in henan.output and "应为 12 位，输入了 10 位" in henan.output
+    junk = tmp_path / "x.json"
+    junk.write_text('{"length": 0}', "utf-8")
+    refused = runner.invoke(main, ["ticket-check", "1", "--rule", str(junk)])
+    assert refused.exit_code == 4 and "不是准考证号规则" in refused.output
