@@ -153,9 +153,6 @@ class Province:
             publish(s, self.plan, now, self.central_key)
             data = s.scalar(select(Package.data).where(Package.centre_code == self.centre_code))
         assert data is not None
-        # The server memoises each paper's item ids by row id, for one database per process;
-        # these tests make a fresh centre database each.
-        service._ITEM_IDS.clear()
         url = f"sqlite:///{self.folder / 'centre.db'}"
         self.app = create_app(
             {"DATABASE_URL": url, "DATA_DIR": str(self.folder), "CENTRE_CODE": self.centre_code},
