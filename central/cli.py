@@ -48,10 +48,13 @@ def _db(cfg: CentralConfig):  # type: ignore[no-untyped-def]
 @contextlib.contextmanager
 def _errors() -> Iterator[None]:
     """Domain refusals become a clear message and exit code 1, never a traceback."""
+    from central.catalogue import NoCatalogue
+    from central.outcomes import ScoreError
     from central.plan import PlanError
     from central.publishing import PublishError
     from central.registrations import RegistrationError
     from central.service import CentralError
+    from question_bank.catalogue import CatalogueError
 
     try:
         yield
@@ -66,7 +69,10 @@ def _errors() -> Iterator[None]:
         sys.exit(1)
     except CentralError as exc:
         raise click.ClickException(f"{exc.message} [{exc.code}]") from None
-    except (PlanError, PublishError) as exc:
+    except CatalogueError as exc:
+        click.echo(f"{exc}", err=True)
+        sys.exit(1)
+    except (PlanError, PublishError, NoCatalogue, ScoreError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -183,20 +189,25 @@ def plan() -> None:
     pass
 
 
-@plan.command("load", help="读入考试计划 JSON / load the plan file (see docs/central.md).")
+@plan.command(
+    "load",
+    help="读入考试计划 JSON（先读入工种目录）/ load the plan file (docs/province.md).",
+)
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @database_option
 def plan_load(path: Path, database: str | None) -> None:
     from sqlalchemy import delete
 
+    from central.catalogue import require
     from central.models import AuditEvent, PlanConfig
-    from central.plan import parse_plan, sitting_specs
+    from central.plan import check_trades, parse_plan, sitting_specs
 
     with _errors():
         doc = parse_plan(path.read_bytes())
-        sitting_specs(doc)  # every blueprint must resolve
+        sitting_specs(doc)  # every blueprint must resolve, for its sitting's subject and level
     now = datetime.now(UTC)
-    with _db(_config(database, None)).write() as session:
+    with _errors(), _db(_config(database, None)).write() as session:
+        check_trades(doc, require(session))
         session.execute(delete(PlanConfig))
         session.add(
             PlanConfig(
@@ -207,6 +218,58 @@ def plan_load(path: Path, database: str | None) -> None:
             AuditEvent(at=now, actor="central-admin", kind="plan.loaded", data={"file": path.name})
         )
     click.echo(f"已读入考试计划“{doc.name}”：{len(doc.centres)} 个考点，{len(doc.sittings)} 个场次")
+    for f in doc.forms:
+        parts = "、".join(
+            f"{p.name}（{'机考' if p.is_cbt else '另行评分'}"
+            + (
+                f"，满分 {p.full_marks}，合格线 {p.line if p.line is not None else '无'}"
+                if p.grading == "score"
+                else "，合格/不合格"
+            )
+            + "）"
+            for p in f.parts
+        )
+        total = (
+            f"；总成绩合格线 {f.total.line}（{'总分' if f.total.basis == 'sum' else '平均分'}）"
+            if f.total
+            else "；无总成绩合格线"
+        )
+        click.echo(f"  {f.label}：{parts}{total}")
+    click.echo(f"  准考证号：{doc.tickets.name}，{doc.tickets.describe()}")
+
+
+@main.group(help="工种目录 / the province's trade catalogue (load it before the plan).")
+def catalogue() -> None:
+    pass
+
+
+@catalogue.command(
+    "load",
+    help="读入工种目录：省里的 xlsx/csv，或随系统提供的 hebei-2024、henan / load a catalogue.",
+)
+@click.argument("source")
+@database_option
+def catalogue_load(source: str, database: str | None) -> None:
+    from central.catalogue import load
+
+    with _errors(), _db(_config(database, None)).write() as session:
+        cat = load(session, source, datetime.now(UTC), by="central-admin")
+    groups = cat.industries()
+    click.echo(f"已读入工种目录 {cat.name}：{len(cat)} 个工种，{len(groups)} 个行业")
+
+
+@catalogue.command("show", help="列出省中心的工种目录 / list central's catalogue.")
+@click.option("--level", type=click.IntRange(1, 5), help="只列出该等级开考的工种（1-5）")
+@database_option
+def catalogue_show(level: int | None, database: str | None) -> None:
+    from central.catalogue import require
+
+    with _errors(), _db(_config(database, None)).read() as session:
+        cat = require(session)
+    rows = cat.for_level(level) if level else list(cat)
+    for t in rows:
+        click.echo(f"{t.code or '-':<8}{t.name}\t{t.industry}")
+    click.echo(f"共 {len(rows)} 个工种（{cat.name}）")
 
 
 def _plan(session):  # type: ignore[no-untyped-def]
@@ -239,15 +302,16 @@ def registrations() -> None:
 )
 @database_option
 def registrations_import(path: Path, photos: Path | None, database: str | None) -> None:
+    from central.catalogue import require
     from central.registrations import import_registrations
 
     with _errors(), _db(_config(database, None)).write() as session:
         doc = _plan(session)
         s = import_registrations(
-            session, path, datetime.now(UTC), year=doc.year, centres=doc.room_codes(), photos=photos
+            session, path, datetime.now(UTC), plan=doc, catalogue=require(session), photos=photos
         )
     click.echo(
-        f"已导入 {s.imported} 名考生，更新 {s.updated} 名（其中 {s.with_ticket} 名自带准考证号）"
+        f"已导入 {s.imported} 名考生，更新 {s.updated} 名（其中 {s.with_ticket} 名带省里签发的准考证号）"
     )
 
 
@@ -275,6 +339,163 @@ def publish(centres: tuple[str, ...], database: str | None, data_dir: str | None
         click.echo(f"  考点 {code}: 已下载过考试包，保持不变 / already downloaded, kept")
     for w in report.warnings:
         click.echo(f"  注意 / warning: {w}")
+
+
+operator_option = click.option(
+    "--by",
+    "by",
+    envvar="EXAM_CENTRAL_OPERATOR",
+    required=True,
+    help="录入人姓名（记入审计记录）/ who enters them (recorded in the audit trail); "
+    "or EXAM_CENTRAL_OPERATOR.",
+)
+
+
+@main.group(help="另行评分的科目 / scores of parts the centre does not deliver (应会, 综合评审).")
+def scores() -> None:
+    pass
+
+
+@scores.command(
+    "import",
+    help="从 xlsx/csv 导入成绩（准考证号 + 每个科目一列，全部正确才导入）/ import scores.",
+)
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@operator_option
+@database_option
+def scores_import(path: Path, by: str, database: str | None) -> None:
+    from central.outcomes import import_scores
+
+    with _errors(), _db(_config(database, None)).write() as session:
+        report = import_scores(session, path, datetime.now(UTC), plan=_plan(session), by=by)
+    click.echo(
+        f"已导入 {report.rows} 名考生的 {report.values} 项成绩，其中 {report.changed} 项有变化"
+        f"（录入人 {by}）"
+    )
+
+
+@scores.command(
+    "enter",
+    help="逐条录入成绩（未给出的项会逐一询问）/ enter scores one by one, with prompts.",
+)
+@click.option("--ticket", help="准考证号（不给出则逐名询问，直接回车结束）")
+@click.option("--subject", help="科目名称或代码，如 应会 / YH")
+@click.option("--value", help="分数，或 合格、不合格、缺考、违纪")
+@operator_option
+@database_option
+def scores_enter(
+    ticket: str | None, subject: str | None, value: str | None, by: str, database: str | None
+) -> None:
+    from central.outcomes import ScoreError, enter_score
+    from central.registrations import RegistrationError  # noqa: F401 - same refusals as import
+
+    d = _db(_config(database, None))
+    with d.read() as session:
+        doc = _plan(session)
+    externals = {p.name: p for f in doc.forms for p in f.external_parts}
+    if not externals:
+        raise click.ClickException("考试计划中没有另行评分的科目 / the plan has no such parts")
+    once = ticket is not None
+    while True:
+        tk = ticket or click.prompt("准考证号（直接回车结束）", default="", show_default=False)
+        if not tk:
+            return
+        subj = subject or (
+            next(iter(externals))
+            if len(externals) == 1
+            else click.prompt(f"科目（{'、'.join(externals)}）")
+        )
+        val = value or click.prompt(f"{subj} 成绩（分数，或 合格、不合格、缺考、违纪）")
+        try:
+            with d.write() as session:
+                part, parsed, changed = enter_score(
+                    session, datetime.now(UTC), plan=doc, ticket=tk, subject=subj, value=val, by=by
+                )
+        except ScoreError as exc:
+            if once:
+                raise click.ClickException(str(exc)) from None
+            click.echo(f"  未录入：{exc}", err=True)
+            continue
+        state = "已录入" if changed else "与已有成绩相同，未改动"
+        click.echo(f"  {tk} {part.name}：{parsed.text()}（{state}，录入人 {by}）")
+        if once:
+            return
+
+
+@main.group(help="合格判定与成绩单 / decide every candidate and print score reports.")
+def outcomes() -> None:
+    pass
+
+
+@outcomes.command(
+    "decide",
+    help="对各科成绩都已齐全的考生作出合格判定（未齐全的列出）/ decide who is complete.",
+)
+@operator_option
+@database_option
+def outcomes_decide(by: str, database: str | None) -> None:
+    from central.outcomes import decide
+    from central.service import rescore_pending
+
+    d = _db(_config(database, None))
+    with _errors(), d.write() as session:
+        rescore_pending(session, datetime.now(UTC))
+        report = decide(session, datetime.now(UTC), plan=_plan(session), by=by)
+    click.echo(
+        f"已判定 {report.decided} 名考生（合格 {report.passed} 名，本次新判定或改判 "
+        f"{report.changed} 名）；{len(report.pending)} 名尚缺成绩"
+    )
+    for ticket, name, missing in report.pending[:50]:
+        click.echo(f"  待定 {ticket} {name}：缺 {'、'.join(missing)}")
+    if report.pending:
+        sys.exit(3)
+
+
+@outcomes.command(
+    "report", help="打印成绩单 PDF（每名考生一页）/ print score reports (one page each)."
+)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--lang", type=click.Choice(["zh_CN", "en"]), default="zh_CN", show_default=True)
+@database_option
+def outcomes_report(out: Path, lang: str, database: str | None) -> None:
+    from datetime import date
+
+    from central.outcomes import score_reports
+    from central.publishing import seat_plan_of
+    from exam_common.durable import PUBLIC, write_atomic
+    from seating import documents
+
+    with _errors(), _db(_config(database, None)).read() as session:
+        doc = _plan(session)
+        seat_plan = seat_plan_of(session, doc)
+        reports = score_reports(session, doc, date.today())
+    pdf = documents.score_reports(
+        seat_plan, reports, lang=lang, website=doc.documents.results_website
+    )
+    write_atomic(out, pdf, PUBLIC)
+    click.echo(f"已生成 {len(reports)} 份成绩单：{out}")
+
+
+@main.command(
+    "tickets",
+    help="打印准考证 PDF（已发布的座位，含年龄、须知与成绩查询网站）/ print admission tickets.",
+)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--centre", "centre", help="只打印该考点的准考证")
+@click.option("--lang", type=click.Choice(["zh_CN", "en"]), default="zh_CN", show_default=True)
+@database_option
+def tickets_cmd(out: Path, centre: str | None, lang: str, database: str | None) -> None:
+    from central.publishing import seat_plan_of
+    from exam_common.durable import PUBLIC, write_atomic
+    from seating import documents
+
+    with _errors(), _db(_config(database, None)).read() as session:
+        seat_plan = seat_plan_of(session, _plan(session))
+    chosen = [a.ticket for a in seat_plan.assignments if centre in (None, a.centre)]
+    if not chosen:
+        raise click.ClickException("还没有已发布座位的考生 / nobody is seated yet: publish first")
+    write_atomic(out, documents.admission_tickets(seat_plan, tickets=chosen, lang=lang), PUBLIC)
+    click.echo(f"已生成 {len(chosen)} 张准考证：{out}")
 
 
 @main.command(

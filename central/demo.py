@@ -10,15 +10,17 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from central.packaging import SittingSpec, build_centre_package
+from central.plan import PlanDoc
 from exam_common.durable import PUBLIC, ensure_dir, write_atomic
+from exam_common.samples import sample_plan
+from exam_common.tickets import GENERATED
 from question_bank.package import private_key_pem, public_key_pem, secrets_to_json
-from question_bank.package_parts import CutoffPart, PlanPart
+from question_bank.package_parts import PlanPart
 from question_bank.sample import load_sample_bank, sample_blueprint
 from seating import sample
 from seating.allocation import allocate
@@ -61,6 +63,7 @@ def write_demo_package(out: Path, now: datetime, *, quick: bool) -> dict[str, st
         address="示例市示例路 1 号",
     )
     level, trade = 4, "电工"
+    henan = PlanDoc.model_validate(sample_plan("henan-2026"))
     cands = [
         dataclasses.replace(c, level=level, trade=trade, centre=CENTRE)
         for c in sample.candidates(CANDIDATES, seed=7)
@@ -72,7 +75,7 @@ def write_demo_package(out: Path, now: datetime, *, quick: bool) -> dict[str, st
         sittings.append(
             Sitting(sitting_code, subject, start, start + times.duration, ("A", "B", "C"))
         )
-        bp = sample_blueprint(code, level, "DG" if code == "GWJN" else None)
+        bp = sample_blueprint(code, level, trade if code == "GWJN" else None)
         specs.append(SittingSpec(sitting_code, bp, start, start + times.duration, *times.windows))
     plan = allocate(cands, [centre], sittings, year=now.year, seed=2026, title="演示考试")
     key = Ed25519PrivateKey.generate()
@@ -82,14 +85,11 @@ def write_demo_package(out: Path, now: datetime, *, quick: bool) -> dict[str, st
         plan=PlanPart(
             year=now.year,
             name=f"{now.year}年工勤技能岗位等级考核（演示）",
-            cutoffs=(
-                CutoffPart(
-                    level=level,
-                    subjects=tuple(s for _, s in SUBJECTS),
-                    subject_min=Decimal(35),
-                    total_min=Decimal(180),
-                ),
-            ),
+            # Henan's form and documents as the sample plan has them (35 per subject, no
+            # total line); the demo numbers its candidates itself.
+            forms=tuple(f for f in henan.forms if f.level == level),
+            ticket_rule=GENERATED,
+            documents=henan.documents,
         ),
         sittings=specs,
         bank=load_sample_bank(),

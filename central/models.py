@@ -55,8 +55,9 @@ class Registration(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     id_number: Mapped[str] = mapped_column(String(18), unique=True)
-    #: 准考证号: from the registration file, or allocated by central at publication
-    ticket: Mapped[str | None] = mapped_column(String(12), unique=True)
+    #: 准考证号: the province's (from the registration file, checked against the plan's
+    #: ticket rule), or allocated by central at publication when the plan has no rule
+    ticket: Mapped[str | None] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     gender: Mapped[str] = mapped_column(String(8))  #: male | female
     birth_date: Mapped[date] = mapped_column(Date)
@@ -193,7 +194,7 @@ class RescoredAttempt(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     result_package_id: Mapped[int] = mapped_column(ForeignKey("result_package.id"), index=True)
-    ticket: Mapped[str] = mapped_column(String(12))
+    ticket: Mapped[str] = mapped_column(String(32))
     sitting_code: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16))
     centre_score: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
@@ -230,3 +231,58 @@ class AuditEvent(Base):
     actor: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class TradeCatalogue(Base):
+    """The province's trade catalogue as loaded by ``exam-central catalogue load`` (one
+    row; the trades as JSON rows of ``question_bank.catalogue.Catalogue.rows``)."""
+
+    __tablename__ = "trade_catalogue"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the shipped catalogue's name or the loaded file's name
+    name: Mapped[str] = mapped_column(String(200))
+    rows: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    loaded_by: Mapped[str] = mapped_column(String(100))
+
+
+class ExternalScore(Base):
+    """A part scored outside the centre (应会 practical, 一级 综合评审) for one candidate,
+    as entered at central; who entered it is in the row and in the audit trail."""
+
+    __tablename__ = "external_score"
+    __table_args__ = (UniqueConstraint("registration_id", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id"), index=True)
+    #: the part's subject code in the plan's form (e.g. YH, ZHPS)
+    subject: Mapped[str] = mapped_column(String(16))
+    #: scored | absent (缺考) | voided (违纪)
+    status: Mapped[str] = mapped_column(String(16))
+    score: Mapped[Decimal | None] = mapped_column(Numeric(7, 2))
+    #: for parts graded 合格 / 不合格
+    verdict: Mapped[bool | None]
+    entered_by: Mapped[str] = mapped_column(String(100))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: the file it came from, or ``form`` for one typed in
+    source: Mapped[str] = mapped_column(String(200))
+
+
+class Outcome(Base):
+    """Central's decision (合格判定) for one candidate, once every part of their level's
+    form is in: the computer-based parts from central's own re-scoring, the others as
+    entered."""
+
+    __tablename__ = "outcome"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id"), unique=True)
+    passed: Mapped[bool]
+    total: Mapped[Decimal] = mapped_column(Numeric(8, 2))
+    #: {"parts": {name: {"status", "score", "verdict", "passed", "source"}},
+    #:  "reasons": [...], "rule": {...}}
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str] = mapped_column(String(100))

@@ -46,9 +46,10 @@ class SittingSpec:
     blueprint: Blueprint
     start: datetime
     end: datetime
-    entry_opens_before_s: int = 1800
-    late_entry_s: int = 1800
-    earliest_submit_s: int = 1800
+    #: the plan's windows, seconds (no default: the province sets them)
+    entry_opens_before_s: int
+    late_entry_s: int
+    earliest_submit_s: int
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session, undefer
 
 from central.models import AuditEvent, Package, PublishedSitting, Registration
 from central.packaging import build_centre_package
-from central.plan import PlanDoc, load_bank, sitting_specs
+from central.plan import PlanDoc, load_bank, sitting_part, sitting_specs
+from exam_common.forms import LEVEL_ZH
 from question_bank.package import open_package
 from seating.allocation import allocate
 from seating.model import Assignment, Candidate, Gender, ProblemKind, SeatPlan
@@ -74,9 +75,11 @@ def allocate_registrations(session: Session, plan: PlanDoc) -> tuple[SeatPlan, l
             birth_date=r.birth_date,
             photo=r.photo,
             centre=r.centre_code,
+            ticket=r.ticket or "",
         )
         for r in regs
     ]
+    check_forms_cover(plan, regs)
     kept = [
         Assignment(
             ticket=r.ticket or "",
@@ -109,6 +112,7 @@ def allocate_registrations(session: Session, plan: PlanDoc) -> tuple[SeatPlan, l
             "座位安排有问题，未发布 / allocation problems, nothing published:\n  "
             + "\n  ".join(p.zh for p in blocking[:20])
         )
+    check_parts_seated(plan, seat_plan, regs)
     by_id = {r.id_number: r for r in regs}
     for a in seat_plan.assignments:
         reg = by_id[a.id_number]
@@ -116,6 +120,43 @@ def allocate_registrations(session: Session, plan: PlanDoc) -> tuple[SeatPlan, l
         reg.variants = dict(a.variants)
     session.flush()
     return seat_plan, [p.zh for p in seat_plan.problems]
+
+
+def check_forms_cover(plan: PlanDoc, regs: list[Registration]) -> None:
+    """Every registered level (and trade) has an exam form with its pass lines; else
+    nothing is published, and the refusal names the level."""
+    missing: dict[str, int] = {}
+    for r in regs:
+        if plan.form(r.level, r.trade) is None:
+            key = f"{LEVEL_ZH[r.level]}（{r.trade}）"
+            missing[key] = missing.get(key, 0) + 1
+    if missing:
+        raise PublishError(
+            "考试计划没有这些等级的考核方式和合格线，未发布 / no exam form for these levels, "
+            "nothing published:\n  " + "\n  ".join(f"{k}：{n} 名考生" for k, n in missing.items())
+        )
+
+
+def check_parts_seated(plan: PlanDoc, seat_plan: SeatPlan, regs: list[Registration]) -> None:
+    """Every computer-based part of a candidate's form has a sitting that seats them."""
+    by_id = {r.id_number: r for r in regs}
+    subject_of = {s.code: sitting_part(plan, s).subject for s in plan.sittings}
+    problems = []
+    for a in seat_plan.assignments:
+        r = by_id[a.id_number]
+        form = plan.form(r.level, r.trade)
+        assert form is not None  # check_forms_cover ran first
+        taken = {subject_of[code] for code in a.variants}
+        missing = [p.name for p in form.cbt_parts if p.subject not in taken]
+        if missing:
+            problems.append(
+                f"考生 {r.name}（{form.label}，{r.trade}）的机考科目 {'、'.join(missing)} 没有场次"
+            )
+    if problems:
+        raise PublishError(
+            "有考生的机考科目没有场次，未发布 / parts without a sitting, nothing published:\n  "
+            + "\n  ".join(problems[:20])
+        )
 
 
 def publish(
@@ -201,3 +242,51 @@ def publish(
         published.append(Published(centre.code, row.package_id, len(mine), len(used), row.size))
     session.flush()
     return PublishReport(tuple(published), tuple(kept), tuple(warnings))
+
+
+def seat_plan_of(session: Session, plan: PlanDoc) -> SeatPlan:
+    """The published seat plan as central holds it (registrations with their seats), for
+    printing score reports and lists after publication."""
+    regs = list(
+        session.scalars(
+            select(Registration)
+            .options(undefer(Registration.photo))
+            .where(Registration.ticket.is_not(None), Registration.room.is_not(None))
+            .order_by(Registration.id)
+        )
+    )
+    return SeatPlan(
+        year=plan.year,
+        seed=0,
+        title=plan.name,
+        centres=tuple(plan.seating_centres()),
+        sittings=tuple(plan.seating_sittings()),
+        candidates=tuple(
+            Candidate(
+                id_number=r.id_number,
+                name=r.name,
+                gender=Gender(r.gender),
+                employer=r.employer,
+                trade=r.trade,
+                level=r.level,
+                birth_date=r.birth_date,
+                photo=r.photo,
+                centre=r.centre_code,
+                ticket=r.ticket or "",
+            )
+            for r in regs
+        ),
+        assignments=tuple(
+            Assignment(
+                ticket=r.ticket or "",
+                id_number=r.id_number,
+                centre=r.centre_code or "",
+                room=(r.room or "").zfill(3),
+                seat=r.seat or 0,
+                variants=dict(r.variants or {}),
+            )
+            for r in regs
+        ),
+        spares={},
+        texts=plan.printed_texts(),
+    )

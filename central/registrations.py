@@ -1,8 +1,16 @@
 """Importing approved registrations (报名信息) from the registration system's xlsx/csv.
 
-Columns (Chinese or English headers): 准考证号 (optional: central allocates one when
-empty), 身份证号, 姓名, 性别, 出生日期, 工作单位, 工种, 等级, 考点代码 (optional), 照片
-(optional: a JPEG/PNG file name, relative to the file's folder or ``--photos``).
+Columns (Chinese or English headers): 准考证号, 身份证号, 姓名, 性别, 出生日期, 工作单位,
+工种, 等级, 考点代码 (optional), 照片 (optional: a JPEG/PNG file name, relative to the
+file's folder or ``--photos``).
+
+The 准考证号 is the province's, checked against the plan's ticket rule and kept as
+issued (central then chooses the seat); it is required when the plan has a rule. A plan
+without one lets central number the candidates itself, and a number given then is one of
+central's own (year, centre, room, seat: the seat it names is kept). The 工种 must be in
+the catalogue loaded at central (by name, alias or code; an unknown one is refused with
+the closest names), examined at the registered level, and the level must have an exam
+form in the plan.
 
 Every row is checked and every problem is reported with its row number (the header is
 row 1) and the reason; if any row is bad, nothing is imported (all or nothing).
@@ -16,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
@@ -24,8 +32,14 @@ from sqlalchemy.orm import Session
 from stdnum.cn import ric
 
 from central.models import AuditEvent, Registration
+from exam_common.forms import LEVEL_ZH
+from exam_common.tickets import TicketError
+from question_bank.catalogue import Catalogue
 from seating.inputs import GENDER_WORDS, parse_level, valid_id_number
-from seating.tickets import TicketError, parse_ticket
+from seating.tickets import parse_ticket
+
+if TYPE_CHECKING:
+    from central.plan import PlanDoc
 
 FIELDS: dict[str, tuple[str, ...]] = {
     "ticket": ("准考证号", "ticket"),
@@ -126,17 +140,19 @@ def import_registrations(
     path: Path,
     now: datetime,
     *,
-    year: int,
-    centres: dict[str, set[str]],
+    plan: PlanDoc,
+    catalogue: Catalogue,
     photos: Path | None = None,
     by: str = "central-admin",
 ) -> ImportSummary:
     """Validate the whole file, then add or update every row (flushes; caller commits).
 
-    ``centres`` maps each centre code of the plan to its room codes (3 digits), so that a
-    given ticket number can be checked against a real room. ``year`` is the plan's year:
-    a ticket number carries its last two digits.
+    ``plan`` gives the ticket rule, the centres and rooms a number of central's own must
+    name, the year it carries and the forms each level needs; ``catalogue`` the trades.
     """
+    year, centres = plan.year, plan.room_codes()
+    rule = plan.tickets
+    issued = plan.ticket_rule is not None
     rows = read_rows(path)
     if not rows:
         raise RegistrationError([RowProblem(None, None, "文件是空的")])
@@ -188,10 +204,29 @@ def import_registrations(
             if not 1 <= level <= 5:
                 raise ValueError
         except ValueError:
-            bad("level", f"等级“{get('level')}”应为 1-5 或 一级-五级")
+            bad(
+                "level",
+                f"等级“{get('level')}”应为 1-5、一级-五级 或 初级工、中级工、高级工、技师、高级技师",
+            )
         for key in ("name", "employer", "trade"):
             if not get(key):
                 bad(key, "不能为空")
+        trade = get("trade")
+        if trade:
+            found = catalogue.find(trade)
+            if found is None:
+                near = catalogue.suggest(trade)
+                hint = f"是不是：{'、'.join(near)}？" if near else "没有相近的工种名称。"
+                bad("trade", f"工种“{trade}”不在工种目录（{catalogue.name}）中。{hint}")
+            else:
+                trade = found.name
+                if level and level not in found.levels:
+                    bad("trade", f"工种 {found.name} 不设{LEVEL_ZH[level]}考核（见工种目录）")
+                elif level and plan.form(level, found.name) is None:
+                    bad(
+                        "level",
+                        f"考试计划没有{LEVEL_ZH[level]}的考核方式和合格线，不能报考这一等级",
+                    )
         birth: date | None = None
         if valid_id_number(idn):
             birth = ric.get_birth_date(idn)
@@ -205,28 +240,40 @@ def import_registrations(
         centre = get("centre") or None
         if centre is not None and centre not in centres:
             bad("centre", f"考点代码 {centre} 不在考试计划中")
-        ticket = get("ticket") or None
+        ticket = rule.normalise(get("ticket")) or None
         room: str | None = None
         seat: int | None = None
+        if ticket is None and issued:
+            bad(
+                "ticket",
+                f"准考证号不能为空：本计划的准考证号由省里签发（{rule.name or rule.describe()}）",
+            )
         if ticket is not None:
             try:
-                parts = parse_ticket(ticket)
-                if parts.year != year % 100:
-                    raise TicketError("year", f"年份 {parts.year:02d} 不是本次考试的 {year}", "")
-                if parts.centre not in centres:
-                    raise TicketError("centre", f"考点 {parts.centre} 不在考试计划中", "")
-                if centre is not None and parts.centre != centre:
-                    raise TicketError(
-                        "centre", f"准考证号的考点 {parts.centre} 与考点代码 {centre} 不符", ""
-                    )
-                if parts.room not in centres[parts.centre]:
-                    raise TicketError("room", f"考点 {parts.centre} 没有考场 {parts.room}", "")
+                rule.verify(ticket)
                 if ticket in seen_ticket:
                     raise TicketError("dup", f"与第 {seen_ticket[ticket]} 行的准考证号重复", "")
                 seen_ticket[ticket] = rowno
-                centre, room, seat = parts.centre, parts.room, parts.seat
+                if not issued:  # one of central's own: it names the seat
+                    parts = parse_ticket(ticket)
+                    if parts.year != year % 100:
+                        raise TicketError(
+                            "year", f"年份 {parts.year:02d} 不是本次考试的 {year}", ""
+                        )
+                    if parts.centre not in centres:
+                        raise TicketError("centre", f"考点 {parts.centre} 不在考试计划中", "")
+                    if centre is not None and parts.centre != centre:
+                        raise TicketError(
+                            "centre",
+                            f"准考证号的考点 {parts.centre} 与考点代码 {centre} 不符",
+                            "",
+                        )
+                    if parts.room not in centres[parts.centre]:
+                        raise TicketError("room", f"考点 {parts.centre} 没有考场 {parts.room}", "")
+                    centre, room, seat = parts.centre, parts.room, parts.seat
             except TicketError as exc:
-                bad("ticket", f"准考证号“{ticket}”无效：{exc.zh}")
+                rule_name = f"（{rule.name}：{rule.describe()}）" if issued else ""
+                bad("ticket", f"准考证号“{ticket}”无效{rule_name}：{exc.zh}")
         photo: bytes | None = None
         if get("photo"):
             try:
@@ -243,7 +290,7 @@ def import_registrations(
                 "gender": gender.value,
                 "birth_date": birth,
                 "employer": get("employer"),
-                "trade": get("trade"),
+                "trade": trade,
                 "level": level,
                 "centre_code": centre,
                 "photo": photo,
@@ -292,8 +339,10 @@ def import_registrations(
             imported += 1
         else:
             for k, v in x.items():
-                if k in ("room", "seat") and x["ticket"] is None:
-                    continue  # keep an allocation central already made
+                if k in ("ticket", "room", "seat") and x["ticket"] is None:
+                    continue  # keep the number and seat central already gave
+                if k in ("room", "seat") and x["room"] is None:
+                    continue  # the province's number names no seat: keep central's
                 setattr(reg, k, v)
             reg.batch, reg.imported_at = batch, now
             updated += 1

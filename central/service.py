@@ -32,6 +32,7 @@ from central.models import (
     Upload,
     UploadChunk,
 )
+from exam_common.forms import form_for, forms_from_json
 from question_bank import offline_code
 from question_bank.package import decrypt_answer_key, derive_end_key
 from question_bank.receipts import answers_digest, receipt_code
@@ -41,7 +42,6 @@ from question_bank.scoring import (
     MultiplePolicy,
     SubjectResult,
     SubjectStatus,
-    TotalBasis,
     apply_cutoffs,
     rules_of,
     score_paper,
@@ -621,7 +621,7 @@ def _rescore_into(
         differing += bool(diffs)
         row.rescored.append(
             RescoredAttempt(
-                ticket=str(a.get("ticket"))[:12],
+                ticket=str(a.get("ticket"))[:32],
                 sitting_code=row.sitting_code,
                 state=str(a["state"])[:16],
                 centre_score=_dec(a.get("score")),
@@ -686,19 +686,14 @@ def rescore_pending(session: Session, now: datetime) -> int:
     return done
 
 
-def _rule(cutoffs: list[dict[str, Any]], level: int, trade: str) -> CutoffRule | None:
-    """The plan's rule for a level and trade (a trade's own rule wins), as the centre
-    chooses it (``exam_server.scoring.service.rule_for``)."""
-    matches = [c for c in cutoffs if c["level"] == level and c.get("trade") in (trade, None)]
-    if not matches:
+def _rule(forms: list[dict[str, Any]], level: int, trade: str) -> CutoffRule | None:
+    """The rule the centre applies for a level and trade (``exam_server.scoring.service.
+    rule_for``): ``None`` where the centre decides nothing (a form with parts scored
+    elsewhere is decided here, by :mod:`central.outcomes`)."""
+    form = form_for(forms_from_json(forms), level, trade)
+    if form is None or form.external_parts:
         return None
-    c = sorted(matches, key=lambda c: c.get("trade") is None)[0]
-    return CutoffRule(
-        subjects=tuple(c["subjects"]),
-        subject_min=Decimal(str(c["subject_min"])),
-        total_min=Decimal(str(c["total_min"])),
-        total_basis=TotalBasis(c.get("total_basis", "sum")),
-    )
+    return CutoffRule.of(form)
 
 
 def check_outcomes(session: Session, centre: str, doc: dict[str, Any]) -> list[str]:
@@ -709,7 +704,7 @@ def check_outcomes(session: Session, centre: str, doc: dict[str, Any]) -> list[s
     reported = doc.get("candidate_results") or []
     if plan is None or not reported:
         return []
-    cutoffs = list(plan.doc.get("cutoffs", []))
+    forms = list(plan.doc.get("forms", []))
     subject_of = {
         ps.code: ps.subject
         for ps in session.scalars(
@@ -728,7 +723,7 @@ def check_outcomes(session: Session, centre: str, doc: dict[str, Any]) -> list[s
     for r in reported:
         ticket = str(r.get("ticket"))
         reg = session.scalar(select(Registration).where(Registration.ticket == ticket))
-        rule = _rule(cutoffs, reg.level, reg.trade) if reg is not None else None
+        rule = _rule(forms, reg.level, reg.trade) if reg is not None else None
         if rule is None:
             continue
         results = []

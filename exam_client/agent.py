@@ -35,6 +35,7 @@ import socketio
 from exam_client import protocol as p
 from exam_client.clock import ServerClock
 from exam_client.journal import Change, MemoryJournal
+from exam_common.tickets import TicketError, TicketRule
 from question_bank.package import PackageError, decrypt_paper
 from question_bank.paper import Paper
 from question_bank.shuffle import CandidateShuffle, displayed_paper, shuffle_for
@@ -147,6 +148,16 @@ class AgentError(Exception):
         self.message = message or code
 
 
+def _windows_json(w: p.SittingWindows | None) -> dict[str, int] | None:
+    if w is None:
+        return None
+    return {
+        "entry_s": w.entry_opens_before_s,
+        "late_s": w.late_entry_s,
+        "submit_s": w.earliest_submit_s,
+    }
+
+
 class Agent:
     def __init__(self, config: AgentConfig, journal: MemoryJournal | None = None) -> None:
         p.accept_whole_windows()
@@ -169,6 +180,9 @@ class Agent:
         self._next_status = 0.0
         self._next_login_try = 0.0
         self._acks: list[tuple[int, int]] = []
+        #: the province's ticket rule and this seat's sitting windows, from ``rules``
+        self.ticket_rule: TicketRule | None = None
+        self.windows: dict[int, p.SittingWindows] = {}
         self._reset_candidate()
         # A restarted agent resumes the candidate it had (same terminal id, same journal).
         self._creds: dict[str, Any] | None = self.journal.get("session")
@@ -309,6 +323,7 @@ class Agent:
             return False
         if self.config.preload and self._creds is None:
             self._preload(sio)
+        self._rules(sio)
         self._next_login_try = 0.0
         self._wake.set()
         return True
@@ -539,6 +554,28 @@ class Agent:
         if ok.paper_key and self.shown is None:
             self._open_paper(ok.paper_key, time.monotonic())
 
+    def _rules(self, sio: socketio.Client) -> None:
+        """The ticket rule and this seat's windows (best effort: an older server has no
+        ``rules``; the screen then checks only the generic bounds and names no figure)."""
+        try:
+            reply, _ = self._call(sio, "rules", {})
+            if not reply.get("ok"):
+                log.info("rules refused: %s", reply.get("code"))
+                return
+            ok = p.parse(p.RulesOk, reply)
+        except Exception as exc:
+            log.info("rules not available: %s", exc)
+            return
+        with self._lock:
+            self.ticket_rule = ok.ticket_rule
+            self.windows = {w.sitting_id: w for w in ok.sittings}
+
+    def _windows_now(self) -> p.SittingWindows | None:
+        """The windows the screen states: the candidate's sitting, else the next one."""
+        if self.sitting is not None and self.sitting.sitting_id in self.windows:
+            return self.windows[self.sitting.sitting_id]
+        return min(self.windows.values(), key=lambda w: w.start, default=None)
+
     def _cached_ciphertext(self, sitting_id: int) -> bytes | None:
         for sid, _ref, data in self.journal.cached_papers().values():
             if sid == sitting_id:
@@ -546,7 +583,22 @@ class Agent:
         return None
 
     def login(self, ticket: str, id_number: str) -> dict[str, Any]:
-        """The candidate typed ticket and ID number (UI thread). Returns the reply."""
+        """The candidate typed ticket and ID number (UI thread). Returns the reply.
+
+        A number that breaks the province's rule is refused here, with or without a link:
+        it would be refused by the server all the same."""
+        rule = self.ticket_rule
+        if rule is not None:  # the province's rule, as the server will apply it
+            ticket = rule.normalise(ticket)
+            try:
+                rule.verify(ticket)
+            except TicketError as exc:
+                return {
+                    "ok": False,
+                    "code": f"ticket_{exc.code}",
+                    "message": exc.zh,
+                    "message_en": exc.en,
+                }
         sio, epoch = self._sio, self._epoch
         if sio is None or not self.online:
             return {"ok": False, "code": "offline", "message": "offline"}
@@ -973,6 +1025,8 @@ class Agent:
                 "refusals": self.refusals[-20:],
                 "messages": self.messages[-5:],
                 "submitted": self.submitted,
+                "ticket_rule": self.ticket_rule.public() if self.ticket_rule else None,
+                "windows": _windows_json(self._windows_now()),
             }
 
     def paper_json(self) -> dict[str, Any] | None:

@@ -7,7 +7,10 @@ field. Replies to requests are either an ``Ok`` model or an :class:`ErrorReply` 
 
 Namespace ``/candidate``. Client -> server events (each answered through the Socket.IO
 acknowledgement): ``hello``, ``login``, ``save``, ``submit``, ``heartbeat``; and (added
-within version 1, older servers answer them with nothing) ``preload``, ``status``, ``photo``.
+within version 1, older servers answer them with nothing) ``preload``, ``status``, ``photo``,
+``rules``. New information comes as a new event rather than a new field, because each end
+refuses fields it does not know (``extra="forbid"``): a field added to ``HelloOk`` would
+break every terminal of the same version that has not been updated yet.
 Server -> client pushes: ``sitting_started``, ``attempt_submitted``, ``clock``, ``paused``,
 ``resumed``, ``broadcast``.
 
@@ -22,6 +25,8 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from exam_common.tickets import AnyTicket, TicketRule
 
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = frozenset({1})
@@ -38,7 +43,9 @@ MAX_PACKETS_PER_PAYLOAD = 4 * SEND_WINDOW
 #: Option labels a response may carry: A-H for choice items, T/F for true/false.
 OPTION_LABELS = frozenset("ABCDEFGH") | {"T", "F"}
 
-Ticket = Annotated[str, Field(pattern=r"^\d{12}$", description="准考证号, 12 digits")]
+#: 准考证号 as the province issues it: bounded here, checked against the province's rule
+#: (``exam_common.tickets.TicketRule``) by the server and, once it has the rule, the terminal
+Ticket = AnyTicket
 IdNumber = Annotated[str, Field(pattern=r"^\d{17}[\dX]$", description="身份证号, 18 characters")]
 ItemId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 
@@ -150,6 +157,12 @@ class Photo(Message):
     """Terminal -> server: the registered photo of the candidate logged in here."""
 
 
+class Rules(Message):
+    """Terminal -> server, after hello: the province's ticket rule (for the keyboard
+    check) and the time windows of the sittings still to come at this seat (for what the
+    screen says: login opens, late entry, earliest submission)."""
+
+
 # --- server -> client -----------------------------------------------------------------
 
 
@@ -248,6 +261,24 @@ class PreloadOk(Message):
     ok: Literal[True] = True
     seat: str
     papers: tuple[PreloadPaper, ...]
+
+
+class SittingWindows(Message):
+    """A sitting's own windows (the plan's; the demo's quick mode scales them)."""
+
+    sitting_id: int
+    start: datetime
+    entry_opens_before_s: int = Field(ge=0)
+    late_entry_s: int = Field(ge=0)
+    earliest_submit_s: int = Field(ge=0)
+
+
+class RulesOk(Message):
+    ok: Literal[True] = True
+    ticket_rule: TicketRule | None = Field(
+        default=None, description="None: the centre holds plans with different rules"
+    )
+    sittings: tuple[SittingWindows, ...] = ()
 
 
 class StatusOk(Message):

@@ -2,22 +2,52 @@
 
 Codes are the machine-readable part (the protocol's ``ErrorReply.code``); these texts are
 what a candidate or an invigilator reads, and each says what to do next.
+
+A refusal about a time window says the sitting's own window (its ``params``: a
+``timedelta`` is written as minutes or seconds, a ``datetime`` as Beijing time), never a
+fixed "30 分钟": a plan sets the windows, and the demo's quick mode scales them. Without
+the params (a caller that has no sitting at hand) the text names no figure.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+
+#: texts that name a sitting's window, used when the refusal carries its params
+WITH_PARAMS: dict[str, tuple[str, str]] = {
+    "entry_not_open": (
+        "尚未到登录时间：开考前 {entry}方可登录（{at} 起），请稍候。",
+        "Login is not open yet: it opens {entry} before the start (at {at}). Please wait.",
+    ),
+    "late_entry_closed": (
+        "开考已超过 {late}，不能再首次登录。请联系监考老师。",
+        "More than {late} have passed since the start: a first login is no longer possible. "
+        "Please see the invigilator.",
+    ),
+    "submit_too_early": (
+        "开考 {submit}后方可交卷（{at} 起）。",
+        "You may submit only from {submit} after the start (from {at}).",
+    ),
+    "bad_ticket": ("准考证号有误：{why}", "The ticket number is wrong: {why}"),
+}
+
 MESSAGES: dict[str, tuple[str, str]] = {
     "entry_not_open": (
-        "尚未到登录时间：开考前 30 分钟方可登录，请稍候。",
-        "Login is not open yet: it opens 30 minutes before the start. Please wait.",
+        "尚未到登录时间，请稍候。",
+        "Login is not open yet. Please wait.",
     ),
     "late_entry_closed": (
         "开考已超过规定时间，不能再首次登录。请联系监考老师。",
         "The late-entry window has closed; a first login is no longer possible. Please see the invigilator.",
     ),
     "submit_too_early": (
-        "开考 30 分钟后方可交卷。",
-        "You may submit only from 30 minutes after the start.",
+        "还未到可以交卷的时间。",
+        "It is too early to submit.",
+    ),
+    "bad_ticket": (
+        "准考证号有误，请对照准考证重新输入。",
+        "The ticket number is wrong; type it again from the admission ticket.",
     ),
     "attempt_submitted": (
         "本科目已交卷，不能再作答。",
@@ -173,6 +203,38 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-def message(code: str, lang: str = "zh_CN") -> str:
+BEIJING = timezone(timedelta(hours=8))
+
+
+def duration(span: timedelta, lang: str = "zh_CN") -> str:
+    """``30 分钟`` / ``30 minutes``; ``90 秒`` / ``90 seconds`` when not whole minutes."""
+    seconds = round(span.total_seconds())
+    if seconds % 60 == 0:
+        n = seconds // 60
+        return f"{n} minutes" if lang == "en" else f"{n} 分钟"
+    return f"{seconds} seconds" if lang == "en" else f"{seconds} 秒"
+
+
+def _param(value: object, lang: str) -> str:
+    if isinstance(value, timedelta):
+        return duration(value, lang)
+    if isinstance(value, datetime):
+        return value.astimezone(BEIJING).strftime("%H:%M")
+    if isinstance(value, tuple) and len(value) == 2:  # (Chinese, English)
+        return str(value[1] if lang == "en" else value[0])
+    return str(value)
+
+
+def message(code: str, lang: str = "zh_CN", params: Mapping[str, object] | None = None) -> str:
+    """The text of a refusal; with ``params`` (a sitting's windows, a reason) the text that
+    names them."""
+    if params and code in WITH_PARAMS:
+        zh, en = WITH_PARAMS[code]
+        try:
+            return (en if lang == "en" else zh).format(
+                **{k: _param(v, lang) for k, v in params.items()}
+            )
+        except KeyError:
+            pass  # a param the text needs is missing: say it without figures
     zh, en = MESSAGES.get(code, (f"操作被拒绝（{code}）。", f"Refused ({code})."))
     return en if lang == "en" else zh

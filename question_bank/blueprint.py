@@ -135,12 +135,14 @@ def parse_blueprint(d: Mapping[str, Any], source: str = "blueprint") -> Blueprin
         problems.append(f"[level] {e}")
     trade: str | None = None
     trade_text = str(d.get("trade") or "").strip()
-    if subject is Subject.SKILLS:
+    if subject is not None and subject.needs_trade:
         tr = find_trade(trade_text) if trade_text else None
         if tr is None:
-            problems.append(f"[trade] 岗位技能的组卷方案须填写目录中的工种（现为“{trade_text}”）")
+            problems.append(
+                f"[trade] {subject.value}的组卷方案须填写目录中的工种（现为“{trade_text}”）"
+            )
         else:
-            trade = tr.code
+            trade = tr.name
             if level and level not in tr.levels:
                 problems.append(f"[level] 工种 {tr.name} 不设 {level_name(level)}")
     elif trade_text:

@@ -86,7 +86,7 @@ def _parse_filters(subject: str | None, trade: str | None, level: str | None) ->
         if subject:
             f["subject"] = catalogue.parse_subject(subject)
         if trade:
-            f["trade"] = catalogue.get_trade(trade).code
+            f["trade"] = catalogue.get_trade(trade).name
         if level:
             f["level"] = catalogue.parse_level(level)
     except ValueError as e:
@@ -95,8 +95,8 @@ def _parse_filters(subject: str | None, trade: str | None, level: str | None) ->
 
 
 FILTERS = [
-    click.option("--subject", help="只处理该科目：职业道德 / 职业能力 / 岗位技能"),
-    click.option("--trade", help="只处理该工种（名称或代码，如 电工 或 DG）"),
+    click.option("--subject", help="只处理该科目（名称或代码，如 职业道德 或 ZYDD）"),
+    click.option("--trade", help="只处理该工种（名称或代码，如 电工 或 06-008）"),
     click.option("--level", help="只处理该等级（五级..一级 或 5..1）"),
 ]
 
@@ -144,12 +144,73 @@ def template(output: Path) -> None:
     click.echo(f"已生成导入模板：{output}（“试题”表填写试题，“填写说明”表解释每一列）")
 
 
+CATALOGUE_OPTION = click.option(
+    "--catalogue",
+    "catalogue_source",
+    envvar="QBANK_CATALOGUE",
+    help="工种目录：随系统提供的 hebei-2024、henan，或省里的 xlsx/csv 文件；"
+    "缺省为随系统提供的全部工种。也可用环境变量 QBANK_CATALOGUE 指定。 (trade catalogue)",
+)
+
+
+def _catalogue(source: str | None) -> catalogue.Catalogue:
+    if not source:
+        return catalogue.all_shipped()
+    try:
+        return catalogue.catalogue_from(source)
+    except catalogue.CatalogueError as e:
+        fail(str(e), EXIT_INVALID)
+
+
 @main.command()
-def trades() -> None:
-    """列出工种目录（名称、代码、类别、开考等级）。"""
-    for t in catalogue.TRADES:
-        levels = "、".join(level_name(x) for x in t.levels)
-        click.echo(f"{t.code:<7}{t.name:<10}\t{t.category}\t{levels}")
+@CATALOGUE_OPTION
+@click.option("--level", help="只列出该等级开考的工种（五级..一级 或 5..1）")
+def trades(catalogue_source: str | None, level: str | None) -> None:
+    """列出工种目录：代码、名称、行业、开考等级，按行业分组。"""
+    cat = _catalogue(catalogue_source)
+    wanted = None
+    if level:
+        try:
+            wanted = catalogue.parse_level(level)
+        except ValueError as e:
+            fail(str(e), 2)
+    shown = 0
+    for industry, rows in cat.industries().items():
+        rows = [t for t in rows if wanted is None or wanted in t.levels]
+        if not rows:
+            continue
+        click.echo(f"【{industry or '未分行业'}】")
+        for t in rows:
+            levels = "、".join(level_name(x) for x in t.levels)
+            alias = f"（又作 {'、'.join(t.aliases)}）" if t.aliases else ""
+            click.echo(f"  {t.code or '-':<8}{t.name}{alias}\t{levels}")
+            shown += 1
+    click.echo(f"共 {shown} 个工种（目录 {cat.name}）")
+
+
+@main.group(name="catalogue")
+def catalogue_group() -> None:
+    """工种目录：检查省里的目录文件（xlsx/csv），查看随系统提供的目录。
+
+    \b
+    目录文件的列（第一行为表头）：工种代码、工种名称、行业、等级（如 5-1、五级至二级、一级）、
+    别名、来源。只有“工种名称”必填；没有代码的工种（如河南）代码列留空。
+    随系统提供：hebei-2024（冀人社字〔2024〕146号 附件2，149 个工种）、
+    henan（河南通知和手册中出现的工种，含一级考评的 42 个工种）。
+    """
+
+
+@catalogue_group.command(name="check")
+@click.argument("source")
+def catalogue_check(source: str) -> None:
+    """检查一个工种目录文件（或随系统提供的目录名），列出所有错误，并按行业统计。"""
+    cat = _catalogue(source)
+    groups = cat.industries()
+    click.echo(f"目录 {cat.name}：{len(cat)} 个工种，{len(groups)} 个行业，检查通过 (valid)")
+    for industry, rows in groups.items():
+        click.echo(f"  {industry or '未分行业'}: {len(rows)}")
+    for lv in (5, 4, 3, 2, 1):
+        click.echo(f"  {level_name(lv)}开考工种: {len(cat.for_level(lv))}")
 
 
 def _report_invalid(e: ItemValidationError) -> NoReturn:
@@ -194,10 +255,12 @@ def authored_summary(items: Sequence[Any]) -> str | None:
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=FORMAT_CHOICE, help="文件格式；缺省按扩展名判断")
-def validate(files: Sequence[Path], fmt: str | None) -> None:
+@CATALOGUE_OPTION
+def validate(files: Sequence[Path], fmt: str | None, catalogue_source: str | None) -> None:
     """检查试题文件（xlsx/csv/json/QTI），列出所有错误；不改动题库。"""
     try:
-        items = read_items(list(files), fmt)
+        with catalogue.using(_catalogue(catalogue_source)):
+            items = read_items(list(files), fmt)
     except ItemValidationError as e:
         _report_invalid(e)
     click.echo(f"检查通过：共 {len(items)} 道试题，没有发现错误。 (valid)")
@@ -210,7 +273,10 @@ def validate(files: Sequence[Path], fmt: str | None) -> None:
 @BANK_OPTION
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=FORMAT_CHOICE, help="文件格式；缺省按扩展名判断")
-def import_(bank_path: Path, files: Sequence[Path], fmt: str | None) -> None:
+@CATALOGUE_OPTION
+def import_(
+    bank_path: Path, files: Sequence[Path], fmt: str | None, catalogue_source: str | None
+) -> None:
     """把试题文件导入题库：全部正确才导入，否则列出所有错误、一题不导。
 
     同一试题再次导入不产生变化；内容有改动的试题保存为新版本，旧版本保留，
@@ -218,7 +284,8 @@ def import_(bank_path: Path, files: Sequence[Path], fmt: str | None) -> None:
     """
     with click.progressbar(length=len(files), label="读取并检查", file=sys.stderr) as bar:
         try:
-            items = read_items(list(files), fmt, progress=bar.update)
+            with catalogue.using(_catalogue(catalogue_source)):
+                items = read_items(list(files), fmt, progress=bar.update)
         except ItemValidationError as e:
             bar.render_finish()
             _report_invalid(e)
@@ -333,7 +400,7 @@ def stats(
     help="同时把示例组卷方案写到这个文件",
 )
 def sample(bank_path: Path, blueprints_out: Path | None) -> None:
-    """把随系统提供的示例题库（375 题）导入题库，可同时导出示例组卷方案。"""
+    """把随系统提供的示例题库（465 题）导入题库，可同时导出示例组卷方案。"""
     from question_bank.sample import load_sample_bank, sample_blueprints_path
 
     items = load_sample_bank()

@@ -35,6 +35,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from question_bank.catalogue import Subject, find_trade, level_name, parse_level, parse_subject
+from question_bank.catalogue import active as active_catalogue
 from question_bank.scoring import (
     MAP_PLACES,
     ItemScoring,
@@ -671,17 +672,18 @@ def validate_row(row: RawRow) -> tuple[Item | None, list[ItemIssue]]:
     if trade_text:
         found = find_trade(trade_text)
         if found is None:
+            near = "、".join(active_catalogue().suggest(trade_text))
             bad(
                 "trade",
-                f"工种“{trade_text}”不在工种目录中，请改为目录中的工种名称或代码"
-                "（运行 qbank trades 查看目录）",
+                f"工种“{trade_text}”不在工种目录中{f'（是不是：{near}？）' if near else ''}，"
+                "请改为目录中的工种名称或代码（运行 qbank trades 查看目录）",
             )
         elif subject is not None and not subject.needs_trade:
             bad("trade", f"{subject.value}是公共科目，不属于某个工种，请清空工种")
         else:
-            trade = found.code
-    elif subject is Subject.SKILLS:
-        bad("trade", "岗位技能试题必须填写工种，例如 电工")
+            trade = found.name
+    elif subject is not None and subject.needs_trade:
+        bad("trade", f"{subject.value}试题必须填写工种，例如 电工")
 
     levels: set[int] = set()
     raw_levels = f.get("levels")

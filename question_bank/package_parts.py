@@ -7,7 +7,10 @@ Central writes them with :func:`centre_parts`; the centre validates them with
 ``centre.json``
     the centre, its rooms (rows x cols) and the seats held back as spares;
 ``plan.json``
-    the exam plan: year, name, cutoff rules, multiple-choice scoring policy;
+    the exam plan: year, name, the forms of each level (parts, who delivers them, full
+    marks and pass lines: ``exam_common.forms``), the province's ticket rule
+    (``exam_common.tickets``), what the printed documents say (results website, 须知),
+    the multiple-choice scoring policy;
 ``sittings.json``
     each sitting: code (as in the manifest), subject, level, trade, start and end
     (UTC ISO 8601) and the rule windows in seconds;
@@ -20,11 +23,12 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from exam_common.forms import LEVEL_ZH, Form, check_forms, form_for
+from exam_common.tickets import AnyTicket, TicketError, TicketRule
 from question_bank.package import Part
 
 
@@ -62,20 +66,30 @@ class CentrePart(_Model):
     rooms: tuple[RoomPart, ...] = Field(min_length=1)
 
 
-class CutoffPart(_Model):
-    level: int = Field(ge=1, le=5)
-    trade: str | None = None
-    subjects: tuple[str, ...] = Field(min_length=1)
-    subject_min: Decimal = Field(ge=0, le=100)
-    total_min: Decimal = Field(ge=0)
-    total_basis: Literal["sum", "mean"] = "sum"
+class DocumentsPart(_Model):
+    """What the province wants printed on admission tickets and score reports."""
+
+    #: the province's results website (考评结果查询网站), e.g. http://ha.nva.net.cn
+    results_website: str = Field(default="", max_length=200)
+    #: the 应考人员须知, replacing the standard lines; ``{entry}``, ``{late}``, ``{submit}``
+    #: (the sitting's windows) and ``{website}`` are filled in
+    instructions: tuple[str, ...] = ()
+    #: who issues the ticket (主办单位), printed at its foot
+    issuer: str = Field(default="", max_length=200)
 
 
 class PlanPart(_Model):
     year: int = Field(ge=2000, le=2100)
     name: str
-    cutoffs: tuple[CutoffPart, ...] = ()
+    forms: tuple[Form, ...] = Field(min_length=1)
+    ticket_rule: TicketRule
+    documents: DocumentsPart = DocumentsPart()
     multiple_policy: Literal["all_or_nothing", "proportional", "half"] = "all_or_nothing"
+
+    @model_validator(mode="after")
+    def _forms(self) -> PlanPart:
+        check_forms(self.forms)
+        return self
 
 
 class SittingPart(_Model):
@@ -85,9 +99,9 @@ class SittingPart(_Model):
     trade: str | None = None
     start: datetime
     end: datetime
-    entry_opens_before_s: int = Field(default=1800, ge=0)
-    late_entry_s: int = Field(default=1800, ge=0)
-    earliest_submit_s: int = Field(default=1800, ge=0)
+    entry_opens_before_s: int = Field(ge=0)
+    late_entry_s: int = Field(ge=0)
+    earliest_submit_s: int = Field(ge=0)
 
     @model_validator(mode="after")
     def _window(self) -> SittingPart:
@@ -106,7 +120,7 @@ class SeatingPart(_Model):
 
 
 class CandidatePart(_Model):
-    ticket: Annotated[str, Field(pattern=r"^\d{12}$")]
+    ticket: AnyTicket
     id_number: Annotated[str, Field(pattern=r"^\d{17}[\dX]$")]
     name: str = Field(min_length=1, max_length=100)
     gender: str
@@ -130,10 +144,39 @@ class CentreParts(_Model):
         sittings = {s.code for s in self.sittings}
         tickets: set[str] = set()
         taken: set[tuple[str, str, int]] = set()
+        by_code = {sp.code: sp for sp in self.sittings}
+        for sp in self.sittings:
+            if sp.level is None or not any(
+                _is_cbt(f, sp.subject) for f in self.plan.forms if f.level == sp.level
+            ):
+                level = LEVEL_ZH.get(sp.level or 0, "（未写等级）")
+                raise ValueError(
+                    f"场次 {sp.code} 的科目“{sp.subject}”不是{level}考核方式中的机考科目"
+                    f"（或{level}没有考核方式和合格线）"
+                )
         for c in self.roster:
             if c.ticket in tickets:
                 raise ValueError(f"roster: ticket {c.ticket} appears twice")
             tickets.add(c.ticket)
+            try:
+                self.plan.ticket_rule.verify(c.ticket)
+            except TicketError as exc:
+                raise ValueError(
+                    f"roster: 准考证号 {c.ticket} 不符合计划的准考证号规则：{exc.zh}"
+                ) from None
+            form = form_for(self.plan.forms, c.level, c.trade)
+            if form is None:
+                raise ValueError(
+                    f"roster {c.ticket}: {LEVEL_ZH[c.level]}（{c.trade}）没有考核方式和合格线 "
+                    f"(no exam form for level {c.level})"
+                )
+            for seat in c.seats:
+                sitting = by_code.get(seat.sitting)
+                if sitting is not None and not _is_cbt(form, sitting.subject):
+                    raise ValueError(
+                        f"roster {c.ticket}: 场次 {seat.sitting}（{sitting.subject}）不是"
+                        f"{form.label}的机考科目"
+                    )
             for s in c.seats:
                 if s.sitting not in sittings:
                     raise ValueError(f"roster {c.ticket}: unknown sitting {s.sitting}")
@@ -148,6 +191,11 @@ class CentreParts(_Model):
                     )
                 taken.add((s.sitting, s.room, s.seat))
         return self
+
+
+def _is_cbt(form: Form, subject: str) -> bool:
+    part = form.part(subject)
+    return part is not None and part.is_cbt
 
 
 PART_NAMES = ("centre.json", "plan.json", "sittings.json", "roster.json")

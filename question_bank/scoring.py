@@ -16,18 +16,23 @@ the bank's points for the item, which is also the most the map can give): on a p
 sets other points, the mapped score is scaled by ``paper points / out_of`` and rounded to
 cents, half up.
 
-Cutoffs (合格线): a candidate passes when every required subject is scored (not absent,
-not voided) and at least the single-subject line, and the total (sum, or mean where a
-province prints the total line as an average) is at least the total line.
+Cutoffs (合格线): a candidate passes when every part of their level's exam is in (not
+absent, not voided), each part scored in points reaches its single-subject line, each part
+graded 合格/不合格 was passed, and, where the plan sets one, the total (sum, or mean where a
+province prints the total line as an average) reaches the total line. The lines come
+from the plan's forms (``exam_common.forms``); nothing here has a default.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from exam_common.forms import Form
 
 
 class ItemType(str, enum.Enum):
@@ -386,19 +391,69 @@ class TotalBasis(str, enum.Enum):
 
 
 @dataclass(frozen=True)
-class CutoffRule:
-    """A plan's pass lines, for a level (and optionally a trade)."""
+class PartRule:
+    """One part of a cutoff rule: the subject (as results name it) and its line."""
 
-    subjects: tuple[str, ...]
-    subject_min: Decimal
-    total_min: Decimal
+    subject: str
+    #: the single-subject line; ``None``: none (a total line decides)
+    line: Decimal | None
+    full_marks: Decimal | None = None
+    #: graded 合格 / 不合格 (a review board's verdict), no points, not in the total
+    verdict: bool = False
+
+
+@dataclass(frozen=True)
+class CutoffRule:
+    """A plan's pass lines for a level (and optionally a trade): one line per part and an
+    optional total line (sum, or mean, of the parts scored in points). Never a default:
+    a rule is made from the plan's form (:meth:`of`) or written out in full."""
+
+    parts: tuple[PartRule, ...]
+    total_min: Decimal | None = None
     total_basis: TotalBasis = TotalBasis.SUM
 
     def __post_init__(self) -> None:
-        if not self.subjects:
+        if not self.parts:
             raise ValueError("a cutoff rule needs at least one subject")
         if len(set(self.subjects)) != len(self.subjects):
             raise ValueError("a subject is listed twice in the cutoff rule")
+        scored = [p for p in self.parts if not p.verdict]
+        if self.total_min is None and any(p.line is None for p in scored):
+            raise ValueError("a part without a line needs a total line to decide it")
+        if self.total_min is not None and not scored:
+            raise ValueError("a total line needs parts scored in points")
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        return tuple(p.subject for p in self.parts)
+
+    def part(self, subject: str) -> PartRule | None:
+        return next((p for p in self.parts if p.subject == subject), None)
+
+    @classmethod
+    def uniform(
+        cls,
+        subjects: Sequence[str],
+        subject_min: Decimal,
+        total_min: Decimal | None = None,
+        total_basis: TotalBasis = TotalBasis.SUM,
+        full_marks: Decimal | None = Decimal(100),
+    ) -> CutoffRule:
+        """The same line for every subject (e.g. 35 each), with an optional total line."""
+        return cls(
+            tuple(PartRule(s, subject_min, full_marks) for s in subjects), total_min, total_basis
+        )
+
+    @classmethod
+    def of(cls, form: Form) -> CutoffRule:
+        """The rule of a plan's form (``exam_common.forms``)."""
+        return cls(
+            parts=tuple(
+                PartRule(p.name, p.line, p.full_marks, p.grading == "verdict") for p in form.parts
+            ),
+            total_min=form.total.line if form.total else None,
+            total_basis=TotalBasis(form.total.basis) if form.total else TotalBasis.SUM,
+        )
 
 
 @dataclass(frozen=True)
@@ -406,6 +461,8 @@ class SubjectResult:
     subject: str
     status: SubjectStatus
     score: Decimal | None = None
+    #: for a part graded 合格 / 不合格: the verdict (``score`` stays ``None``)
+    verdict: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -418,7 +475,10 @@ class CutoffResult:
 
 
 def apply_cutoffs(rule: CutoffRule, results: Iterable[SubjectResult]) -> CutoffResult:
-    """Decide pass/fail for one candidate from their subject results."""
+    """Decide pass/fail for one candidate from their subject results.
+
+    ``total`` is the sum of the parts scored in points (verdict parts add nothing); the
+    total line compares it, or its mean over those parts, as the rule says."""
     by_subject = {r.subject: r for r in results}
     unknown = set(by_subject) - set(rule.subjects)
     if unknown:
@@ -427,26 +487,57 @@ def apply_cutoffs(rule: CutoffRule, results: Iterable[SubjectResult]) -> CutoffR
     subject_passed: dict[str, bool] = {}
     total = Decimal(0)
     complete = True
-    for subject in rule.subjects:
+    for part in rule.parts:
+        subject = part.subject
         r = by_subject.get(subject, SubjectResult(subject, SubjectStatus.MISSING))
-        if r.status is SubjectStatus.SCORED:
+        if r.status is SubjectStatus.SCORED and part.verdict:
+            if r.verdict is None:
+                raise ValueError(f"{subject}: a part graded pass/fail needs a verdict")
+            ok = r.verdict
+            if not ok:
+                reasons.append(f"{subject}: verdict fail")
+        elif r.status is SubjectStatus.SCORED:
             if r.score is None:
                 raise ValueError(f"{subject}: a scored subject needs a score")
             total += r.score
-            ok = r.score >= rule.subject_min
+            ok = part.line is None or r.score >= part.line
             if not ok:
-                reasons.append(f"{subject}: {r.score} < subject line {rule.subject_min}")
+                reasons.append(f"{subject}: {r.score} < subject line {part.line}")
         else:
             ok = False
             complete = complete and r.status is not SubjectStatus.MISSING
             reasons.append(f"{subject}: {r.status.value}")
         subject_passed[subject] = ok
-    basis_total = total
-    if rule.total_basis is TotalBasis.MEAN:
-        basis_total = (total / len(rule.subjects)).quantize(CENT, ROUND_HALF_UP)
-    if basis_total < rule.total_min:
-        reasons.append(
-            f"total ({rule.total_basis.value}) {basis_total} < total line {rule.total_min}"
-        )
+    if rule.total_min is not None:
+        basis_total = total_on_basis(rule, total)
+        if basis_total < rule.total_min:
+            reasons.append(
+                f"total ({rule.total_basis.value}) {basis_total} < total line {rule.total_min}"
+            )
     passed = complete and not reasons
     return CutoffResult(complete, passed, total, subject_passed, tuple(reasons))
+
+
+def total_on_basis(rule: CutoffRule, total: Decimal) -> Decimal:
+    """The total as the total line reads it: the sum, or the mean of the scored parts."""
+    if rule.total_basis is TotalBasis.MEAN:
+        scored = sum(1 for p in rule.parts if not p.verdict)
+        return (total / scored).quantize(CENT, ROUND_HALF_UP)
+    return total
+
+
+def rule_json(rule: CutoffRule) -> dict[str, object]:
+    """The rule as stored beside a decision (and sent to central in a result package)."""
+    return {
+        "parts": [
+            {
+                "subject": p.subject,
+                "line": None if p.line is None else str(p.line),
+                "full_marks": None if p.full_marks is None else str(p.full_marks),
+                "verdict": p.verdict,
+            }
+            for p in rule.parts
+        ],
+        "total_min": None if rule.total_min is None else str(rule.total_min),
+        "total_basis": rule.total_basis.value,
+    }

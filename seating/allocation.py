@@ -168,7 +168,7 @@ def allocate(
         for seat, c in sorted(st.occupant[key].items()):
             assignments.append(
                 Assignment(
-                    ticket=make_ticket(year, key[0], key[1], seat),
+                    ticket=c.ticket or make_ticket(year, key[0], key[1], seat),
                     id_number=c.id_number,
                     centre=key[0],
                     room=key[1],

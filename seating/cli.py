@@ -12,6 +12,8 @@ Exit codes (also in ``seating --help``):
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from exam_common.durable import ensure_dir, write_atomic
+from exam_common.tickets import GENERATED, TicketError, TicketRule
 from question_bank.scoring import CutoffRule, TotalBasis
 from seating import documents
 from seating.allocation import DEFAULT_SPARE_SHARE, allocate
@@ -36,10 +40,9 @@ from seating.inputs import (
     read_rooms,
     read_sittings,
 )
-from seating.model import ProblemKind, RoomKey, SeatingError, SeatPlan, room_key
+from seating.model import PrintedTexts, ProblemKind, RoomKey, SeatingError, SeatPlan, room_key
 from seating.planfile import dump_plan, load_plan
 from seating.records import RoomRecord, ScoreReport
-from seating.tickets import TicketError, validate_ticket
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_PARTIAL, EXIT_INPUT, EXIT_FONT = 0, 1, 2, 3, 4, 5
 UNSEATED = {ProblemKind.NO_SEAT, ProblemKind.NO_SITTING, ProblemKind.UNKNOWN_CENTRE}
@@ -263,6 +266,14 @@ def _room_keys(plan: SeatPlan, rooms: tuple[str, ...]) -> list[RoomKey] | None:
     "--photos", type=click.Path(path_type=Path), help="照片文件夹：<身份证号>.jpg 或 <准考证号>.jpg"
 )
 @click.option("--lang", type=click.Choice(["zh_CN", "en"]), default="zh_CN", show_default=True)
+@click.option("--website", help="考评结果查询网站（印在准考证须知中；缺省用计划文件中的）")
+@click.option("--issuer", help="主办单位（印在准考证底部；缺省用计划文件中的）")
+@click.option(
+    "--instructions",
+    "instructions_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="应考人员须知，UTF-8 文本，每行一条；可写 {entry}、{late}、{submit}、{website}",
+)
 def print_cmd(
     which: tuple[str, ...],
     plan_path: Path,
@@ -271,11 +282,29 @@ def print_cmd(
     rooms: tuple[str, ...],
     photos: Path | None,
     lang: str,
+    website: str | None,
+    issuer: str | None,
+    instructions_path: Path | None,
 ) -> None:
     """打印文件 (print documents) 到 PDF。WHICH：tickets 准考证、door 考场门贴、signin 签到表、
     labels 桌贴、chart 座位表、record 空白考场情况记录、all 全部。"""
     with _errors():
         plan = load_plan(plan_path)
+        texts = plan.texts
+        plan = dataclasses.replace(
+            plan,
+            texts=PrintedTexts(
+                results_website=texts.results_website if website is None else website,
+                instructions=tuple(
+                    ln.strip()
+                    for ln in instructions_path.read_text("utf-8-sig").splitlines()
+                    if ln.strip()
+                )
+                if instructions_path
+                else texts.instructions,
+                issuer=texts.issuer if issuer is None else issuer,
+            ),
+        )
         if photos:
             plan, issues = attach_photos(plan, photos)
             missing = [i for i in issues if i.field]
@@ -370,12 +399,19 @@ def _render(
     "--subjects", default="职业道德,职业能力,岗位技能", show_default=True, help="成绩科目，逗号分隔"
 )
 @click.option(
-    "--subject-line", type=Decimal, default=Decimal(60), show_default=True, help="单科合格线"
+    "--subject-line",
+    type=Decimal,
+    help="单科合格线（考试计划的，如河南 35、河北 60）：导出成绩表时必填，没有缺省值",
 )
 @click.option(
-    "--total-line", type=Decimal, default=Decimal(180), show_default=True, help="总成绩合格线"
+    "--total-line",
+    type=Decimal,
+    help="总成绩合格线：只在考试计划设了总成绩合格线时填写（缺省：不设）",
 )
 @click.option("--mean", is_flag=True, help="总成绩合格线按各科平均分计（而非总分）")
+@click.option(
+    "--website", default="", help="考评结果查询网站，印在成绩单上（如 http://ha.nva.net.cn）"
+)
 @click.option("--reports", type=click.Path(path_type=Path), help="同时打印成绩单 PDF 到此文件")
 @click.option("--lang", type=click.Choice(["zh_CN", "en"]), default="zh_CN", show_default=True)
 def export_cmd(
@@ -383,9 +419,10 @@ def export_cmd(
     out: Path,
     results: Path | None,
     subjects: str,
-    subject_line: Decimal,
-    total_line: Decimal,
+    subject_line: Decimal | None,
+    total_line: Decimal | None,
     mean: bool,
+    website: str,
     reports: Path | None,
     lang: str,
 ) -> None:
@@ -397,7 +434,17 @@ def export_cmd(
             click.echo(f"座位安排已导出到 {out} (plan exported)")
             return
         subj = tuple(s.strip() for s in subjects.split(",") if s.strip())
-        rule = CutoffRule(
+        if subject_line is None:
+            raise SeatingError(
+                "导出成绩表须给出单科合格线 --subject-line（按考试计划填写，没有缺省值）",
+                "--subject-line is required with --results: the plan's line, no default",
+            )
+        if mean and total_line is None:
+            raise SeatingError(
+                "--mean 只在给出总成绩合格线 --total-line 时有意义",
+                "--mean needs --total-line",
+            )
+        rule = CutoffRule.uniform(
             subj, subject_line, total_line, TotalBasis.MEAN if mean else TotalBasis.SUM
         )
         rows = read_results(results, subj)
@@ -414,7 +461,10 @@ def export_cmd(
             write_atomic(
                 reports,
                 _with_bar(
-                    "成绩单", lambda p: documents.score_reports(plan, reps, lang=lang, progress=p)
+                    "成绩单",
+                    lambda p: documents.score_reports(
+                        plan, reps, lang=lang, website=website, progress=p
+                    ),
                 ),
             )
             click.echo(f"成绩单已生成 {reports} (score reports written)")
@@ -440,16 +490,37 @@ def _with_bar(label: str, work: Callable[[Callable[[int, int], None]], bytes]) -
     type=click.Path(path_type=Path, exists=True),
     help="同时查这个计划里是谁的准考证",
 )
-def ticket_check_cmd(tickets: tuple[str, ...], plan_path: Path | None) -> None:
-    """检查准考证号 (check ticket numbers)：校验位、位数，可选查出考生和座位。全部有效时退出码 0，否则 3。"""
+@click.option(
+    "--rule",
+    "rule_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="按省里的准考证号规则检查：考试计划 JSON（取其 ticket_rule）或规则本身的 JSON；"
+    "缺省为本系统编排的 12 位号码（Damm 校验位）",
+)
+def ticket_check_cmd(
+    tickets: tuple[str, ...], plan_path: Path | None, rule_path: Path | None
+) -> None:
+    """检查准考证号 (check ticket numbers)：按规则检查位数、字符和校验位，可选查出考生和座位。
+    全部有效时退出码 0，否则 3。"""
     plan = None
     if plan_path:
         with _errors():
             plan = load_plan(plan_path)
+    rule = GENERATED
+    if rule_path is not None:
+        try:
+            doc = json.loads(rule_path.read_text("utf-8-sig"))
+            rule = TicketRule.model_validate(
+                doc.get("ticket_rule", doc) if isinstance(doc, dict) else doc
+            )
+        except (ValueError, ValidationError) as exc:
+            click.echo(f"错误：{rule_path} 不是准考证号规则（{exc}）(not a ticket rule)", err=True)
+            sys.exit(EXIT_INPUT)
+    click.echo(f"规则 / rule: {rule.name or '—'}：{rule.describe()}")
     bad = 0
     for tk in tickets:
         try:
-            validate_ticket(tk.strip())
+            rule.verify(rule.normalise(tk))
         except TicketError as e:
             bad += 1
             click.echo(f"{tk}  无效 invalid: {e}")

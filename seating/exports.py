@@ -12,7 +12,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.worksheet import Worksheet
 
 from exam_common.durable import atomic_writer
-from question_bank.scoring import SubjectStatus, TotalBasis, apply_cutoffs
+from question_bank.scoring import SubjectStatus, apply_cutoffs, total_on_basis
 from seating.i18n import gender_name, level_text, t
 from seating.model import SeatPlan
 from seating.records import ScoreReport
@@ -163,11 +163,11 @@ def results_workbook(
                 cells.append(t("status_absent", lang))
             elif r.status is SubjectStatus.VOIDED:
                 cells.append(t("status_voided", lang))
+            elif r.verdict is not None:
+                cells.append(t("passed" if r.verdict else "failed", lang))
             else:
                 cells.append(float(r.score) if r.score is not None else "")
-        total: Decimal = out.total
-        if rep.rule.total_basis is TotalBasis.MEAN:
-            total = (total / len(rep.rule.subjects)).quantize(Decimal("0.01"))
+        total: Decimal = total_on_basis(rep.rule, out.total)
         result = (
             t("passed", lang)
             if out.passed

@@ -6,6 +6,7 @@ the key itself, so a gap shows as Chinese text rather than as ``door.title``.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from seating.model import CHINA_TZ, Gender, level_name
@@ -50,6 +51,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "front": ("讲台（前）", "Front (invigilators' desk)"),
     "default_title": ("{year}年度工勤技能岗位等级考核", "{year} Skilled Worker Grade Examination"),
     "minutes": ("{n} 分钟", "{n} min"),
+    "age": ("年龄", "Age"),
+    "applied_trade": ("申报工种", "Trade"),
+    "applied_level": ("申报等级", "Level"),
+    "venue": ("考核地点", "Venue"),
+    "issuer": ("主办单位：{issuer}", "Issued by {issuer}"),
     # admission ticket
     "admission": ("准考证", "Admission Ticket"),
     "instructions": ("应考人员须知", "Instructions for candidates"),
@@ -114,46 +120,95 @@ TEXT: dict[str, tuple[str, str]] = {
     "status_absent": ("缺考", "Absent"),
     "status_voided": ("违纪（成绩无效）", "Violation (voided)"),
     "status_missing": ("成绩未出", "Not yet scored"),
-    "rule_text": (
-        "各科成绩均不低于 {subject} 分且总成绩不低于 {total} 分为合格；缺考或违纪的科目不计成绩。",
-        "Pass: every subject at least {subject} and the total at least {total}; an absent or "
-        "voided subject scores nothing.",
+    "verdict_line": ("合格/不合格", "pass/fail"),
+    "no_line": ("—", "—"),
+    "no_total_line": ("不设总成绩合格线", "no total line"),
+    "rule_part": ("{subject}不低于 {line} 分", "{subject} at least {line}"),
+    "rule_part_verdict": ("{subject}评定为合格", "{subject} passed"),
+    "rule_parts_join": ("，", "; "),
+    "rule_total": ("，且总成绩不低于 {total} 分", "; and the total at least {total}"),
+    "rule_total_mean": (
+        "，且各科平均成绩不低于 {total} 分",
+        "; and the mean of the scored subjects at least {total}",
     ),
-    "rule_text_mean": (
-        "各科成绩均不低于 {subject} 分且各科平均成绩不低于 {total} 分为合格；缺考或违纪的科目不计成绩。",
-        "Pass: every subject at least {subject} and the mean of the subjects at least {total}; "
-        "an absent or voided subject scores nothing.",
+    "rule_sentence": (
+        "合格标准：{rules}；缺考或违纪的科目不计成绩。",
+        "Pass: {rules}. An absent or voided subject scores nothing.",
     ),
+    "results_website": ("考评结果查询网站：{website}", "Results online: {website}"),
     "issued": ("出具日期：{date}", "Issued: {date}"),
 }
 
-#: The candidate instructions (应考人员须知) printed on every admission ticket.
+#: The standard 应考人员须知, used where the plan gives none of its own. ``{entry}``,
+#: ``{late}`` and ``{submit}`` are the candidate's sitting windows (a plan file that does
+#: not give them prints a figure-free word instead); a line naming ``{website}`` is
+#: printed only when the province has set its results website.
 INSTRUCTIONS: dict[str, tuple[str, ...]] = {
     "zh_CN": (
-        "考生须凭准考证和有效身份证件，于每场考试开始前 30 分钟到达考场，经监考员核验照片后入座。",
-        "开考 30 分钟后不得入场；开考 30 分钟后方可交卷离场。考试结束时间到，系统自动交卷。",
+        "领取准考证后，应认真核对姓名、身份证号、申报工种、申报等级等信息，发现错误的，务必在考前与发证机关联系。",
+        "考生须凭准考证和有效身份证件，于开考前{entry}起进入考场，经监考员核验照片后对号入座，两证不齐者不得入场。",
+        "开考{late}后不得入场；开考{submit}后方可交卷离场。考试结束时间到，系统自动交卷。",
         "登录时输入准考证号和身份证号；座位以本准考证所列考场、座号为准，各科目座位不变。",
         "除规定文具外，手机、智能手表等电子设备及书籍资料一律不得带入座位，须关机后放在指定位置。",
         "考试中不得交头接耳、窥视他人屏幕、操作与考试无关的程序；违者按违纪处理，该科成绩无效。",
         "计算机出现故障时举手示意，由监考员处理，不得自行重启或离开座位；因故障耽误的时间予以补足。",
-        "请妥善保管准考证，考试结束后凭准考证号查询成绩。",
+        "考评结果查询网站：{website}。",
     ),
     "en": (
-        "Bring this ticket and your ID card; arrive 30 minutes before each sitting and take your "
-        "seat after the invigilator has checked your photo.",
-        "No entry later than 30 minutes after the start; you may submit from 30 minutes after the "
+        "Check your name, ID number, trade and level on this ticket; if anything is wrong, "
+        "contact the issuing office before the exam.",
+        "Bring this ticket and your ID card; the room opens {entry} before the start. Take "
+        "your seat after the invigilator has checked your photo.",
+        "No entry later than {late} after the start; you may submit from {submit} after the "
         "start. At the end time the system submits for you.",
-        "Log in with your ticket number and ID number. Your room and seat are the same for every "
-        "subject.",
-        "Phones, smart watches and other devices, books and notes stay switched off in the place "
-        "the invigilators show you.",
+        "Log in with your ticket number and ID number. Your room and seat are the same for "
+        "every subject.",
+        "Phones, smart watches and other devices, books and notes stay switched off in the "
+        "place the invigilators show you.",
         "Talking, looking at another screen or running other programs is a violation: that "
         "subject's score is void.",
-        "If your computer fails, raise your hand; do not restart it or leave. Time lost is given "
-        "back.",
-        "Keep this ticket: you need the ticket number to look up your scores.",
+        "If your computer fails, raise your hand; do not restart it or leave. Time lost is "
+        "given back.",
+        "Results online: {website}.",
     ),
 }
+
+#: what a window placeholder says when the plan file gives no windows
+NO_FIGURE = {"zh_CN": "规定时间", "en": "the set time"}
+
+
+def fill_instructions(
+    lines: tuple[str, ...] | list[str],
+    lang: str,
+    *,
+    windows_s: tuple[int, int, int] | None,
+    website: str,
+) -> list[str]:
+    """The 须知 with the sitting's windows and the province's website filled in; a line
+    naming the website is dropped when none is set, and the website is added as a last
+    line when the province set one and its lines do not name it."""
+    values: dict[str, str] = {"website": website}
+    for key, seconds in zip(
+        ("entry", "late", "submit"), windows_s or (None, None, None), strict=True
+    ):
+        if seconds is None:
+            values[key] = NO_FIGURE[lang]
+        elif seconds % 60 == 0:
+            values[key] = t("minutes", lang, n=seconds // 60)
+        else:
+            values[key] = f"{seconds} 秒" if lang != "en" else f"{seconds} s"
+    out = []
+    for line in lines:
+        if "{website}" in line and not website:
+            continue
+        # only our placeholders: a province's text may hold braces of its own
+        out.append(_PLACEHOLDER.sub(lambda m: values[m.group(1)], line))
+    if website and not any("{website}" in line for line in lines):
+        out.append(INSTRUCTIONS[lang][-1].replace("{website}", website))
+    return out
+
+
+_PLACEHOLDER = re.compile(r"\{(entry|late|submit|website)\}")
 
 
 def check_lang(lang: str) -> str:

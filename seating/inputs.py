@@ -207,6 +207,12 @@ def _columns(
 
 
 def parse_level(s: str) -> int:
+    """``五级``, ``5``, ``Level 5``, or the qualification names (初级工 … 技师, 高级技师)."""
+    from question_bank.catalogue import LEVEL_ALIASES
+
+    for level, alias in LEVEL_ALIASES.items():
+        if s.strip() == alias:
+            return level
     s = s.strip().lower().removeprefix("level").strip()
     s = s.split("级")[0].strip() if "级" in s and s[:1].isdigit() else s
     if s.isdigit():

@@ -84,6 +84,9 @@ class Candidate:
     photo: bytes | None = field(default=None, repr=False, compare=False)  #: JPEG/PNG
     centre: str | None = None  #: registered centre code (考点代码); None: any centre
     registration_no: str = ""  #: 报名号 from the registration system, printed if given
+    #: 准考证号 as the province issued it; empty: the allocation numbers the candidate
+    #: (``seating.tickets``, year + centre + room + seat + check digit)
+    ticket: str = ""
 
     def __post_init__(self) -> None:
         if not self.id_number:
@@ -225,6 +228,9 @@ class Sitting:
     variants: tuple[str, ...] = ("A", "B")
     levels: frozenset[int] = frozenset()
     trades: frozenset[str] = frozenset()
+    #: the plan's windows in seconds: login opens before start, late entry, earliest
+    #: submission; ``None`` where the plan file does not say (documents then name no figure)
+    windows_s: tuple[int, int, int] | None = None
 
     def __post_init__(self) -> None:
         if not self.code:
@@ -299,6 +305,19 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class PrintedTexts:
+    """What the province wants printed on admission tickets and score reports."""
+
+    #: the province's results website (考评结果查询网站)
+    results_website: str = ""
+    #: its 应考人员须知, replacing the standard lines; ``{entry}``, ``{late}``, ``{submit}``
+    #: (the candidate's sitting windows) and ``{website}`` are filled in
+    instructions: tuple[str, ...] = ()
+    #: who issues the ticket (主办单位)
+    issuer: str = ""
+
+
+@dataclass(frozen=True)
 class SeatPlan:
     """Seats, tickets and variants for every candidate of an exam plan at its centres."""
 
@@ -312,6 +331,7 @@ class SeatPlan:
     #: spare seats held back per room, by (centre, room code)
     spares: Mapping[RoomKey, tuple[int, ...]]
     problems: tuple[Problem, ...] = ()
+    texts: PrintedTexts = PrintedTexts()
 
     # --- look-ups (cached: the plan is frozen) ---
 

@@ -19,6 +19,7 @@ from seating.model import (
     Candidate,
     Centre,
     Gender,
+    PrintedTexts,
     Problem,
     ProblemKind,
     Room,
@@ -65,9 +66,15 @@ def plan_to_dict(plan: SeatPlan) -> dict[str, Any]:
                 "variants": list(s.variants),
                 "levels": sorted(s.levels),
                 "trades": sorted(s.trades),
+                "windows_s": list(s.windows_s) if s.windows_s else None,
             }
             for s in plan.sittings
         ],
+        "texts": {
+            "results_website": plan.texts.results_website,
+            "instructions": list(plan.texts.instructions),
+            "issuer": plan.texts.issuer,
+        },
         "candidates": [
             {
                 "id_number": c.id_number,
@@ -79,6 +86,7 @@ def plan_to_dict(plan: SeatPlan) -> dict[str, Any]:
                 "birth_date": c.birth_date.isoformat() if c.birth_date else None,
                 "centre": c.centre,
                 "registration_no": c.registration_no,
+                "ticket": c.ticket,
             }
             for c in plan.candidates
         ],
@@ -149,9 +157,11 @@ def plan_from_dict(d: dict[str, Any]) -> SeatPlan:
                 variants=tuple(s["variants"]),
                 levels=frozenset(s.get("levels", ())),
                 trades=frozenset(s.get("trades", ())),
+                windows_s=_windows(s.get("windows_s")),
             )
             for s in d["sittings"]
         )
+        texts = d.get("texts") or {}
         candidates = tuple(
             Candidate(
                 id_number=c["id_number"],
@@ -163,6 +173,7 @@ def plan_from_dict(d: dict[str, Any]) -> SeatPlan:
                 birth_date=date.fromisoformat(c["birth_date"]) if c.get("birth_date") else None,
                 centre=c.get("centre"),
                 registration_no=c.get("registration_no", ""),
+                ticket=c.get("ticket", ""),
             )
             for c in d["candidates"]
         )
@@ -201,6 +212,11 @@ def plan_from_dict(d: dict[str, Any]) -> SeatPlan:
             assignments=assignments,
             spares=spares,
             problems=problems,
+            texts=PrintedTexts(
+                results_website=str(texts.get("results_website", "")),
+                instructions=tuple(str(x) for x in texts.get("instructions", ())),
+                issuer=str(texts.get("issuer", "")),
+            ),
         )
     except (KeyError, TypeError, ValueError) as e:
         if isinstance(e, SeatingError):
@@ -208,6 +224,13 @@ def plan_from_dict(d: dict[str, Any]) -> SeatPlan:
         raise SeatingError(
             f"座位计划文件内容不完整或有误：{e!r}", f"the seat plan file is incomplete: {e!r}"
         ) from e
+
+
+def _windows(v: object) -> tuple[int, int, int] | None:
+    if not v:
+        return None
+    a, b, c = (int(x) for x in v)  # type: ignore[attr-defined]
+    return (a, b, c)
 
 
 def dump_plan(plan: SeatPlan, path: Path) -> None:

@@ -1,4 +1,8 @@
-"""Admission ticket numbers (准考证号): 12 digits, ``YY CCCC RRR SS K``.
+"""Ticket numbers central makes itself (准考证号): 12 digits, ``YY CCCC RRR SS K``.
+
+This is one :class:`exam_common.tickets.TicketRule`, :data:`~exam_common.tickets.GENERATED`,
+used when a registration comes without the province's own number; a province that issues
+its own numbers sets its rule in the plan and they are kept as issued.
 
 ======  ======  ==============================================================
 digits  field   meaning
@@ -11,8 +15,7 @@ digits  field   meaning
 ======  ======  ==============================================================
 
 The Damm check digit (from :mod:`stdnum.damm`) catches every single mistyped digit and
-every swap of two neighbouring digits. ``docs/ticket-numbers.md`` describes the algorithm
-step by step, with its table, for the terminal's JavaScript check.
+every swap of two neighbouring digits. ``docs/ticket-numbers.md`` describes the algorithm.
 
 One ticket per candidate per plan: the ticket names the candidate's planned seat, which is
 the same for all the plan's sittings. A seat change on the day (a dead terminal) does not
@@ -25,18 +28,21 @@ from dataclasses import dataclass
 
 from stdnum import damm
 
+from exam_common.tickets import GENERATED, TicketError
+
 TICKET_LENGTH = 12
 
-
-class TicketError(ValueError):
-    """A ticket number that is not valid. ``code`` is machine-readable; ``str()`` says in
-    Chinese (then English) what is wrong."""
-
-    def __init__(self, code: str, zh: str, en: str) -> None:
-        super().__init__(f"{zh}（{en}）")
-        self.code = code
-        self.zh = zh
-        self.en = en
+__all__ = [
+    "GENERATED",
+    "TICKET_LENGTH",
+    "TicketError",
+    "TicketParts",
+    "check_digit",
+    "is_valid_ticket",
+    "make_ticket",
+    "parse_ticket",
+    "validate_ticket",
+]
 
 
 @dataclass(frozen=True)
@@ -68,37 +74,14 @@ def make_ticket(year: int, centre: str, room: str | int, seat: int) -> str:
 
 
 def validate_ticket(ticket: str) -> None:
-    """Raise :class:`TicketError` naming what is wrong with ``ticket``; return if valid.
+    """Raise :class:`TicketError` naming what is wrong with a number of this layout
+    (:data:`~exam_common.tickets.GENERATED`); return if valid.
 
     Surrounding spaces are not accepted here: the caller strips input before checking.
     """
     if not isinstance(ticket, str):
         raise TicketError("type", "准考证号应为文本", "the ticket number must be a string")
-    bad = [(i + 1, ch) for i, ch in enumerate(ticket) if not ("0" <= ch <= "9")]
-    if bad:
-        pos, ch = bad[0]
-        raise TicketError(
-            "not_digits",
-            f"准考证号只能包含数字：第 {pos} 位是“{ch}”",
-            f"digits only: character {pos} is {ch!r}",
-        )
-    if len(ticket) != TICKET_LENGTH:
-        raise TicketError(
-            "length",
-            f"准考证号应为 {TICKET_LENGTH} 位数字，输入了 {len(ticket)} 位",
-            f"a ticket number has {TICKET_LENGTH} digits, got {len(ticket)}",
-        )
-    if damm.checksum(ticket) != 0:
-        raise TicketError(
-            "check_digit",
-            "准考证号校验不通过：可能输错了一位或颠倒了相邻两位，请对照准考证重新输入",
-            "check digit does not match: a digit is mistyped or two neighbouring digits are "
-            "swapped; type it again from the admission ticket",
-        )
-    if ticket[6:9] == "000":
-        raise TicketError("room", "准考证号中的考场号为 000", "room number 000 in the ticket")
-    if ticket[9:11] == "00":
-        raise TicketError("seat", "准考证号中的座号为 00", "seat number 00 in the ticket")
+    GENERATED.verify(ticket)
 
 
 def is_valid_ticket(ticket: str) -> bool:

@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from exam_common.tickets import GENERATED
 from exam_server.candidates.models import Candidate
 from exam_server.centres.models import Centre, Room, Seat
 from exam_server.plans.models import ExamPlan, Paper, Sitting
@@ -122,6 +124,13 @@ def id_number_for(n: int) -> str:
     return f"41010119800101{n:03d}X"[-18:] if n < 1000 else f"410101198001{n:06d}"
 
 
+def henan_forms(*levels: int) -> list[dict[str, Any]]:
+    """The sample Henan plan's forms for these levels (as a plan file has them)."""
+    from exam_common.samples import sample_plan
+
+    return [f for f in sample_plan("henan-2026")["forms"] if f["level"] in levels]
+
+
 def make_world(
     session: Session,
     *,
@@ -136,7 +145,10 @@ def make_world(
     spare: int = 2,
     rules_s: tuple[int, int, int] = (1800, 1800, 1800),
     key_released: bool = True,
+    forms: list[dict[str, Any]] | None = None,
 ) -> World:
+    """A centre with one plan; its form is Henan's level four (35 per subject, no total
+    line: ``exam_common/samples/henan-2026.json``) unless ``forms`` says otherwise."""
     centre = Centre(code="001", name="测试考点")
     session.add(centre)
     room_objs = []
@@ -157,16 +169,9 @@ def make_world(
     plan = ExamPlan(
         year=2026,
         name="2026年工勤技能岗位等级考核",
-        cutoffs=[
-            {
-                "level": 4,
-                "trade": None,
-                "subjects": ["职业道德", "职业能力", "岗位技能"],
-                "subject_min": "35",
-                "total_min": "180",
-                "total_basis": "sum",
-            }
-        ],
+        forms=forms if forms is not None else henan_forms(4),
+        ticket_rule=GENERATED.model_dump(mode="json"),
+        documents={},
     )
     session.add(plan)
     subjects = ["职业道德", "职业能力", "岗位技能"]

@@ -13,6 +13,7 @@ from question_bank.scoring import (
     ItemType,
     KeyedItem,
     MultiplePolicy,
+    PartRule,
     SubjectResult,
     SubjectStatus,
     TotalBasis,
@@ -23,8 +24,16 @@ from question_bank.scoring import (
 
 D = Decimal
 SUBJECTS = ("职业道德", "职业能力", "岗位技能")
-HENAN = CutoffRule(SUBJECTS, subject_min=D(35), total_min=D(180))  # 35 per subject and a total line
-HEBEI = CutoffRule(SUBJECTS, subject_min=D(60), total_min=D(60), total_basis=TotalBasis.MEAN)
+#: Henan levels 5-2: 35 per subject (the manual's result page), no total line
+HENAN = CutoffRule.uniform(SUBJECTS, D(35))
+#: a province that also sets a total line (the lines are the plan's, never a default)
+WITH_TOTAL = CutoffRule.uniform(SUBJECTS, D(35), D(180))
+#: Hebei technicians: 应知 (CBT) and 应会 (practical), 双60
+HEBEI = CutoffRule((PartRule("应知", D(60), D(100)), PartRule("应会", D(60), D(100))))
+#: Henan level one: 专业理论 (CBT) and 综合评审 (a review board's verdict)
+HENAN_ONE = CutoffRule(
+    (PartRule("专业理论", D(60), D(100)), PartRule("综合评审", None, verdict=True))
+)
 
 
 def scored(*scores: int) -> list[SubjectResult]:
@@ -68,6 +77,14 @@ def test_paper_total_ignores_items_not_on_the_paper() -> None:
     assert result.total == D(10) and result.possible == D(100)
 
 
+def test_henan_35_point_subject_line_and_no_total_line() -> None:
+    """35/35/35 passes: no notice states a total line (the old 180 failed it)."""
+    out = apply_cutoffs(HENAN, scored(35, 35, 35))
+    assert out.complete and out.passed and out.total == D(105)
+    out = apply_cutoffs(HENAN, scored(34, 100, 100))
+    assert not out.passed and any("subject line" in r for r in out.reasons)
+
+
 @pytest.mark.parametrize(
     ("scores", "passed", "why"),
     [
@@ -77,18 +94,41 @@ def test_paper_total_ignores_items_not_on_the_paper() -> None:
         ((40, 60, 70), False, "total"),  # every subject over 35, total 170 < 180
     ],
 )
-def test_henan_35_point_subject_line_with_a_total_line(scores, passed, why) -> None:  # type: ignore[no-untyped-def]
-    out = apply_cutoffs(HENAN, scored(*scores))
+def test_a_total_line_where_the_plan_sets_one(scores, passed, why) -> None:  # type: ignore[no-untyped-def]
+    out = apply_cutoffs(WITH_TOTAL, scored(*scores))
     assert out.complete and out.passed is passed and out.total == D(sum(scores))
     if why:
         assert any(why in r for r in out.reasons)
 
 
 @pytest.mark.parametrize(
-    ("scores", "passed"), [((60, 60, 60), True), ((59, 90, 90), False), ((100, 100, 60), True)]
+    ("know", "do", "passed"), [(60, 60, True), (59, 90, False), (100, 59, False), (100, 60, True)]
 )
-def test_hebei_60_and_60(scores, passed) -> None:  # type: ignore[no-untyped-def]
-    assert apply_cutoffs(HEBEI, scored(*scores)).passed is passed
+def test_hebei_60_and_60(know: int, do: int, passed: bool) -> None:
+    results = [
+        SubjectResult("应知", SubjectStatus.SCORED, D(know)),
+        SubjectResult("应会", SubjectStatus.SCORED, D(do)),
+    ]
+    assert apply_cutoffs(HEBEI, results).passed is passed
+
+
+def test_a_verdict_part_decides_without_points() -> None:
+    theory = SubjectResult("专业理论", SubjectStatus.SCORED, D(72))
+    yes = SubjectResult("综合评审", SubjectStatus.SCORED, verdict=True)
+    no = SubjectResult("综合评审", SubjectStatus.SCORED, verdict=False)
+    out = apply_cutoffs(HENAN_ONE, [theory, yes])
+    assert out.passed and out.total == D(72)
+    assert not apply_cutoffs(HENAN_ONE, [theory, no]).passed
+    waiting = apply_cutoffs(HENAN_ONE, [theory])  # the review board has not decided yet
+    assert not waiting.complete and not waiting.passed
+    with pytest.raises(ValueError, match="needs a verdict"):
+        apply_cutoffs(HENAN_ONE, [theory, SubjectResult("综合评审", SubjectStatus.SCORED)])
+
+
+def test_a_rule_that_cannot_decide_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs a total line"):
+        CutoffRule((PartRule("应知", None, D(100)),))
+    assert CutoffRule((PartRule("应知", None, D(100)),), total_min=D(60)).total_min == D(60)
 
 
 def test_absent_and_voided_subjects_fail_and_missing_is_not_final() -> None:
@@ -111,5 +151,10 @@ def test_results_for_a_subject_outside_the_rule_are_refused() -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(0, 100), min_size=3, max_size=3))
 def test_pass_iff_every_subject_and_the_total_clear_their_lines(scores: list[int]) -> None:
-    out = apply_cutoffs(HENAN, scored(*scores))
+    out = apply_cutoffs(WITH_TOTAL, scored(*scores))
     assert out.passed == (min(scores) >= 35 and sum(scores) >= 180)
+    assert apply_cutoffs(HENAN, scored(*scores)).passed == (min(scores) >= 35)
+    mean = CutoffRule.uniform(SUBJECTS, D(30), D(60), TotalBasis.MEAN)
+    assert apply_cutoffs(mean, scored(*scores)).passed == (
+        min(scores) >= 30 and D(sum(scores)) / 3 >= 60
+    )

@@ -42,7 +42,7 @@ const I18N = {
     level_names: { "1": "一级", "2": "二级", "3": "三级", "4": "四级", "5": "五级" },
     rules: [
       "考生凭准考证和有效身份证件参加考试，按准考证上的考场和座号就座。",
-      "开考前 30 分钟可登录考试系统；登录后请核对本人信息，如有误立即举手。",
+      "开考前 {entry}可登录考试系统；登录后请核对本人信息，如有误立即举手。",
       "开考时试卷自动打开；开考 {late}后不得入场，不能再首次登录。",
       "开考 {submit}后方可交卷；考试结束时间到，系统自动交卷。",
       "每次作答都会立即保存。如遇网络中断可继续作答，答案保存在本机并在恢复后自动上传。",
@@ -53,9 +53,9 @@ const I18N = {
     codes: {
       offline: "暂时无法连接考点服务器，请稍候再试；如持续出现请举手。",
       answers_pending: "还有答案正在保存，请稍候再交卷。",
-      submit_too_early: "开考 30 分钟后方可交卷。",
+      submit_too_early: "开考 {submit}后方可交卷。",
       bad_credentials: "准考证号或身份证号不正确，请核对后重新输入。",
-      entry_not_open: "尚未到登录时间：开考前 30 分钟方可登录，请稍候。",
+      entry_not_open: "尚未到登录时间：开考前 {entry}方可登录，请稍候。",
       late_entry_closed: "开考已超过规定时间，不能再首次登录。请联系监考老师。",
       wrong_seat: "请到准考证上的考场和座位登录；换座须经监考老师批准。",
       relogin_required: "您已在其他终端登录。如需换机，请联系监考老师授权。",
@@ -67,8 +67,8 @@ const I18N = {
       protocol_mismatch: "考试客户端版本与服务器不匹配，请联系考点管理员更新客户端。",
       seat_required: "本终端尚未绑定座位，请联系监考老师。", paper_error: "试卷无法打开，请举手。",
       id_format: "身份证号应为 18 位（最后一位可以是 X）。",
-      digits: "准考证号只能包含数字。", length: "准考证号应为 12 位数字，输入了 {n} 位。",
-      check: "准考证号校验不通过：可能输错了一位或颠倒了相邻两位，请对照准考证重新输入。",
+      chars: "准考证号只能包含{set}：第 {pos} 位是“{ch}”。", length: "准考证号应为 {want} 位，输入了 {n} 位。",
+      set_digits: "数字", set_alnum: "数字和大写字母", want_range: "{lo} 至 {hi}",
     },
   },
   en: {
@@ -112,7 +112,7 @@ const I18N = {
     level_names: { "1": "Level 1", "2": "Level 2", "3": "Level 3", "4": "Level 4", "5": "Level 5" },
     rules: [
       "Bring your admission ticket and ID card; sit at the room and seat on your ticket.",
-      "Login opens 30 minutes before the start; check your details and raise your hand if anything is wrong.",
+      "Login opens {entry} before the start; check your details and raise your hand if anything is wrong.",
       "The paper opens by itself at the start; {late} after the start no first login is accepted.",
       "You may submit from {submit} after the start; at the end the system submits for you.",
       "Every answer is saved at once. If the network goes down, keep answering: answers are kept on this PC and sent when it is back.",
@@ -123,9 +123,9 @@ const I18N = {
     codes: {
       offline: "The centre server cannot be reached right now; try again shortly, or raise your hand.",
       answers_pending: "Some answers are still being saved; submit again in a moment.",
-      submit_too_early: "You may submit only from 30 minutes after the start.",
+      submit_too_early: "You may submit only from {submit} after the start.",
       bad_credentials: "The ticket number or ID number is wrong; check both and try again.",
-      entry_not_open: "Login is not open yet: it opens 30 minutes before the start.",
+      entry_not_open: "Login is not open yet: it opens {entry} before the start.",
       late_entry_closed: "The late-entry window has closed. Please see the invigilator.",
       wrong_seat: "Log in at the room and seat on your ticket; a seat change needs the invigilator.",
       relogin_required: "You are logged in at another terminal. Ask the invigilator to authorise the move.",
@@ -138,33 +138,47 @@ const I18N = {
       seat_required: "This terminal is not bound to a seat; see the invigilator.",
       paper_error: "The paper cannot be opened; raise your hand.",
       id_format: "An ID number has 18 characters (the last may be X).",
-      digits: "Digits only.", length: "A ticket number has 12 digits; you typed {n}.",
-      check: "The check digit does not match: a digit is mistyped or two neighbours are swapped.",
+      chars: "A ticket number has {set} only: character {pos} is “{ch}”.", length: "A ticket number has {want} characters; you typed {n}.",
+      set_digits: "digits", set_alnum: "digits and capital letters", want_range: "{lo} to {hi}",
     },
   },
 };
 
-// Damm check digit, as in seating/tickets.py and docs/ticket-numbers.md.
-const DAMM = [
-  [0, 3, 1, 7, 5, 9, 8, 6, 4, 2],
-  [7, 0, 9, 2, 1, 5, 4, 8, 6, 3],
-  [4, 2, 0, 6, 8, 7, 1, 3, 5, 9],
-  [1, 7, 5, 0, 9, 8, 3, 4, 2, 6],
-  [6, 1, 2, 3, 0, 4, 5, 9, 7, 8],
-  [3, 6, 7, 4, 2, 0, 9, 5, 8, 1],
-  [5, 8, 6, 9, 7, 2, 0, 1, 3, 4],
-  [8, 9, 4, 5, 3, 6, 2, 0, 1, 7],
-  [9, 4, 3, 8, 6, 1, 7, 2, 0, 5],
-  [2, 5, 8, 1, 4, 3, 6, 7, 9, 0],
-];
+// The province's ticket rule comes from the centre server (state.ticket_rule: lengths,
+// character set): the page checks what the keyboard can get wrong at once; the agent then
+// checks the whole rule, check character included (python-stdnum), before the server does.
+// No rule yet (an older server): only the bounds every rule keeps.
+const ANY_RULE = { min_length: 1, max_length: 32, charset: "alnum", alphabet: "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ*" };
 
-/** null when `ticket` is a valid ticket number, else [code, vars] for the message table. */
-function checkTicket(ticket) {
-  if (!/^\d*$/.test(ticket)) return ["digits", {}];
-  if (ticket.length !== 12) return ["length", { n: ticket.length }];
-  let interim = 0;
-  for (const ch of ticket) interim = DAMM[interim][ch.charCodeAt(0) - 48];
-  return interim === 0 ? null : ["check", {}];
+function ticketRule() { return (state && state.ticket_rule) || ANY_RULE; }
+
+/** What the candidate typed, as the rule compares it: no spaces; letters upper-cased. */
+function normaliseTicket(text, rule) {
+  const t = text.replace(/\s+/g, "");
+  return rule.charset === "alnum" || /[A-Z]/.test(rule.alphabet) ? t.toUpperCase() : t;
+}
+
+/** null when `ticket` passes the page's check, else [code, vars] for the message table. */
+function checkTicket(ticket, rule) {
+  for (let i = 0; i < ticket.length; i++) {
+    if (!rule.alphabet.includes(ticket[i])) {
+      return ["chars", { set: codeWord("set_" + rule.charset), pos: i + 1, ch: ticket[i] }];
+    }
+  }
+  if (ticket.length < rule.min_length || ticket.length > rule.max_length) {
+    const want = rule.min_length === rule.max_length ? String(rule.min_length)
+      : codeWord("want_range").replace("{lo}", rule.min_length).replace("{hi}", rule.max_length);
+    return ["length", { want, n: ticket.length }];
+  }
+  return null;
+}
+
+function codeWord(key) { return I18N[lang].codes[key] || I18N.zh.codes[key] || key; }
+
+function applyTicketRule() {
+  const rule = ticketRule(), input = $("ticket");
+  input.maxLength = rule.max_length;
+  input.inputMode = rule.charset === "digits" ? "numeric" : "text";
 }
 
 let lang = localStorage.getItem("exam.lang") === "en" ? "en" : "zh";
@@ -192,7 +206,11 @@ function t(key, vars) {
 function codeMessage(code, fallback, vars) {
   const m = I18N[lang].codes[code];
   if (!m) return fallback || code;
-  return vars ? m.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? "")) : m;
+  const all = Object.assign({}, state ? windowVars() : {}, vars || {});
+  const needs = (m.match(/\{(\w+)\}/g) || []).map((k) => k.slice(1, -1));
+  // A window the page does not know: the server's own message names it.
+  if (needs.some((k) => all[k] === undefined)) return fallback || m.replace(/\{(\w+)\}/g, "");
+  return m.replace(/\{(\w+)\}/g, (_, k) => String(all[k]));
 }
 
 function applyI18n() {
@@ -290,7 +308,7 @@ function render() {
     if (screen === "login") { $("ticket").focus(); paper = null; paperAttempt = null; }
     if (screen === "confirm") $("photo").src = "/api/photo?attempt=" + state.attempt_id;
   }
-  if (screen === "login") $("login-seat").textContent = state.seat;
+  if (screen === "login") { $("login-seat").textContent = state.seat; applyTicketRule(); }
   if (screen === "confirm") renderConfirm();
   if (screen === "waiting") renderWaiting();
   if (screen === "paper") { ensurePaper(); syncAnswers(); renderPaper(); }
@@ -345,18 +363,33 @@ function renderConfirm() {
   $("c-time").textContent = `${beijing(s.start, true)} – ${beijing(s.end)}`;
 }
 
-function windowText() {
-  const s = state && state.sitting;
-  if (!s) return t("minutes", { n: 30 });
-  return spanText((new Date(s.submit_opens) - new Date(s.start)) / 1000);
+// The sitting's own windows (the plan's; the demo's quick mode scales them), from the
+// server: never a fixed "30 minutes". Unknown (an older server): the earliest submission
+// from the sitting's times, and the rules say no figure they cannot know.
+function windowVars() {
+  const w = state && state.windows, s = state && state.sitting;
+  const vars = {};
+  if (w) {
+    vars.entry = spanText(w.entry_s);
+    vars.late = spanText(w.late_s);
+    vars.submit = spanText(w.submit_s);
+  } else if (s) {
+    vars.submit = spanText((new Date(s.submit_opens) - new Date(s.start)) / 1000);
+  }
+  return vars;
 }
 
+function windowText() { return JSON.stringify(windowVars()); }
+
 function renderRules() {
-  const n = windowText();
+  const vars = windowVars();
   const ol = $("rules");
-  ol.replaceChildren(...t("rules").map((r) => {
+  ol.replaceChildren(...t("rules").filter((r) => {
+    const needs = r.match(/\{(\w+)\}/g) || [];
+    return needs.every((k) => vars[k.slice(1, -1)] !== undefined);
+  }).map((r) => {
     const li = document.createElement("li");
-    li.textContent = r.replace("{late}", n).replace("{submit}", n);
+    li.textContent = r.replace(/\{(\w+)\}/g, (_, k) => vars[k]);
     return li;
   }));
 }
@@ -613,16 +646,21 @@ function onKey(e) {
 function bind() {
   $("login-form").addEventListener("submit", async (e) => {
     e.preventDefault();
-    const ticket = $("ticket").value.replace(/\s+/g, "");
+    const rule = ticketRule();
+    const ticket = normaliseTicket($("ticket").value, rule);
     const idNumber = $("id-number").value.trim().toUpperCase();
-    const bad = checkTicket(ticket);
+    const bad = checkTicket(ticket, rule);
     if (bad) { $("login-error").textContent = codeMessage(bad[0], "", bad[1]); $("ticket").focus(); return; }
     if (!/^\d{17}[\dX]$/.test(idNumber)) { $("login-error").textContent = codeMessage("id_format"); $("id-number").focus(); return; }
     $("login-error").textContent = "";
     $("login-button").disabled = true;
     const res = await api("/api/login", { ticket, id_number: idNumber });
     $("login-button").disabled = false;
-    if (!res.ok) { $("login-error").textContent = codeMessage(res.code, res.message); return; }
+    if (!res.ok) {
+      const own = lang === "en" && res.message_en ? res.message_en : res.message;
+      $("login-error").textContent = codeMessage(res.code, own);
+      return;
+    }
     $("ticket").value = ""; $("id-number").value = "";
     localAnswers = {};
   });

@@ -14,8 +14,9 @@ class Candidate(Base):
     __tablename__ = "candidate"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    #: 准考证号, 12 digits with a check digit (docs/ticket-numbers.md)
-    ticket: Mapped[str] = mapped_column(String(12), unique=True)
+    #: 准考证号 as the province issues it, checked against the plan's ticket rule
+    #: (docs/ticket-numbers.md)
+    ticket: Mapped[str] = mapped_column(String(32), unique=True)
     #: 身份证号, 18 characters; compared exactly at login
     id_number: Mapped[str] = mapped_column(String(18), index=True)
     name: Mapped[str] = mapped_column(String(100))

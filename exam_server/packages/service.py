@@ -101,7 +101,9 @@ def import_package(
         plan = ExamPlan(
             year=parts.plan.year,
             name=parts.plan.name,
-            cutoffs=[c.model_dump(mode="json") for c in parts.plan.cutoffs],
+            forms=[f.model_dump(mode="json") for f in parts.plan.forms],
+            ticket_rule=parts.plan.ticket_rule.model_dump(mode="json"),
+            documents=parts.plan.documents.model_dump(mode="json"),
             multiple_policy=parts.plan.multiple_policy,
         )
         session.add(plan)

@@ -18,9 +18,13 @@ class ExamPlan(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     year: Mapped[int]
     name: Mapped[str] = mapped_column(String(200))
-    #: cutoff rules: a list of {"level": int, "trade": str|None, "subjects": [...],
-    #: "subject_min": "35", "total_min": "180", "total_basis": "sum"|"mean"}
-    cutoffs: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    #: the exam of each level: parts, delivery, full marks and pass lines, as
+    #: ``exam_common.forms.Form`` JSON (the package's plan.json)
+    forms: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    #: the province's ticket rule (``exam_common.tickets.TicketRule`` JSON)
+    ticket_rule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: what printed documents say: results website, 须知, issuer
+    documents: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: how multiple-choice items score partly right answers (question_bank MultiplePolicy)
     multiple_policy: Mapped[str] = mapped_column(String(32), default="all_or_nothing")
 
@@ -42,9 +46,10 @@ class Sitting(Base):
     start: Mapped[datetime] = mapped_column(UTCDateTime)
     #: fixed end; late arrival never extends it
     end: Mapped[datetime] = mapped_column(UTCDateTime)
-    entry_opens_before_s: Mapped[int] = mapped_column(default=1800)
-    late_entry_s: Mapped[int] = mapped_column(default=1800)
-    earliest_submit_s: Mapped[int] = mapped_column(default=1800)
+    #: the plan's windows (seconds): entry before start, late entry, earliest submission
+    entry_opens_before_s: Mapped[int]
+    late_entry_s: Mapped[int]
+    earliest_submit_s: Mapped[int]
     #: the per-sitting key (unwraps paper data keys); present only from start
     sitting_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     sitting_key_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

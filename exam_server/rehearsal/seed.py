@@ -18,6 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exam_common.durable import write_atomic
+from exam_common.samples import sample_plan
+from exam_common.tickets import GENERATED
 from exam_server.candidates.models import Candidate
 from exam_server.centres.models import Centre, Room, Seat
 from exam_server.plans.models import ExamPlan, Paper, Sitting
@@ -99,20 +101,15 @@ def seed_rehearsal(
                     )
                 )
         rooms.append(room)
-    # One subject, so results are decided as soon as the sitting is scored.
+    # One subject, so results are decided as soon as the sitting is scored: its part of the
+    # sample Henan plan's level-four form (its line is the notice's, not the rehearsal's).
+    henan = next(f for f in sample_plan("henan-2026")["forms"] if f["level"] == 4)
     plan = ExamPlan(
         year=start.year,
         name=f"演练 {code}",
-        cutoffs=[
-            {
-                "level": 4,
-                "trade": None,
-                "subjects": ["职业道德"],
-                "subject_min": "60",
-                "total_min": "60",
-                "total_basis": "sum",
-            }
-        ],
+        forms=[{**henan, "parts": [p for p in henan["parts"] if p["subject"] == "ZYDD"]}],
+        ticket_rule=GENERATED.model_dump(mode="json"),
+        documents={},
     )
     session.add(plan)
     release, end_secret = new_secret(), new_secret()

@@ -2,20 +2,22 @@
 
 The maths is ``question_bank.scoring`` (pure; central runs the same functions to re-score).
 This module only gathers the answers, stores the scores and decides each candidate's
-result once every subject of the plan is final for them. Which rule scored each item (the
-plan's for its type, or the item's own map) is written to the event log with the scoring
-(``sitting.scored``) and to the result package (:func:`sitting_rules`).
+result once every part of their level's form is final for them. A level whose form has
+parts scored elsewhere (应会, 综合评审) is decided at central, where those scores are
+entered: the centre sends its computer-based scores and decides nothing for it. Which rule
+scored each item (the plan's for its type, or the item's own map) is written to the event
+log with the scoring (``sitting.scored``) and to the result package (:func:`sitting_rules`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from exam_common.forms import Form, form_for, forms_from_json
 from exam_server.eventlog import service as eventlog
 from exam_server.plans.models import ExamPlan, Sitting
 from exam_server.sittings.engine import AttemptState
@@ -28,8 +30,8 @@ from question_bank.scoring import (
     MultiplePolicy,
     SubjectResult,
     SubjectStatus,
-    TotalBasis,
     apply_cutoffs,
+    rule_json,
     rules_of,
     score_paper,
 )
@@ -101,18 +103,19 @@ def score_sitting(session: Session, now: datetime, sitting: Sitting) -> int:
     return len(attempts)
 
 
+def form_of(plan: ExamPlan, level: int, trade: str) -> Form | None:
+    """The plan's form for a level and trade (a trade's own form wins)."""
+    return form_for(forms_from_json(plan.forms), level, trade)
+
+
 def rule_for(plan: ExamPlan, level: int, trade: str) -> CutoffRule | None:
-    """The plan's cutoff rule for a level and trade: a trade's own rule wins."""
-    matches = [c for c in plan.cutoffs if c["level"] == level and c.get("trade") in (trade, None)]
-    if not matches:
+    """The cutoff rule the centre applies, or ``None`` when the centre does not decide
+    this candidate: no form (refused at import, so only for data from elsewhere), or a
+    form with parts scored elsewhere (central decides)."""
+    form = form_of(plan, level, trade)
+    if form is None or form.external_parts:
         return None
-    chosen = sorted(matches, key=lambda c: c.get("trade") is None)[0]
-    return CutoffRule(
-        subjects=tuple(chosen["subjects"]),
-        subject_min=Decimal(str(chosen["subject_min"])),
-        total_min=Decimal(str(chosen["total_min"])),
-        total_basis=TotalBasis(chosen.get("total_basis", "sum")),
-    )
+    return CutoffRule.of(form)
 
 
 _STATUS = {
@@ -143,12 +146,16 @@ def decide_results(session: Session, now: datetime, plan: ExamPlan, candidate_id
             )
         ):
             existing[row.candidate_id] = row
+    rules: dict[tuple[int, str], CutoffRule | None] = {}
     for cid in ids:
         attempts = by_candidate[cid]
         if not attempts:
             continue
         cand = attempts[0].candidate
-        rule = rule_for(plan, cand.level, cand.trade)
+        key = (cand.level, cand.trade)
+        if key not in rules:
+            rules[key] = rule_for(plan, cand.level, cand.trade)
+        rule = rules[key]
         if rule is None:
             continue
         results = []
@@ -172,12 +179,7 @@ def decide_results(session: Session, now: datetime, plan: ExamPlan, candidate_id
                 for r in results
             },
             "reasons": list(outcome.reasons),
-            "rule": {
-                "subject_min": str(rule.subject_min),
-                "total_min": str(rule.total_min),
-                "total_basis": rule.total_basis.value,
-                "subjects": list(rule.subjects),
-            },
+            "rule": rule_json(rule),
         }
         if cid not in existing:
             existing[cid] = CandidateResult(candidate_id=cid, plan_id=plan.id)

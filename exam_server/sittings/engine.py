@@ -4,9 +4,9 @@ Nothing here reads a clock, a database or a request. Callers pass ``now`` (from 
 injected :class:`~exam_server.clock.Clock`) and the facts of one attempt; the engine says
 what is allowed and when time runs out. The rules (DESIGN.md section 2):
 
-* terminal login opens ``entry_opens_before`` (30 min) before start;
-* a first login is accepted only while ``now < start + late_entry`` (30 min);
-* submission is allowed from ``start + earliest_submit`` (30 min);
+* terminal login opens ``entry_opens_before`` before start (the notices: 30 min);
+* a first login is accepted only while ``now < start + late_entry`` (the notices: 30 min);
+* submission is allowed from ``start + earliest_submit`` (the notices: 30 min);
 * the sitting ends at a fixed time; individual extra time and pauses (room or centre)
   move one candidate's deadline, late arrival never does;
 * after submission nothing more is accepted.
@@ -43,12 +43,16 @@ class Refusal(str, enum.Enum):
 
 
 class RuleError(Exception):
-    """An action the exam rules forbid. ``code`` says which rule; ``detail`` says why."""
+    """An action the exam rules forbid. ``code`` says which rule; ``detail`` says why;
+    ``params`` are the sitting's own figures a message names (its window, when it opens)."""
 
-    def __init__(self, code: Refusal, detail: str = "") -> None:
+    def __init__(
+        self, code: Refusal, detail: str = "", params: dict[str, object] | None = None
+    ) -> None:
         super().__init__(f"{code.value}: {detail}" if detail else code.value)
         self.code = code
         self.detail = detail
+        self.params: dict[str, object] = params or {}
 
 
 class AttemptState(str, enum.Enum):
@@ -97,11 +101,12 @@ def transition(current: AttemptState, target: AttemptState) -> AttemptState:
 
 @dataclass(frozen=True)
 class SittingRules:
-    """The per-plan rule parameters (DESIGN.md section 2); defaults are the notices'."""
+    """The per-plan rule parameters (DESIGN.md section 2): each sitting's own, from the
+    plan (the notices say 30 minutes each); no default here."""
 
-    entry_opens_before: timedelta = timedelta(minutes=30)
-    late_entry: timedelta = timedelta(minutes=30)
-    earliest_submit: timedelta = timedelta(minutes=30)
+    entry_opens_before: timedelta
+    late_entry: timedelta
+    earliest_submit: timedelta
 
     def __post_init__(self) -> None:
         for name in ("entry_opens_before", "late_entry", "earliest_submit"):
@@ -200,15 +205,18 @@ def check_login(
     given before it closes). A candidate who already logged in once (a restarted
     terminal, a seat change) may log in again until their deadline.
     """
-    if now < timing.start - rules.entry_opens_before:
+    opens = timing.start - rules.entry_opens_before
+    if now < opens:
         raise RuleError(
             Refusal.ENTRY_NOT_OPEN,
-            f"login opens at {(timing.start - rules.entry_opens_before).isoformat()}",
+            f"login opens at {opens.isoformat()}",
+            {"entry": rules.entry_opens_before, "at": opens},
         )
     if first_login and not admitted_late and now >= timing.start + rules.late_entry:
         raise RuleError(
             Refusal.LATE_ENTRY_CLOSED,
             f"first login closed at {(timing.start + rules.late_entry).isoformat()}",
+            {"late": rules.late_entry},
         )
     if not first_login and now >= deadline(timing, now):
         raise RuleError(Refusal.DEADLINE_PASSED, "this sitting is over for this candidate")
@@ -220,6 +228,7 @@ def check_late_admission(rules: SittingRules, timing: Timing, now: datetime) -> 
         raise RuleError(
             Refusal.LATE_ENTRY_CLOSED,
             f"late admission closed at {(timing.start + rules.late_entry).isoformat()}",
+            {"late": rules.late_entry},
         )
 
 
@@ -247,7 +256,11 @@ def check_candidate_submit(
     _check_open(state)
     opens = submit_opens_at(rules, timing)
     if now < opens:
-        raise RuleError(Refusal.SUBMIT_TOO_EARLY, f"submission opens at {opens.isoformat()}")
+        raise RuleError(
+            Refusal.SUBMIT_TOO_EARLY,
+            f"submission opens at {opens.isoformat()}",
+            {"submit": rules.earliest_submit, "at": opens},
+        )
     if now >= deadline(timing, now):
         raise RuleError(Refusal.DEADLINE_PASSED, "the server submits at the deadline")
 

@@ -8,6 +8,7 @@ with a code and a message in the server's language.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import logging
@@ -22,6 +23,7 @@ from flask_socketio import Namespace, join_room, leave_room
 
 from exam_client import protocol as p
 from exam_server.messages import message
+from exam_server.plans.models import Sitting
 from exam_server.runtime import runtime
 from exam_server.sittings import engine, service, signals
 from exam_server.sittings.engine import RuleError
@@ -59,13 +61,15 @@ def _edge(handler: Callable[..., p.Message]) -> Callable[..., dict[str, Any]]:
             return p.dump(
                 p.ErrorReply(
                     code=exc.code.value,
-                    message=message(exc.code.value, lang),
+                    message=message(exc.code.value, lang, exc.params),
                     retry=exc.code is engine.Refusal.ATTEMPT_PAUSED,
                 )
             )
         except service.ServiceError as exc:
             return p.dump(
-                p.ErrorReply(code=exc.code, message=message(exc.code, lang), retry=exc.retry)
+                p.ErrorReply(
+                    code=exc.code, message=message(exc.code, lang, exc.params), retry=exc.retry
+                )
             )
         except TerminalGone:
             # The terminal hung up while its request was being served (a slow login under a
@@ -239,7 +243,7 @@ class CandidateNamespace(Namespace):
 
     @_edge
     def on_submit(self, data: Any) -> p.Message:
-        """Terminal -> server: the candidate submits (from start + 30 min)."""
+        """Terminal -> server: the candidate submits (from the sitting's earliest submission)."""
         term = self._terminal()
         msg = p.parse(p.Submit, data)
         self._own(term, msg.attempt_id)
@@ -306,6 +310,33 @@ class CandidateNamespace(Namespace):
                 for sitting, paper in rows
             )
         return p.PreloadOk(seat=term.hello.seat, papers=papers)
+
+    @_edge
+    def on_rules(self, data: Any) -> p.Message:
+        """Terminal -> server, after hello: the ticket rule and this seat's windows."""
+        term = self._terminal()
+        p.parse(p.Rules, data or {})
+        rt = runtime()
+        with rt.db.read() as session:
+            rules = service.ticket_rules(session)
+            sittings: list[Sitting] = []
+            # a seat this centre does not have: no windows, the rule all the same
+            if term.hello is not None and term.hello.seat:
+                with contextlib.suppress(service.ServiceError):
+                    sittings = service.seat_sittings(session, rt.clock.now(), term.hello.seat)
+            return p.RulesOk(
+                ticket_rule=rules[0] if len(rules) == 1 else None,
+                sittings=tuple(
+                    p.SittingWindows(
+                        sitting_id=s.id,
+                        start=s.start,
+                        entry_opens_before_s=s.entry_opens_before_s,
+                        late_entry_s=s.late_entry_s,
+                        earliest_submit_s=s.earliest_submit_s,
+                    )
+                    for s in sittings
+                ),
+            )
 
     @_edge
     def on_status(self, data: Any) -> p.Message:

@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session, joinedload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from exam_common.tickets import TicketError, TicketRule
 from exam_server.candidates.models import Candidate
 from exam_server.centres.models import Room, Seat
 from exam_server.eventlog import service as eventlog
-from exam_server.plans.models import Paper, Pause, Sitting
+from exam_server.messages import duration
+from exam_server.plans.models import ExamPlan, Paper, Pause, Sitting
 from exam_server.sittings import engine
 from exam_server.sittings.engine import AttemptState, Interval, RuleError, Timing
 from exam_server.sittings.models import Answer, Attempt
@@ -33,11 +35,20 @@ from question_bank.receipts import answers_digest, receipt_code
 class ServiceError(Exception):
     """A refusal that is not one of the timing rules (identity, seat, protocol state)."""
 
-    def __init__(self, code: str, detail: str = "", *, retry: bool = False) -> None:
+    def __init__(
+        self,
+        code: str,
+        detail: str = "",
+        *,
+        retry: bool = False,
+        params: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
         self.detail = detail
         self.retry = retry
+        #: figures the message names (``exam_server.messages.message``)
+        self.params: dict[str, object] = params or {}
 
 
 # --- timing ----------------------------------------------------------------------------
@@ -145,6 +156,29 @@ def _attempt_in_sitting(session: Session, candidate: Candidate, sitting_id: int)
     return attempt
 
 
+def ticket_rules(session: Session) -> list[TicketRule]:
+    """The ticket rules of the plans this centre holds (one, in practice), distinct."""
+    rules: list[TicketRule] = []
+    for doc in session.scalars(select(ExamPlan.ticket_rule).order_by(ExamPlan.id.desc())):
+        if doc:
+            rule = TicketRule.model_validate(doc)
+            if rule not in rules:
+                rules.append(rule)
+    return rules
+
+
+def _broken_ticket(rules: list[TicketRule], ticket: str) -> TicketError | None:
+    """Why ``ticket`` follows none of the rules (the first rule's reason), or ``None``."""
+    first: TicketError | None = None
+    for rule in rules:
+        try:
+            rule.verify(rule.normalise(ticket))
+            return None
+        except TicketError as exc:
+            first = first or exc
+    return first
+
+
 def login(
     session: Session,
     now: datetime,
@@ -160,15 +194,21 @@ def login(
     ``sitting_id``: the sitting to log in to (a terminal logging its candidate in again
     after a reconnect names the sitting it was in), judged by that sitting's own rules;
     ``None``: the candidate's sitting open now."""
+    rules = ticket_rules(session)
+    if rules:
+        ticket = rules[0].normalise(ticket)
     candidate = session.scalar(select(Candidate).where(Candidate.ticket == ticket))
     if candidate is None or candidate.id_number.upper() != id_number.upper():
+        broken = _broken_ticket(rules, ticket) if candidate is None else None
         eventlog.append(
             session,
             at=now,
             actor=f"terminal:{terminal_id}",
             kind="candidate.login_refused",
-            data={"ticket": ticket, "code": "bad_credentials"},
+            data={"ticket": ticket, "code": "bad_ticket" if broken else "bad_credentials"},
         )
+        if broken is not None:
+            raise ServiceError("bad_ticket", broken.code, params={"why": (broken.zh, broken.en)})
         raise ServiceError("bad_credentials")
     if not seat_label:
         raise ServiceError("seat_required")
@@ -183,7 +223,9 @@ def login(
     timing = timing_of(session, attempt)
     first_login = attempt.logged_in_at is None
 
-    def refuse(code: str, detail: str = "") -> ServiceError:
+    def refuse(
+        code: str, detail: str = "", params: dict[str, object] | None = None
+    ) -> ServiceError:
         eventlog.append(
             session,
             at=now,
@@ -194,7 +236,7 @@ def login(
             attempt_id=attempt.id,
             data={"code": code, "terminal": terminal_id, "seat": seat_label},
         )
-        return ServiceError(code, detail)
+        return ServiceError(code, detail, params=params)
 
     try:
         if attempt.state is AttemptState.ABSENT:
@@ -214,7 +256,7 @@ def login(
                 admitted_late=attempt.admitted_late,
             )
     except RuleError as exc:
-        raise refuse(exc.code.value, exc.detail) from None
+        raise refuse(exc.code.value, exc.detail, exc.params) from None
 
     moved = False
     if seat.id != attempt.seat_id:
@@ -619,7 +661,8 @@ def sweep(session: Session, sitting_id: int, now: datetime) -> SweepResult:
                     sitting_id=sitting_id,
                     room_id=attempt.seat.room_id,
                     attempt_id=attempt.id,
-                    reason="开考30分钟后未登录 / not logged in when late entry closed",
+                    reason=f"开考 {duration(rules.late_entry)} 后未登录 / not logged in when "
+                    f"late entry closed ({duration(rules.late_entry, 'en')} after the start)",
                 )
             )
         if engine.is_overdue(attempt.state, timing, now):
@@ -839,6 +882,21 @@ def preload_papers(session: Session, now: datetime, seat_label: str) -> list[tup
         .order_by(Sitting.start, Paper.id)
     ).all()
     return list({p.id: (s, p) for s, p in rows}.values())  # one row per paper
+
+
+def seat_sittings(session: Session, now: datetime, seat_label: str) -> list[Sitting]:
+    """The sittings not yet ended in which someone is seated at ``seat_label`` (their
+    windows are what the terminal's screen states)."""
+    seat = find_seat(session, seat_label)
+    return list(
+        session.scalars(
+            select(Sitting)
+            .join(Attempt, Attempt.sitting_id == Sitting.id)
+            .where(Attempt.seat_id == seat.id, Sitting.end > now, Sitting.closed_at.is_(None))
+            .distinct()
+            .order_by(Sitting.start)
+        )
+    )
 
 
 def attempt_with_timing(session: Session, attempt_id: int) -> tuple[Attempt, Timing]:

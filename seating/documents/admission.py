@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
+from datetime import date
 from functools import lru_cache
 
 from reportlab.graphics.barcode import qrencoder
 from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
+from stdnum.cn import ric
 
 from seating.documents.common import (
     GRID,
@@ -27,8 +29,17 @@ from seating.documents.common import (
     wrap,
 )
 from seating.documents.fonts import cjk_font
-from seating.i18n import INSTRUCTIONS, fmt_date, fmt_span, gender_name, level_text, t
+from seating.i18n import (
+    INSTRUCTIONS,
+    fill_instructions,
+    fmt_date,
+    fmt_span,
+    gender_name,
+    level_text,
+    t,
+)
 from seating.model import Assignment, SeatPlan
+from seating.tickets import is_valid_ticket
 
 HALF = PAGE_H / 2
 SIDE = 11 * mm
@@ -43,16 +54,22 @@ def admission_tickets(
     progress: Progress | None = None,
 ) -> bytes:
     """准考证 for the given ticket numbers (default: every candidate, in room and seat
-    order), two per A4 page with a cut line between them. Returns the PDF."""
+    order), two per A4 page with a cut line between them: the fields of the province's
+    ticket (姓名, 性别, 年龄, 准考证号, 身份证号, 工作单位, 申报工种, 申报等级), each subject
+    with its date, time, room, venue and seat, and the 应考人员须知 with the sitting's own
+    windows and the province's results website (``plan.texts``). Returns the PDF."""
     chosen = _chosen(plan, tickets)
-    lines = tuple(instructions) if instructions is not None else INSTRUCTIONS[lang]
+    if instructions is not None:
+        lines = tuple(instructions)
+    else:
+        lines = plan.texts.instructions or INSTRUCTIONS[lang]
     title = plan_title(plan, lang)
     buf = io.BytesIO()
     c = new_canvas(buf, f"{title} {t('admission', lang)}", lang)
     with PhotoFiles() as photos:
         for i, a in enumerate(chosen):
             top = PAGE_H if i % 2 == 0 else HALF
-            _ticket(c, plan, a, top, lang, title, lines, photos)
+            _ticket(c, plan, a, top, lang, title, _lines(plan, a, lines, lang), photos)
             if i % 2 == 0:
                 _cut_line(c, lang)
             if i % 2 == 1 or i == len(chosen) - 1:
@@ -62,6 +79,33 @@ def admission_tickets(
             c.showPage()
         c.save()
     return buf.getvalue()
+
+
+def _lines(plan: SeatPlan, a: Assignment, lines: Sequence[str], lang: str) -> tuple[str, ...]:
+    """The 须知 for this candidate: their first sitting's windows filled in."""
+    windows = next((s.windows_s for s in plan.sittings_of(a.id_number) if s.windows_s), None)
+    return tuple(
+        fill_instructions(tuple(lines), lang, windows_s=windows, website=plan.texts.results_website)
+    )
+
+
+def age_at(birth: date, on: date) -> int:
+    """Whole years on the day (the age the registration system prints: 年龄)."""
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def _age(plan: SeatPlan, a: Assignment) -> str:
+    cand = plan.candidate(a.id_number)
+    birth = cand.birth_date
+    if birth is None and len(cand.id_number) == 18:
+        try:
+            birth = ric.get_birth_date(cand.id_number)
+        except ValueError:
+            birth = None
+    sittings = plan.sittings_of(a.id_number)
+    if birth is None or not sittings:
+        return ""
+    return str(age_at(birth, min(s.local_start() for s in sittings).date()))
 
 
 def _chosen(plan: SeatPlan, tickets: Iterable[str] | None) -> list[Assignment]:
@@ -142,19 +186,25 @@ def _ticket(
     room_text = f"{t('door_room', lang, room=room.code)}  {room.name}"
     if room.location:
         room_text += f"（{room.location}）" if lang != "en" else f" ({room.location})"
+    short = 12 * mm
+    third = (table_w - lab - 2 * short) / 3
     rows: list[list[Cell]] = [
         [
             (t("name", lang), lab, True),
-            (cand.name, half_w, False),
-            (t("gender", lang), lab, True),
-            (gender_name(cand.gender, lang), half_w, False),
+            (cand.name, third + third / 2, False),
+            (t("gender", lang), short, True),
+            (gender_name(cand.gender, lang), third / 2 + third / 4, False),
+            (t("age", lang), short, True),
+            (_age(plan, a), third / 2 + third / 4, False),
         ],
         [(t("ticket", lang), lab, True), ("", table_w - lab, False)],
         [(t("id_number", lang), lab, True), (cand.id_number, table_w - lab, False)],
         [(t("employer", lang), lab, True), (cand.employer, table_w - lab, False)],
         [
-            (t("trade_level", lang), lab, True),
-            (f"{cand.trade}  {level_text(cand.level, lang)}", table_w - lab, False),
+            (t("applied_trade", lang), lab, True),
+            (cand.trade, half_w, False),
+            (t("applied_level", lang), lab, True),
+            (level_text(cand.level, lang), half_w, False),
         ],
         [(t("centre", lang), lab, True), (f"{centre.name}（{centre.code}）", table_w - lab, False)],
         [
@@ -178,12 +228,14 @@ def _ticket(
     # schedule: every sitting this candidate takes, in the same room and seat
     sched_top = bottom - 3 * mm
     sittings = plan.sittings_of(a.id_number)
-    colw = [table_w * 0.34, table_w * 0.33, table_w * 0.33]
+    venue = room.location or centre.address or centre.name
+    colw = [table_w * 0.24, table_w * 0.24, table_w * 0.2, table_w * 0.32]
     rows = [
         [
             (t("subject", lang), colw[0], True),
             (t("date", lang), colw[1], True),
             (t("time", lang), colw[2], True),
+            (t("venue", lang), colw[3], True),
         ]
     ]
     for s in sittings:
@@ -192,6 +244,7 @@ def _ticket(
                 (s.subject, colw[0], False),
                 (fmt_date(s.start, lang), colw[1], False),
                 (fmt_span(s.start, s.end), colw[2], False),
+                (venue, colw[3], False),
             ]
         )
     sh = min(6 * mm, (sched_top - (top - 98 * mm)) / max(len(rows), 1))
@@ -200,6 +253,11 @@ def _ticket(
     # instructions fill the rest of the half page, shrunk to fit
     box_top = min(bottom, table_top - photo_h - qr - 2 * mm) - 3 * mm
     box_bottom = top - HALF + 6 * mm
+    if plan.texts.issuer:
+        c.setFont(font, 7)
+        c.drawCentredString(
+            PAGE_W / 2, box_bottom - 3 * mm, t("issuer", lang, issuer=plan.texts.issuer)
+        )
     _instructions(c, instructions, SIDE, box_bottom, width, box_top - box_bottom, lang)
     c.setStrokeColor(GRID)
 
@@ -235,5 +293,8 @@ def _fit_lines(lines: tuple[str, ...], width: float, height: float) -> tuple[flo
 
 
 def _spaced(ticket: str) -> str:
-    """``260101 001 05 3`` groups: year+centre, room, seat, check digit."""
-    return f"{ticket[:2]} {ticket[2:6]} {ticket[6:9]} {ticket[9:11]} {ticket[11]}"
+    """Groups that are easy to read out: ``26 0101 001 05 3`` for numbers central made
+    (year, centre, room, seat, check digit), fours for the province's own."""
+    if len(ticket) == 12 and ticket.isdigit() and is_valid_ticket(ticket):
+        return f"{ticket[:2]} {ticket[2:6]} {ticket[6:9]} {ticket[9:11]} {ticket[11]}"
+    return " ".join(ticket[i : i + 4] for i in range(0, len(ticket), 4))

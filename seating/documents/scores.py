@@ -9,7 +9,7 @@ from decimal import Decimal
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, PageBreak, Spacer
 
-from question_bank.scoring import SubjectStatus, TotalBasis, apply_cutoffs
+from question_bank.scoring import SubjectStatus, TotalBasis, apply_cutoffs, total_on_basis
 from seating.documents.common import (
     MARGIN,
     PAGE_W,
@@ -35,6 +35,21 @@ def points(d: Decimal) -> str:
     return s
 
 
+def rule_text(rep: ScoreReport, lang: str) -> str:
+    """The pass rule in words, from the report's own rule (never a fixed sentence)."""
+    lines = []
+    for p in rep.rule.parts:
+        if p.verdict:
+            lines.append(t("rule_part_verdict", lang, subject=p.subject))
+        elif p.line is not None:
+            lines.append(t("rule_part", lang, subject=p.subject, line=points(p.line)))
+    text = t("rule_parts_join", lang).join(lines)
+    if rep.rule.total_min is not None:
+        key = "rule_total_mean" if rep.rule.total_basis is TotalBasis.MEAN else "rule_total"
+        text += t(key, lang, total=points(rep.rule.total_min))
+    return t("rule_sentence", lang, rules=text)
+
+
 def status_text(status: SubjectStatus, lang: str) -> str:
     return {
         SubjectStatus.ABSENT: t("status_absent", lang),
@@ -49,11 +64,13 @@ def score_reports(
     reports: Iterable[ScoreReport],
     *,
     lang: str = "zh_CN",
+    website: str = "",
     progress: Progress | None = None,
 ) -> bytes:
-    """成绩单, one page per report: the candidate, each subject with its score (or 缺考 /
-    违纪), the single-subject line and whether it was reached, the total with the total
-    line, and the result (合格 / 不合格 / 待定 while a subject is not in)."""
+    """成绩单, one page per report: the candidate, each part with its score (or 缺考 /
+    违纪, or 合格 / 不合格 for a part graded that way), its single-subject line and whether
+    it was reached, the total with the total line where the plan sets one, the result
+    (合格 / 不合格 / 待定 while a part is not in), and the province's results website."""
     reps = list(reports)
     st = styles()
     title = plan_title(plan, lang)
@@ -93,19 +110,28 @@ def score_reports(
         rows: list[list[object]] = [
             [t("subject", lang), t("score", lang), t("subject_line", lang), t("reached", lang)]
         ]
-        for subject in rep.rule.subjects:
+        for part in rep.rule.parts:
+            subject = part.subject
             r = by_subject.get(subject)
             status = r.status if r is not None else SubjectStatus.MISSING
-            if status is SubjectStatus.SCORED and r is not None and r.score is not None:
+            if status is SubjectStatus.SCORED and r is not None and part.verdict:
+                shown = t("passed" if r.verdict else "failed", lang)
+            elif status is SubjectStatus.SCORED and r is not None and r.score is not None:
                 shown = points(r.score)
             else:
                 shown = status_text(status, lang)
+            if part.verdict:
+                line = t("verdict_line", lang)
+            elif part.line is None:
+                line = t("no_line", lang)
+            else:
+                line = points(part.line)
             ok = outcome.subject_passed.get(subject, False)
             rows.append(
                 [
                     subject,
                     shown,
-                    points(rep.rule.subject_min),
+                    line,
                     t("yes", lang)
                     if ok
                     else t("no", lang)
@@ -114,22 +140,24 @@ def score_reports(
                 ]
             )
         mean = rep.rule.total_basis is TotalBasis.MEAN
-        total_shown = outcome.total
-        if mean:
-            total_shown = (outcome.total / len(rep.rule.subjects)).quantize(Decimal("0.01"))
-        total_ok = total_shown >= rep.rule.total_min
-        rows.append(
-            [
-                t("total_mean" if mean else "total", lang),
-                points(total_shown),
-                f"{t('total_line', lang)} {points(rep.rule.total_min)}",
-                t("yes", lang)
-                if total_ok and outcome.complete
-                else t("no", lang)
-                if outcome.complete
-                else t("pending", lang),
-            ]
-        )
+        total_shown = total_on_basis(rep.rule, outcome.total)
+        has_scores = any(not p.verdict for p in rep.rule.parts)
+        if has_scores and rep.rule.total_min is not None:
+            total_ok = total_shown >= rep.rule.total_min
+            rows.append(
+                [
+                    t("total_mean" if mean else "total", lang),
+                    points(total_shown),
+                    f"{t('total_line', lang)} {points(rep.rule.total_min)}",
+                    t("yes", lang)
+                    if total_ok and outcome.complete
+                    else t("no", lang)
+                    if outcome.complete
+                    else t("pending", lang),
+                ]
+            )
+        elif has_scores:
+            rows.append([t("total", lang), points(outcome.total), t("no_total_line", lang), ""])
         tbl = grid_table(
             rows,
             [WIDTH * 0.34, WIDTH * 0.2, WIDTH * 0.26, WIDTH * 0.2],
@@ -154,18 +182,9 @@ def score_reports(
             align_center_cols=(1,),
         )
         story += [res, Spacer(1, 5 * mm)]
-        rule_key = "rule_text_mean" if mean else "rule_text"
-        story.append(
-            para(
-                t(
-                    rule_key,
-                    lang,
-                    subject=points(rep.rule.subject_min),
-                    total=points(rep.rule.total_min),
-                ),
-                st["info"],
-            )
-        )
+        story.append(para(rule_text(rep, lang), st["info"]))
+        if website:
+            story.append(para(t("results_website", lang, website=website), st["info"]))
         if rep.issued is not None:
             when = (
                 f"{rep.issued:%Y-%m-%d}"

@@ -32,8 +32,20 @@ def plan_doc(
         "seed": "tests",
         "bank": "sample",
         "multiple_policy": "all_or_nothing",
-        "cutoffs": [
-            {"level": 4, "subjects": ["职业道德"], "subject_min": SUBJECT_LINE, "total_min": 60}
+        # a one-subject exam of the tests' own (the sample plans follow the notices)
+        "forms": [
+            {
+                "level": 4,
+                "parts": [
+                    {
+                        "subject": "ZYDD",
+                        "name": "职业道德",
+                        "delivery": "cbt",
+                        "full_marks": 100,
+                        "line": SUBJECT_LINE,
+                    }
+                ],
+            }
         ],
         "centres": [
             {"code": CENTRE, "name": "测试考点一", "rooms": [room]},

@@ -3,7 +3,7 @@
 Two candidates in one short sitting, each at their own terminal (``exam-client run``)
 with their own browser page:
 
-* login: a mistyped ticket is caught by the check digit in the page; then the
+* login: a mistyped ticket is caught by the province's rule before the server; then the
   confirmation (name, trade, level, subject), the rules and the countdown;
 * the paper opens at the start; answers by mouse and keyboard, a flag, the grid;
 * the early-submit refusal (button disabled with the time it unlocks; the agent refuses);
@@ -93,10 +93,16 @@ def test_candidate_from_login_to_receipt_in_chromium(
     p1.click("#font-down")
     assert p1.evaluate("getComputedStyle(document.documentElement).fontSize") == size
 
-    # A mistyped digit never reaches the server: the page's Damm check catches it.
+    # The page checks the characters and the length by the rule the server gave (here
+    # the numbers central makes: 12 digits); the agent checks the whole rule, check
+    # digit included, so a mistyped digit never reaches the server.
     ticket, id_number = s.candidate(0)
+    p1.wait_for_selector("#ticket[maxlength='12']")
+    login(p1, ticket[:11] + "A", id_number)
+    assert "只能包含数字：第 12 位是“A”" in p1.inner_text("#login-error")
     wrong = ticket[:5] + str((int(ticket[5]) + 1) % 10) + ticket[6:]
     login(p1, wrong, id_number)
+    p1.wait_for_selector("#login-error:has-text('校验')")
     assert "校验不通过" in p1.inner_text("#login-error")
     assert t1.state()["screen"] == "login"
     login(p1, ticket, id_number)

@@ -266,3 +266,22 @@ def test_the_terminal_shows_each_body_as_written_with_fixed_options_in_place(
         pic = q["ZD-PIC-06"]["body"]
         assert pic[0]["image"].startswith("data:image/svg+xml;base64,") and "text" in pic[1]
     assert len(firsts) == 3  # the three other options do move
+
+
+def test_the_provinces_ticket_rule_is_applied_before_anything_is_sent() -> None:
+    """The rule the server gave (``rules``): a number that breaks it never leaves the
+    terminal, whatever the link; one that follows it goes on to the server."""
+    from exam_common.tickets import TicketRule
+
+    agent = Agent(AgentConfig(server="http://127.0.0.1:1", seat="01-01"), MemoryJournal())
+    idn = "411502198608150027"
+    assert agent.login("25080061000", idn)["code"] == "offline"  # no rule yet: the server checks
+    agent.ticket_rule = TicketRule(name="河南工考", length=12, charset="digits")
+    short = agent.login("25080061000", idn)
+    assert short["code"] == "ticket_length" and "应为 12 位，输入了 11 位" in short["message"]
+    assert "12" in short["message_en"]
+    assert agent.login("2508 0061 000A", idn)["code"] == "ticket_chars"
+    assert agent.login(" 2508 0061 0001 ", idn)["code"] == "offline"  # follows the rule
+    snap = agent.snapshot()
+    assert snap["ticket_rule"]["max_length"] == 12 and snap["ticket_rule"]["charset"] == "digits"
+    assert snap["windows"] is None

@@ -50,14 +50,14 @@ def test_full_workflow(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-
     run("template", "模板.xlsx")
     assert (tmp_path / "模板.xlsx").exists()
     out = run("sample", "--blueprints", "bp.json")
-    assert "新增 375 题" in out
-    assert "未变化 375 题" in run("sample")  # idempotent
-    stats = json.loads(run("stats", "--json", "--trade", "电工"))
-    assert stats["items"] == 75 and {r["level"] for r in stats["coverage"]} == {5, 4, 3}
+    assert "新增 465 题" in out
+    assert "未变化 465 题" in run("sample")  # idempotent
+    stats = json.loads(run("stats", "--json", "--trade", "电工", "--subject", "岗位技能"))
+    assert stats["items"] == 75 and {r["level"] for r in stats["coverage"]} == {5, 4, 3, 2}
     assert "岗位技能" in run("stats")
     run("export", "--format", "qti", "-o", "qti.zip", "--subject", "职业道德")
     run("export", "--format", "xlsx", "-o", "all.xlsx")
-    assert "共 375 道试题" in run("validate", "all.xlsx")
+    assert "共 465 道试题" in run("validate", "all.xlsx")
     out = run(
         "assemble",
         "bp.json",

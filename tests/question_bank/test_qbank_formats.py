@@ -10,6 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from question_bank.catalogue import Subject
 from question_bank.formats import read_items, write_items
 from question_bank.formats.qti import MAP_RESPONSE, MATCH_CORRECT, QTI_NS
 from question_bank.formats.tabular import HEADERS, write_template
@@ -172,6 +173,6 @@ def test_reimport_is_idempotent_and_changes_make_new_versions(
 def test_store_filters(sample_items: list[Item], tmp_path: Path) -> None:
     with BankStore(tmp_path / "b.sqlite3") as bank:
         bank.import_items(sample_items, source="s", now="t")
-        assert len(bank.items(trade="DG")) == 75
-        assert len(bank.items(trade="DG", type=ItemType.MULTIPLE)) == 15
-        assert len(bank.items(level=2)) == 0
+        assert len(bank.items(trade="电工", subject=Subject.SKILLS)) == 75
+        assert len(bank.items(trade="电工", type=ItemType.MULTIPLE)) == 15 + 6 + 6
+        assert len(bank.items(level=1)) == 30  # 电工 专业理论

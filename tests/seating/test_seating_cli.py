@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -120,11 +121,33 @@ def test_allocate_print_export_check(tmp_path: Path, pdf_tools: None) -> None:
             str(tmp_path / "r.pdf"),
         ],
     )
+    # no invented line: the plan's single-subject line must be given
+    assert res.exit_code == 4 and "--subject-line" in res.output, res.output
+    res = runner.invoke(
+        main,
+        [
+            "export",
+            "--plan",
+            str(plan_path),
+            "--out",
+            str(tmp_path / "r.xlsx"),
+            "--results",
+            str(results),
+            "--subject-line",
+            "35",
+            "--website",
+            "http://ha.nva.net.cn",
+            "--reports",
+            str(tmp_path / "r.pdf"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     ws = load_workbook(tmp_path / "r.xlsx").active
     assert [c.value for c in ws[1]][-2:] == ["总成绩", "考核结果"]
     assert ws.cell(2, 8).value == "缺考" and ws.cell(2, ws.max_column).value == "不合格"
-    assert "成绩单" in pdf_text((tmp_path / "r.pdf").read_bytes())
+    report = pdf_text((tmp_path / "r.pdf").read_bytes())
+    assert "成绩单" in report and "http://ha.nva.net.cn" in report
+    assert "不设总成绩合格线" in report and not re.search(r"总成绩合格线 \d", report)
 
     good = plan.assignments[0].ticket
     res = runner.invoke(main, ["ticket-check", good, "--plan", str(plan_path)])
@@ -249,3 +272,23 @@ def test_help_speaks_to_the_admin() -> None:
     assert res.exit_code == 0 and "安排考场座位" in res.output and "Exit codes" in res.output
     res = CliRunner().invoke(main, ["print", "--help"])
     assert "准考证" in res.output and "签到表" in res.output
+
+
+def test_ticket_check_by_the_provinces_rule(tmp_path: Path) -> None:
+    """The manual's number fails our own layout's check digit and passes Henan's rule,
+    read from a plan file; a rule file that is not one is refused."""
+    from exam_common.samples import sample_plan
+
+    runner = CliRunner()
+    ours = runner.invoke(main, ["ticket-check", "250800610001"])
+    assert ours.exit_code == 3 and "校验不通过" in ours.output
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(sample_plan("henan-2026"), ensure_ascii=False), "utf-8")
+    henan = runner.invoke(main, ["ticket-check", "250800610001", "2508006100", "--rule", str(plan)])
+    assert henan.exit_code == 3, henan.output
+    assert "12 位数字，无校验位" in henan.output
+    assert "250800610001  有效" in henan.output and "应为 12 位，输入了 10 位" in henan.output
+    junk = tmp_path / "x.json"
+    junk.write_text('{"length": 0}', "utf-8")
+    refused = runner.invoke(main, ["ticket-check", "1", "--rule", str(junk)])
+    assert refused.exit_code == 4 and "不是准考证号规则" in refused.output

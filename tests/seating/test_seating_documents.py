@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from question_bank.scoring import CutoffRule, SubjectResult, SubjectStatus, TotalBasis
+from question_bank.scoring import CutoffRule, PartRule, SubjectResult, SubjectStatus, TotalBasis
 from seating import documents, sample
 from seating.allocation import allocate
 from seating.model import CHINA_TZ, SeatPlan
@@ -178,7 +178,7 @@ def test_room_record(small_plan: SeatPlan) -> None:
 
 
 def test_score_reports(small_plan: SeatPlan) -> None:
-    rule = CutoffRule(("职业道德", "职业能力", "岗位技能"), D(60), D(180))
+    rule = CutoffRule.uniform(("职业道德", "职业能力", "岗位技能"), D(60), D(180))
     a, b, c = small_plan.in_room(ROOM, "S3")[:3]
     reports = [
         ScoreReport(
@@ -202,7 +202,7 @@ def test_score_reports(small_plan: SeatPlan) -> None:
         ),
         ScoreReport(
             c.ticket,
-            CutoffRule(rule.subjects, D(35), D(60), TotalBasis.MEAN),
+            CutoffRule.uniform(rule.subjects, D(35), D(60), TotalBasis.MEAN),
             (SubjectResult("职业道德", SubjectStatus.SCORED, D(40)),),
         ),
     ]
@@ -214,6 +214,39 @@ def test_score_reports(small_plan: SeatPlan) -> None:
     assert "单科合格线" in p1 and "总成绩合格线 180" in p1
     assert "缺考" in p2 and "违纪" in p2 and "不合格" in p2
     assert "待定" in p3 and "各科平均" in p3 and "35" in p3  # Henan's 35-point single-subject line
+
+
+def test_score_report_of_a_form_with_a_verdict_part_and_no_total_line(
+    small_plan: SeatPlan,
+) -> None:
+    """Henan level one: 专业理论 on computer and 综合评审 graded 合格/不合格; the lines and
+    the rule sentence come from the rule, and the province's results website is printed."""
+    rule = CutoffRule(
+        (PartRule("专业理论", D(60), D(100)), PartRule("综合评审", None, verdict=True))
+    )
+    a, b = small_plan.in_room(ROOM, "S3")[:2]
+    reports = [
+        ScoreReport(
+            a.ticket,
+            rule,
+            (
+                SubjectResult("专业理论", SubjectStatus.SCORED, D(71)),
+                SubjectResult("综合评审", SubjectStatus.SCORED, verdict=True),
+            ),
+        ),
+        ScoreReport(b.ticket, rule, (SubjectResult("专业理论", SubjectStatus.SCORED, D(88)),)),
+    ]
+    p1, p2 = pdf_pages(
+        documents.score_reports(
+            small_plan, reports, website="河南省技能人才评价工作网（http://ha.nva.net.cn）"
+        )
+    )
+    flat = "".join(p1.split())
+    assert "专业理论不低于60分，综合评审评定为合格" in flat
+    assert "不设总成绩合格线" in p1 and "总成绩合格线 " not in p1
+    assert "合格/不合格" in p1 and "http://ha.nva.net.cn" in p1
+    assert "不合格" not in p1.replace("合格/不合格", "")
+    assert "待定" in p2 and "成绩未出" in p2  # the review board has not decided yet
 
 
 def test_placeholder_photo_is_a_picture_not_blank() -> None:

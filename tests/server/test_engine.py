@@ -21,7 +21,7 @@ from exam_server.sittings.engine import (
 START = datetime(2026, 6, 1, 1, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 MIN = timedelta(minutes=1)
-RULES = SittingRules()
+RULES = SittingRules(30 * MIN, 30 * MIN, 30 * MIN)  # the notices' windows
 
 
 def timing(**kw: object) -> Timing:
@@ -144,7 +144,7 @@ def test_bad_parameters_are_refused() -> None:
     with pytest.raises(ValueError):
         Interval(START, START - MIN)
     with pytest.raises(ValueError):
-        SittingRules(late_entry=-MIN)
+        SittingRules(30 * MIN, -MIN, 30 * MIN)
 
 
 # --- properties ------------------------------------------------------------------------

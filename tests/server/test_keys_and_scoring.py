@@ -22,6 +22,7 @@ from tests.factories import (
     DATA_KEY,
     END_SECRET,
     RELEASE_SECRET,
+    henan_forms,
     id_number_for,
     make_world,
     seat_label,
@@ -60,8 +61,24 @@ def test_start_without_key_stops_the_clock_until_the_key_is_entered(session: Ses
     assert paper.questions[0].stem.startswith("第1题")
 
 
-def test_scoring_and_cutoffs_35_line_with_total(session: Session) -> None:
-    world = make_world(session, start=T0, candidates=3, sittings=3, gap=timedelta(minutes=90))
+def with_total_line(total: int) -> list[dict[str, object]]:
+    """Henan's level-four form with a total line a province could add (none by default)."""
+    form = henan_forms(4)[0]
+    return [{**form, "total": {"line": total, "basis": "sum"}}]
+
+
+@pytest.mark.parametrize("total", [None, 180])
+def test_scoring_and_cutoffs_35_line_and_a_total_line_only_where_set(
+    session: Session, total: int | None
+) -> None:
+    world = make_world(
+        session,
+        start=T0,
+        candidates=3,
+        sittings=3,
+        gap=timedelta(minutes=90),
+        forms=with_total_line(total) if total else None,
+    )
     for j, sitting in enumerate(world.sittings):
         t = sitting.start
         for n in range(3):
@@ -94,12 +111,17 @@ def test_scoring_and_cutoffs_35_line_with_total(session: Session) -> None:
     assert scores[(2, 1)] == Decimal("0.00")
     results = {r.candidate_id: r for r in session.scalars(select(CandidateResult))}
     ids = [c.id for c in world.candidates]
-    # Plan: 35 per subject, total 180. Candidate 1: 80 x 3 = 240 -> pass.
+    # Plan: 35 per subject (and total 180 where set). Candidate 1: 80 x 3 = 240 -> pass.
     assert results[ids[0]].passed and results[ids[0]].total == Decimal("240.00")
-    # Candidate 2: 40 x 3 = 120 -> every subject over 35 but the total under 180.
-    assert not results[ids[1]].passed and any(
-        "total" in r for r in results[ids[1]].details["reasons"]
-    )
+    # Candidate 2: 40 x 3 = 120 -> every subject over 35: passes Henan's rule, which has
+    # no total line; fails only where the plan sets one of 180.
+    if total is None:
+        assert results[ids[1]].passed and results[ids[1]].details["reasons"] == []
+        assert results[ids[1]].details["rule"]["total_min"] is None
+    else:
+        assert not results[ids[1]].passed and any(
+            "total" in r for r in results[ids[1]].details["reasons"]
+        )
     # Candidate 3: 100 + 0 + 100 = 200 -> total fine, one subject under 35.
     assert not results[ids[2]].passed
     assert results[ids[2]].details["subjects"]["职业能力"]["passed"] is False

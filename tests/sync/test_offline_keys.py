@@ -27,6 +27,7 @@ from exam_server.db import Database
 from exam_server.sittings.models import Attempt
 from exam_server.sync.models import OutboxItem
 from question_bank import offline_code
+from question_bank.catalogue import shipped
 from question_bank.package import public_key_pem
 from tests.central.world import CENTRE, plan_doc, registration_rows, write_registrations
 from tests.live import LiveServer, Terminal
@@ -57,8 +58,8 @@ def test_usb_package_and_offline_codes(tmp_path: Path) -> None:
             s,
             write_registrations(tmp_path, registration_rows(2)),
             now,
-            year=plan.year,
-            centres=plan.room_codes(),
+            plan=plan,
+            catalogue=shipped("henan"),
         )
         publish(s, plan, now, key)
         pkg = s.scalar(

@@ -51,13 +51,18 @@ def test_result_package_is_complete_and_checks_out(session: Session, clock: Manu
     ]
     clock.advance(timedelta(minutes=60))
     service.sweep(session, sitting.id, clock.now())
-    world.plan.cutoffs = [
+    world.plan.forms = [
         {
             "level": world.candidates[0].level,
-            "trade": None,
-            "subjects": [sitting.subject],
-            "subject_min": "35",
-            "total_min": "60",
+            "parts": [
+                {
+                    "subject": "ZYDD",
+                    "name": sitting.subject,
+                    "delivery": "cbt",
+                    "full_marks": "100",
+                    "line": "35",
+                }
+            ],
         }
     ]
     sitting.end_key = derive_end_key(END_SECRET, sitting.code)

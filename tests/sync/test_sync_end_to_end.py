@@ -58,6 +58,7 @@ def test_registrations_to_rescored_results(central_url: str, tmp_path: Path) -> 
     central.cli("init")
     # The slow preparation first (under a loaded CI machine each command takes seconds);
     # the plan is loaded again with the real times just before publication.
+    central.cli("catalogue", "load", "henan")
     central.cli("plan", "load", str(write_plan(tmp_path, plan_doc(datetime.now(UTC)))))
     rows = registration_rows(4)
     bad = [list(r) for r in rows]

@@ -46,6 +46,7 @@ from exam_server.sync.client import CentralClient, SyncError
 from exam_server.sync.models import OutboxItem
 from exam_server.system.keys import SIGNING_KEY
 from exam_server.system.models import ServerState
+from question_bank.catalogue import shipped
 from question_bank.package import public_key_pem
 from question_bank.result_package import RESULTS_FORMAT, build_result_package
 from question_bank.signed_requests import sign_request
@@ -105,8 +106,8 @@ def province(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Province]:
             s,
             write_registrations(folder, registration_rows(3)),
             now,
-            year=plan.year,
-            centres=plan.room_codes(),
+            plan=plan,
+            catalogue=shipped("henan"),
         )
         central_key = Ed25519PrivateKey.generate()
         report = publish(s, plan, now, central_key)
