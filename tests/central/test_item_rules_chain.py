@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from central.catalogue import load as load_catalogue
 from central.db import CentralDatabase
 from central.migrate import upgrade
 from central.models import (
@@ -144,8 +145,8 @@ def test_centre_and_central_score_by_the_authors_maps_and_agree(
             s,
             write_registrations(tmp_path, registration_rows(4)),
             T0,
-            year=2026,
-            centres=plan.room_codes(),
+            plan=plan,
+            catalogue=load_catalogue(s, "henan", T0, by="tests"),
         )
         publish(s, plan, T0, central_key)
     with central.read() as s:
