@@ -100,6 +100,7 @@ def test_a_day_of_power_cuts_loses_nothing_acknowledged(
     central.log_path = logs / "central.log"
     central.cli("db", "upgrade")
     central.cli("init")
+    central.cli("catalogue", "load", "henan")
     central.cli("plan", "load", str(write_plan(tmp_path, plan_doc(datetime.now(UTC)))))
     central.cli("registrations", "import", str(write_registrations(tmp_path, registration_rows(4))))
     central.start()
