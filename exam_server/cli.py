@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
 import sys
-from pathlib import Path
-from typing import Any
 
-import click
-import sqlalchemy.exc
+from exam_server.boot import patch_if_serving
 
-from exam_server.config import Config, ConfigError
+patch_if_serving(sys.argv)  # first of all: gevent before anything imports ssl
+
+import contextlib  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import click  # noqa: E402
+import sqlalchemy.exc  # noqa: E402
+
+from exam_server.config import Config, ConfigError  # noqa: E402
 
 
 class Commands(click.Group):
@@ -55,6 +60,12 @@ database_option = click.option(
 )
 data_dir_option = click.option(
     "--data-dir", envvar="EXAM_DATA_DIR", help="Folder for keys and backups (default: var)."
+)
+insecure_option = click.option(
+    "--insecure-http",
+    is_flag=True,
+    help="明文 HTTP，不加密 / serve plain HTTP instead of TLS: for the demo and tests only "
+    "(every console page and log line then says so). Also EXAM_INSECURE_HTTP=1.",
 )
 
 
@@ -111,6 +122,7 @@ def db_upgrade(database: str | None, data_dir: str | None) -> None:
     "the scheduler then runs in a process of its own.",
 )
 @click.option("--reuse-port", is_flag=True, help="Bind with SO_REUSEPORT (what --workers uses).")
+@insecure_option
 @database_option
 @data_dir_option
 def run(
@@ -119,16 +131,19 @@ def run(
     scheduler: bool | None,
     workers: int,
     reuse_port: bool,
+    insecure_http: bool,
     database: str | None,
     data_dir: str | None,
 ) -> None:
     cfg = _config(database, data_dir)
     if scheduler is not None:
         cfg.SCHEDULER = scheduler
+    if insecure_http:
+        cfg.INSECURE_HTTP = True
     if workers > 1:
         from exam_server.serving import run_workers
 
-        run_workers(cfg, host, port, workers, [])
+        run_workers(cfg, host, port, workers, ["--insecure-http"] if cfg.INSECURE_HTTP else [])
         return
     advice = postgres_single_process_advice(cfg, workers, as_worker=reuse_port)
     if advice:
@@ -158,14 +173,31 @@ def serve(cfg: Config, host: str, port: int, *, reuse_port: bool = False) -> Non
     if cfg.ASYNC_MODE == "gevent":
         from gevent import monkey
 
-        monkey.patch_all()
+        if not monkey.is_module_patched("socket"):  # exam_server.boot patched already
+            monkey.patch_all()
+    from exam_common.durable import ensure_dir, write_atomic
     from exam_server import create_app
     from exam_server.migrate import current
     from exam_server.runtime import runtime
-    from exam_server.serving import listen, serve_app
+    from exam_server.serving import insecure_logging, listen, serve_app
     from exam_server.sittings.scheduler import SittingScheduler
 
+    ensure_dir(cfg.DATA_DIR)  # 0700: keys, the secret, the journal of uploads
     _ensure_sqlite_dir(cfg.DATABASE_URL)
+    context = None
+    if cfg.INSECURE_HTTP:
+        insecure_logging()
+        scheme = "http"
+    else:
+        from exam_server.tls import ensure_tls, now_utc, server_context
+
+        hosts = [h for h in cfg.TLS_HOSTS.split(",") if h.strip()]
+        if host not in ("0.0.0.0", "::", ""):
+            hosts.insert(0, host)
+        files = ensure_tls(cfg.DATA_DIR, centre=cfg.CENTRE_CODE, hosts=hosts, now=now_utc())
+        context = server_context(files)
+        cfg.TLS = True
+        scheme = "https"
     # Bind first: a port already taken fails here, before anything else starts.
     sock = listen(host, port, reuse_port=reuse_port)
     app = create_app(cfg)
@@ -178,11 +210,24 @@ def serve(cfg: Config, host: str, port: int, *, reuse_port: bool = False) -> Non
         SittingScheduler(rt).start()
     rt.writer.start()
     _log_sittings(rt)
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    write_atomic(cfg.data_path("server_url"), f"{scheme}://{local}:{port}\n")
+    if context is not None:
+        from exam_server.tls import tls_files
+
+        click.echo(f"考点 CA 指纹 / centre CA fingerprint: {tls_files(cfg.DATA_DIR).fingerprint()}")
+    else:
+        click.echo(
+            "警告：明文 HTTP，未加密，仅供演示和测试 / WARNING: plain HTTP, not encrypted: "
+            "for the demo and tests only (--insecure-http)",
+            err=True,
+        )
     click.echo(
-        f"考点服务器已启动 / centre server listening on http://{host}:{port} (pid {os.getpid()})"
+        f"考点服务器已启动 / centre server listening on {scheme}://{host}:{port} "
+        f"(pid {os.getpid()})"
     )
     sys.stdout.flush()
-    serve_app(app, cfg, sock)
+    serve_app(app, cfg, sock, ssl_context=context)
 
 
 def _log_sittings(rt: object) -> None:
@@ -272,10 +317,19 @@ def verify_log(database: str | None) -> None:
     help="Where central's demo package is.",
 )
 @click.option("--seed-only", is_flag=True, help="Seed and exit without starting the server.")
-def demo(quick: bool, port: int, data_dir: str, package_dir: str, seed_only: bool) -> None:
+@click.option(
+    "--tls/--insecure-http",
+    default=False,
+    show_default=True,
+    help="TLS with the demo centre's own CA (browsers warn until ca.pem is trusted), or "
+    "plain HTTP (the default for the demo: every page and log line says so).",
+)
+def demo(
+    quick: bool, port: int, data_dir: str, package_dir: str, seed_only: bool, tls: bool
+) -> None:
     from exam_server.demo import prepare_demo
 
-    cfg = prepare_demo(Path(data_dir), Path(package_dir), quick=quick, port=port)
+    cfg = prepare_demo(Path(data_dir), Path(package_dir), quick=quick, port=port, tls=tls)
     if not seed_only:
         serve(cfg, "127.0.0.1", port)
 
@@ -378,8 +432,11 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 def _register_user_commands() -> None:
     from exam_server.accounts.cli import user
+    from exam_server.terminals.cli import terminals, tls
 
     main.add_command(user)
+    main.add_command(terminals)
+    main.add_command(tls)
 
 
 _register_user_commands()

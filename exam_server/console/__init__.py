@@ -23,6 +23,8 @@ def init_app(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     from exam_server.runtime import runtime
 
     cfg = ConsoleSettings.from_mapping(overrides)
+    if runtime(app).config.TLS:
+        cfg.SECURE_COOKIE = True  # served over TLS: the cookie never travels in clear
     app.extensions["console_settings"] = cfg
     app.config.update(
         SESSION_COOKIE_NAME="exam_console",
@@ -35,7 +37,7 @@ def init_app(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     )
     csrf.init_app(app)
     # Token-authenticated machine endpoints carry no browser cookie: CSRF does not apply.
-    for name in ("sync_local",):
+    for name in ("sync_local", "terminals"):
         if name in app.blueprints:
             csrf.exempt(app.blueprints[name])
     app.register_blueprint(bp)
@@ -43,6 +45,7 @@ def init_app(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     hub.connect_signals()
     app.extensions["console_hub"] = hub
     socketio.on_namespace(ProctorNamespace())
+    _relay_login_locks(app)
 
     @app.errorhandler(CSRFError)
     def _csrf_failed(exc: CSRFError) -> Any:
@@ -61,3 +64,33 @@ def init_app(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
         return resp
+
+
+def _relay_login_locks(app: Flask) -> None:
+    """A ticket or a terminal locked after too many wrong logins: the rooms' open pages
+    reload their snapshot at once (it lists the locks, with an unlock button)."""
+    from flask import current_app, has_app_context
+    from sqlalchemy import select
+
+    from exam_server.console.live import NAMESPACE, room_channel
+    from exam_server.extensions import socketio
+    from exam_server.plans.models import Sitting
+    from exam_server.runtime import runtime
+    from exam_server.sittings import signals
+
+    def relay(_sender: object, room_ids: list[int], **_kw: Any) -> None:
+        if has_app_context() and current_app._get_current_object() is not app:  # type: ignore[attr-defined]
+            return
+        rt = runtime(app)
+        with rt.db.read() as session:
+            sittings = list(session.scalars(select(Sitting.id).where(Sitting.closed_at.is_(None))))
+        for sitting_id in sittings:
+            for room_id in room_ids:
+                socketio.emit(
+                    "room_state",
+                    {"sitting_id": sitting_id, "room_id": room_id},
+                    to=room_channel(sitting_id, room_id),
+                    namespace=NAMESPACE,
+                )
+
+    signals.login_locked.connect(relay, weak=False)

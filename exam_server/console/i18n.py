@@ -10,9 +10,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "app": ("考场监控台", "Proctoring console"),
     "login": ("登录", "Log in"),
     "logout": ("退出", "Log out"),
+    "insecure_http": (
+        "警告：本服务器以明文 HTTP 运行（--insecure-http），通信未加密，仅供演示和测试",
+        "WARNING: this server runs plain HTTP (--insecure-http): nothing is encrypted; "
+        "for the demo and tests only",
+    ),
     "username": ("用户名", "User name"),
     "password": ("密码", "Password"),
-    "locked_until": ("账户已锁定，解锁时间：{t}", "Account locked until {t}"),
+    "retry_at": ("请于 {t} 之后再试。", "Try again after {t}."),
     "home": ("首页", "Home"),
     "sittings": ("考试场次", "Sittings"),
     "sitting": ("场次", "Sitting"),

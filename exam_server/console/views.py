@@ -73,7 +73,12 @@ def local_time(value: datetime | None, fmt: str = "%H:%M") -> str:
 @bp.context_processor
 def _globals() -> dict[str, Any]:
     lg = lang()
-    return {"t": lambda key, **kw: t(key, lg, **kw), "lang": lg, "user": current_user()}
+    return {
+        "t": lambda key, **kw: t(key, lg, **kw),
+        "lang": lg,
+        "user": current_user(),
+        "insecure": runtime().config.INSECURE_HTTP,
+    }
 
 
 # --- login -----------------------------------------------------------------------------
@@ -94,7 +99,12 @@ def login() -> ResponseReturnValue:
                     now,
                     request.form.get("username", ""),
                     request.form.get("password", ""),
-                    policy=accounts.LockoutPolicy(cfg.MAX_FAILURES, _seconds(cfg.LOCKOUT_S)),
+                    policy=accounts.LoginPolicy(
+                        per_user=cfg.MAX_FAILURES,
+                        per_source=cfg.SOURCE_MAX_FAILURES,
+                        wait=_seconds(cfg.THROTTLE_S),
+                        max_wait=_seconds(cfg.LOCKOUT_S),
+                    ),
                     address=request.remote_addr or "",
                 )
                 token = accounts.start_session(
@@ -109,8 +119,9 @@ def login() -> ResponseReturnValue:
         if refused is not None:
             error = message(refused.code, lang())
             if refused.until is not None:
-                error += " " + t("locked_until", lang(), t=local_time(refused.until, "%H:%M:%S"))
-            return render_template("console/login.html", error=error), 401
+                error += " " + t("retry_at", lang(), t=local_time(refused.until, "%H:%M:%S"))
+            status = 429 if refused.code == "login_throttled" else 401
+            return render_template("console/login.html", error=error), status
         chosen = session.get("lang")
         session.clear()  # a fresh session at login: no fixation
         session[TOKEN] = token

@@ -15,10 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from exam_server.eventlog import service as eventlog
+from exam_server.plans.keys import end_key
 from exam_server.plans.models import ExamPlan, Sitting
 from exam_server.sittings.engine import AttemptState
 from exam_server.sittings.models import Attempt, CandidateResult
 from exam_server.sittings.service import current_answers_many
+from exam_server.system.vault import KeyVault
 from question_bank.package import decrypt_answer_key
 from question_bank.scoring import (
     CutoffRule,
@@ -31,12 +33,13 @@ from question_bank.scoring import (
 )
 
 
-def score_sitting(session: Session, now: datetime, sitting: Sitting) -> int:
+def score_sitting(session: Session, now: datetime, sitting: Sitting, vault: KeyVault) -> int:
     """Score every submitted, unscored attempt of the sitting; then decide results.
     Returns how many attempts were scored. Needs the end key (released at the end)."""
-    if sitting.end_key is None or sitting.answer_key_blob is None:
+    end = end_key(sitting, vault)
+    if end is None or sitting.answer_key_blob is None:
         return 0
-    keys = decrypt_answer_key(sitting.answer_key_blob, sitting.end_key)
+    keys = decrypt_answer_key(sitting.answer_key_blob, end)
     policy = MultiplePolicy(sitting.plan.multiple_policy)
     attempts = session.scalars(
         select(Attempt)

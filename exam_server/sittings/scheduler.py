@@ -88,7 +88,7 @@ def _sweep(rt: Runtime, sitting_id: int) -> None:
         result = service.sweep(session, sitting_id, now)
         sitting = session.get(Sitting, sitting_id)
         if sitting is not None:
-            score_sitting(session, now, sitting)
+            score_sitting(session, now, sitting, rt.vault)
         pushes = [
             (a.id, a.submitted_at, a.receipt)
             for a in session.scalars(select(Attempt).where(Attempt.id.in_(result.submitted)))

@@ -197,7 +197,7 @@ def deliver_key(cfg: Config, db: Database, code: str, kind: str, secret: bytes, 
             timeout=30,
         )
     except requests.ConnectionError:
-        enter_key_offline(db, code, kind, secret, by=by)
+        enter_key_offline(cfg, db, code, kind, secret, by=by)
         return "database"
     reply = resp.json()
     if not reply.get("ok"):
@@ -205,10 +205,15 @@ def deliver_key(cfg: Config, db: Database, code: str, kind: str, secret: bytes, 
     return "server"
 
 
-def enter_key_offline(db: Database, code: str, kind: str, secret: bytes, *, by: str) -> None:
+def enter_key_offline(
+    cfg: Config, db: Database, code: str, kind: str, secret: bytes, *, by: str
+) -> None:
     from exam_server.clock import SystemClock
     from exam_server.packages.service import enter_end_key, enter_sitting_key
     from exam_server.scoring.service import score_sitting
+    from exam_server.system.vault import vault_for
+
+    vault = vault_for(cfg)
 
     with db.write() as session:
         sitting = session.scalar(select(Sitting).where(Sitting.code == code))
@@ -216,10 +221,10 @@ def enter_key_offline(db: Database, code: str, kind: str, secret: bytes, *, by: 
             raise SyncError("unknown_sitting", f"本考点没有场次 {code}", transient=False)
         now = SystemClock().now()
         if kind == "start":
-            enter_sitting_key(session, now, sitting, secret, by=by)
+            enter_sitting_key(session, now, sitting, secret, by=by, vault=vault)
         else:
-            enter_end_key(session, now, sitting, secret, by=by)
-            score_sitting(session, now, sitting)
+            enter_end_key(session, now, sitting, secret, by=by, vault=vault)
+            score_sitting(session, now, sitting, vault)
 
 
 # --- the upload queue ------------------------------------------------------------------
