@@ -255,6 +255,12 @@ def kiosk(ui_port: int, chromium: str, dry_run: bool) -> None:
     show_default=True,
     help="Journals in memory, or one SQLite file per terminal in a temp dir.",
 )
+@click.option(
+    "--enrol-codes",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="绑定码文件 / the enrolment codes of the roster's seats (`exam-server terminals codes "
+    "--out FILE`): each simulated terminal enrols at its seat first, pinning the CA.",
+)
 @click.option("--no-preload", is_flag=True, help="Skip pre-loading papers at connect.")
 @click.option(
     "--drain", default=20.0, show_default=True, help="Seconds to let pending changes drain."
@@ -290,6 +296,7 @@ def simulate(
     report: Path | None,
     duration: float | None,
     journal: str,
+    enrol_codes: Path | None,
     no_preload: bool,
     drain: float,
     seed: int,
@@ -297,11 +304,12 @@ def simulate(
     measure_after: float,
     green: bool,
 ) -> None:
-    from exam_client.simulate import RosterError, SimOptions, load_roster
+    from exam_client.simulate import RosterError, SimOptions, load_codes, load_roster
     from exam_client.simulate import simulate as run_simulation
 
     try:
         entries = load_roster(roster)
+        codes, fingerprint = load_codes(enrol_codes) if enrol_codes else ({}, "")
         options = SimOptions(
             server=server,
             terminals=terminals or len(entries),
@@ -315,6 +323,8 @@ def simulate(
             processes=processes,
             measure_after_s=measure_after,
             green=green,
+            enrol_codes=codes,
+            ca_fingerprint=fingerprint,
         )
         result = run_simulation(options, entries, progress=lambda m: click.echo(m, err=True))
     except RosterError as exc:

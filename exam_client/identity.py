@@ -131,15 +131,30 @@ def enrol(
     certificate it pinned (None over plain HTTP). ``ca_path``: where the certificate
     will be kept (the identity points at it; the caller writes it there)."""
     server = server.rstrip("/")
-    key = key or Ed25519PrivateKey.generate()
-    public_hex = key.public_key().public_bytes_raw().hex()
     ca_pem: bytes | None = None
     if server.startswith("https://"):
         ca_pem = _fetch_ca(server, fingerprint, timeout)
         if ca_path is None:
             raise ValueError("ca_path is needed for an https server")
         write_atomic(ca_path, ca_pem, PUBLIC)
-    session = pinned_session(ca_path if ca_pem is not None else None)
+    identity = _enrol_pinned(
+        server, code, terminal_id, ca_path if ca_pem is not None else None, timeout, key
+    )
+    return identity, ca_pem
+
+
+def _enrol_pinned(
+    server: str,
+    code: str,
+    terminal_id: str,
+    ca_path: Path | None,
+    timeout: float,
+    key: Ed25519PrivateKey | None = None,
+) -> TerminalIdentity:
+    """The enrolment request itself, over a link that trusts ``ca_path`` only."""
+    key = key or Ed25519PrivateKey.generate()
+    public_hex = key.public_key().public_bytes_raw().hex()
+    session = pinned_session(ca_path)
     body = p.EnrolRequest(
         code=code.strip(),
         terminal_id=terminal_id,
@@ -161,16 +176,15 @@ def enrol(
     central = serialization.load_pem_public_key(ok.central_public_key.encode())
     if not isinstance(central, Ed25519PublicKey):
         raise EnrolError("bad_reply", "省中心公钥不是 Ed25519 / central's key is not Ed25519")
-    identity = TerminalIdentity(
+    return TerminalIdentity(
         terminal_id=terminal_id,
         key=key,
         server=server,
         seat=ok.seat,
         centre=ok.centre,
         central_key=central,
-        ca_path=ca_path if ca_pem is not None else None,
+        ca_path=ca_path,
     )
-    return identity, ca_pem
 
 
 def save(identity: TerminalIdentity, folder: Path) -> None:
@@ -220,3 +234,32 @@ def load(folder: Path) -> TerminalIdentity | None:
         central_key=central,
         ca_path=folder / doc["ca"] if doc.get("ca") else None,
     )
+
+
+def enrol_many(
+    server: str,
+    codes: dict[str, str],
+    *,
+    fingerprint: str,
+    terminal_ids: dict[str, str],
+    folder: Path,
+    threads: int = 16,
+    timeout: float = 30,
+) -> dict[str, TerminalIdentity]:
+    """Enrol one terminal per seat of ``codes`` (seat -> one-time code), as the bulk path
+    for simulated terminals: the centre CA is fetched and checked against ``fingerprint``
+    once, kept in ``folder``, and every enrolment goes over TLS verified against it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = server.rstrip("/")
+    ca_path: Path | None = None
+    if server.startswith("https://"):
+        ca_path = folder / CA_FILE
+        write_atomic(ca_path, _fetch_ca(server, fingerprint, timeout), PUBLIC)
+
+    def one(seat: str) -> tuple[str, TerminalIdentity]:
+        identity, _ = _enrol_pinned(server, codes[seat], terminal_ids[seat], ca_path, timeout)
+        return seat, identity
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return dict(pool.map(one, list(codes)))

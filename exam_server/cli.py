@@ -218,7 +218,7 @@ def serve(cfg: Config, host: str, port: int, *, reuse_port: bool = False) -> Non
         click.echo(f"考点 CA 指纹 / centre CA fingerprint: {tls_files(cfg.DATA_DIR).fingerprint()}")
     else:
         click.echo(
-            "警告：明文 HTTP，未加密，仅供演示和测试 / WARNING: plain HTTP, not encrypted: "
+            "警告：明文 HTTP，未加密，仅供演示和测试 / WARNING: INSECURE plain HTTP, not encrypted: "
             "for the demo and tests only (--insecure-http)",
             err=True,
         )

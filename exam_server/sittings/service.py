@@ -280,13 +280,17 @@ def resume(
     other terminal, or a token from before the candidate's latest login elsewhere, is
     refused with ``relogin_required``: the candidate types their ID number again."""
     attempt = session.get(Attempt, attempt_id)
+    if attempt is None:
+        raise ServiceError("relogin_required", f"no attempt {attempt_id}")
     digest = hashlib.sha256(token.encode()).hexdigest()
     if (
-        attempt is None
-        or attempt.resume_token_hash is None
+        attempt.resume_token_hash is None
         or not hmac.compare_digest(attempt.resume_token_hash, digest)
         or attempt.terminal_id != terminal_id
     ):
+        # The candidate logged in elsewhere since (a seat change): say so precisely.
+        if seat_label and find_seat(session, seat_label).id != attempt.seat_id:
+            raise ServiceError("wrong_seat", "the candidate sits at another seat now")
         raise ServiceError("relogin_required", "the resume token is not this terminal's")
     return _enter(
         session,

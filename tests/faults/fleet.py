@@ -9,14 +9,19 @@ speaks the same protocol, to run many terminals in one process.)
 from __future__ import annotations
 
 import asyncio
+import base64
 import random
+import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import socketio
 
 from exam_client import protocol as p
+from exam_client.identity import TerminalIdentity, enrol_many
 
 
 @dataclass
@@ -32,9 +37,28 @@ class FleetReport:
     deadlines: dict[int, list[str]] = field(default_factory=dict)
 
 
+def enrol_fleet(url: str, codes: dict[str, str]) -> dict[str, TerminalIdentity]:
+    """Enrol one terminal per seat with the rehearsal's codes (plain HTTP servers)."""
+    return enrol_many(
+        url,
+        codes,
+        fingerprint="",
+        terminal_ids={seat: f"fleet-{uuid.uuid4().hex[:12]}" for seat in codes},
+        folder=Path(tempfile.mkdtemp(prefix="fleet-")),
+    )
+
+
 class FleetTerminal:
-    def __init__(self, url: str, row: dict[str, str], report: FleetReport, pace: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        row: dict[str, str],
+        report: FleetReport,
+        pace: float,
+        identity: TerminalIdentity,
+    ) -> None:
         self.url, self.row, self.report, self.pace = url, row, report, pace
+        self.identity = identity
         self.attempt: int | None = None
         self.items: list[str] = []
         self.seq = 0
@@ -47,11 +71,12 @@ class FleetTerminal:
             self.url, namespaces=[p.NAMESPACE], transports=["websocket"], wait_timeout=5
         )
         try:
+            challenge = await sio.call("challenge", {}, namespace=p.NAMESPACE, timeout=10)
             hello = {
                 "protocol": 1,
                 "client": "fleet",
-                "terminal_id": "fleet-" + self.row["ticket"],
-                "seat": self.row["seat"],
+                "terminal_id": self.identity.terminal_id,
+                "proof": self.identity.prove(base64.b64decode(challenge["challenge"])),
             }
             await sio.call("hello", hello, namespace=p.NAMESPACE, timeout=10)
             login = await sio.call(
@@ -128,10 +153,15 @@ class FleetTerminal:
 
 
 async def run_fleet(
-    url: str, roster: list[dict[str, str]], *, seconds: float, pace: float
+    url: str,
+    roster: list[dict[str, str]],
+    *,
+    seconds: float,
+    pace: float,
+    identities: dict[str, TerminalIdentity],
 ) -> FleetReport:
     report = FleetReport()
     stop_at = time.time() + seconds
-    terminals = [FleetTerminal(url, row, report, pace) for row in roster]
+    terminals = [FleetTerminal(url, row, report, pace, identities[row["seat"]]) for row in roster]
     await asyncio.gather(*(t.run(stop_at) for t in terminals))
     return report
