@@ -18,6 +18,7 @@ from exam_server.sittings.writer import AnswerWriter
 from exam_server.system.vault import KeyVault
 
 SOCKETIO_PATH = "/socket.io"  #: Flask-SocketIO's default path, which the server keeps
+MAX_BODY_BYTES = 256 * 1024  #: the largest HTTP request body the centre server reads
 
 
 def create_app(
@@ -30,7 +31,15 @@ def create_app(
         from exam_server import _secret_from_data_dir
 
         cfg.SECRET_KEY = _secret_from_data_dir(cfg)
-    app.config.update(SECRET_KEY=cfg.SECRET_KEY, TESTING=cfg.TESTING, EXAM=cfg)
+    app.config.update(
+        SECRET_KEY=cfg.SECRET_KEY,
+        TESTING=cfg.TESTING,
+        EXAM=cfg,
+        # Every HTTP body the centre takes is small (console actions, enrolment, a key):
+        # a larger one is refused before it is read (Socket.IO has its own limit).
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES,
+    )
 
     db = Database(cfg.DATABASE_URL)
     clk = clock or SystemClock()

@@ -273,25 +273,93 @@ def scheduler(database: str | None, data_dir: str | None) -> None:
 
 @main.command(
     "verify-log",
-    help="校验事件日志哈希链 / verify the event log's hash chain; names the first broken link.",
+    help="校验事件日志哈希链 / verify the event log's hash chain; names the first broken link. "
+    "With --central (or --heads FILE, a copy kept apart) it also checks the log against every "
+    "head of it central received at the syncs: a truncated or rewritten log is found even if "
+    "its hashes were recomputed.",
 )
 @database_option
-def verify_log(database: str | None) -> None:
-    from exam_server.db import Database
-    from exam_server.eventlog.service import verify_chain
+@data_dir_option
+@click.option(
+    "--heads",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSON heads seen outside the centre ({"heads": [{"seq", "hash"}]}, as '
+    "`exam-central chain CENTRE --out` or `--central` writes them).",
+)
+@click.option("--central", is_flag=True, help="Fetch the heads central kept (needs the sync link).")
+@click.option(
+    "--save-heads",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --central: also keep central's heads in this file (a copy apart from the centre).",
+)
+def verify_log(
+    database: str | None,
+    data_dir: str | None,
+    heads: Path | None,
+    central: bool,
+    save_heads: Path | None,
+) -> None:
+    import json
 
-    cfg = _config(database, None)
+    from exam_server.db import Database
+    from exam_server.eventlog.service import check_heads, verify_chain
+
+    cfg = _config(database, data_dir)
+    seen: list[tuple[int, str]] = []
+    if heads is not None:
+        seen += _read_heads(json.loads(heads.read_text(encoding="utf-8")))
+    if central:
+        from exam_server.sync.client import SyncError
+        from exam_server.sync.service import client
+
+        db_ = Database(cfg.DATABASE_URL)
+        try:
+            doc = client(db_, cfg).request("GET", "/api/v1/chain/heads")
+        except SyncError as exc:
+            raise click.ClickException(
+                f"无法取得省中心的链头 / cannot fetch central's heads: {exc.message}"
+            ) from None
+        seen += _read_heads(doc)
+        if save_heads is not None:
+            from exam_common.durable import write_atomic
+
+            write_atomic(save_heads, json.dumps(doc, indent=1), 0o644)
     with Database(cfg.DATABASE_URL).read() as session:
         report = verify_chain(session)
-    if report.ok:
-        click.echo(f"哈希链完整 / chain intact: {report.entries} entries, head {report.head[:16]}…")
-        return
+        problems = check_heads(session, seen) if report.ok else []
+    if not report.ok:
+        click.echo(
+            f"哈希链在第 {report.first_broken_seq} 条断开 / chain broken at entry "
+            f"{report.first_broken_seq}: {report.problem}",
+            err=True,
+        )
+        sys.exit(2)
+    if problems:
+        for p in problems:
+            click.echo(
+                f"与外部链头不符：第 {p.seq} 条 / does not match the head seen outside at entry "
+                f"{p.seq}: {p.problem}",
+                err=True,
+            )
+        sys.exit(2)
+    outside = f"; {len(seen)} heads seen outside all match" if seen else ""
     click.echo(
-        f"哈希链在第 {report.first_broken_seq} 条断开 / chain broken at entry {report.first_broken_seq}: "
-        f"{report.problem}",
-        err=True,
+        f"哈希链完整 / chain intact: {report.entries} entries, head {report.head[:16]}…{outside}"
     )
-    sys.exit(2)
+
+
+def _read_heads(doc: object) -> list[tuple[int, str]]:
+    rows = doc.get("heads", []) if isinstance(doc, dict) else doc
+    if not isinstance(rows, list):
+        raise click.ClickException("链头文件格式错误 / heads file: a list of {seq, hash} expected")
+    try:
+        return [
+            (int(r["seq"]), str(r["hash"]))
+            for r in rows
+            if isinstance(r, dict) and r.get("status", "accepted") == "accepted"
+        ]
+    except (KeyError, ValueError, TypeError) as exc:
+        raise click.ClickException(f"链头文件格式错误 / bad heads file: {exc!r}") from None
 
 
 @main.command(

@@ -101,6 +101,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "no_such_lock": ("没有这个登录锁定（或已解锁）。", "No such login lock (or already unlocked)."),
     "bad_field": ("提交的数据有误：", "The data sent is wrong: "),
+    "not_found": ("没有这个页面或对象。", "No such page or item."),
+    "too_large": ("请求过大，已拒绝。", "The request is too large and was refused."),
     "bad_credentials": (
         "准考证号或身份证号不正确，请核对后重新输入。",
         "The ticket number or ID number is wrong; check both and try again.",

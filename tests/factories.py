@@ -3,8 +3,8 @@
 Papers are real: encrypted with ``question_bank.package`` under a per-paper data key
 wrapped under the sitting key derived from :data:`RELEASE_SECRET`, with the answer key
 sealed under :data:`END_SECRET`, exactly as a package carries them; each attempt carries
-central's signed binding of its paper (by :data:`CENTRAL_KEY`), the centre is set up with
-central's public key, and released keys are sealed under :data:`CENTRE_SECRET` as a
+central's signed binding of its paper (by :data:`CENTRAL_KEY`, whose public key servers in
+tests are given: ``tests.live.LiveServer``), and released keys are sealed under :data:`CENTRE_SECRET` as a
 server whose centre secret it is would seal them (servers in tests use it).
 """
 
@@ -22,7 +22,6 @@ from exam_server.candidates.models import Candidate
 from exam_server.centres.models import Centre, Room, Seat
 from exam_server.plans.models import ExamPlan, Paper, Sitting
 from exam_server.sittings.models import Attempt
-from exam_server.sync.models import SyncLink
 from exam_server.system.vault import KeyVault
 from question_bank.bindings import PaperBinding, sign_binding
 from question_bank.catalogue import Subject
@@ -154,15 +153,6 @@ def make_world(
 ) -> World:
     centre = Centre(code="001", name="测试考点")
     session.add(centre)
-    if session.query(SyncLink).first() is None:
-        session.add(
-            SyncLink(
-                centre_code="001",
-                central_url="",
-                central_public_key=CENTRAL_PUBLIC_PEM,
-                set_at=start,
-            )
-        )
     room_objs = []
     for r in range(1, rooms + 1):
         room = Room(centre=centre, code=f"{r:02d}", name=f"第{r}考场", rows=rows, cols=cols)

@@ -27,7 +27,7 @@ from exam_client import protocol as p
 from exam_client.identity import TerminalIdentity, pinned_session
 from exam_common.pki import enrol_proof_message
 from tests.conftest import free_port
-from tests.factories import CENTRAL_KEY, CENTRE_SECRET
+from tests.factories import CENTRAL_KEY, CENTRAL_PUBLIC_PEM, CENTRE_SECRET
 
 #: the live servers of this process, by URL (terminals find their server's database here)
 SERVERS: dict[str, LiveServer] = {}
@@ -95,8 +95,12 @@ class LiveServer:
         extra_env: dict[str, str] | None = None,
         extra_args: list[str] | None = None,
         tls: bool = False,
+        central_key: bool = True,
     ) -> None:
         self.tls = tls
+        #: give the server the tests' central key (factories sign bindings with it);
+        #: False where a test sets a centre up with its own central (exam-sync setup)
+        self.central_key = central_key
         self.extra_args = (extra_args or []) + ([] if tls else ["--insecure-http"])
         self.db_url = db_url
         self.data_dir = data_dir
@@ -127,6 +131,10 @@ class LiveServer:
         if not secret.exists():
             secret.write_text(CENTRE_SECRET)
             secret.chmod(0o600)
+        if self.central_key and "EXAM_CENTRAL_PUBLIC_KEY" not in self.env:
+            pem = self.data_dir / "tests-central.pub"
+            pem.write_text(CENTRAL_PUBLIC_PEM)
+            self.env["EXAM_CENTRAL_PUBLIC_KEY"] = str(pem)
         SERVERS[self.url] = self
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(

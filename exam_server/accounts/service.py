@@ -30,6 +30,7 @@ _hasher = PasswordHasher()  # argon2id with the library's current recommended pa
 _DUMMY_HASH = _hasher.hash("not a password: timing equaliser")
 
 MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
 #: zxcvbn's score (0-4) a password must reach: 3 is "safely unguessable" against an
 #: online attacker who is throttled, and refuses every common password and its variants
 MIN_STRENGTH = 3
@@ -79,6 +80,8 @@ def check_password_strength(password: str, user_inputs: tuple[str, ...] = ()) ->
     the user's own name and display name counting as known words."""
     if len(password) < MIN_PASSWORD:
         raise AccountError("weak_password", f"at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise AccountError("weak_password", f"at most {MAX_PASSWORD} characters")
     from zxcvbn import zxcvbn
 
     verdict = zxcvbn(password[:100], user_inputs=[u for u in user_inputs if u])
@@ -233,6 +236,7 @@ def authenticate(
     their timing tell which names exist; and since a name is counted per source, nobody
     elsewhere on the LAN can keep the chief examiner out. Every outcome is logged."""
     name = username.strip().lower()[:64]
+    password = password[:MAX_PASSWORD]  # argon2 of megabytes is a denial of service
     source = address or "?"
     user_key = f"{name}@{source}"
     try:

@@ -8,13 +8,26 @@ from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 csrf = CSRFProtect()
+
+#: largest id a URL may carry: a bigger number is "no such thing" (404), never an
+#: overflow in the database driver (a 20-digit attempt id used to be a 500)
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<id:name>``: a positive database id of at most :data:`MAX_ID`."""
+
+    def __init__(self, map: Any) -> None:  # noqa: A002 - werkzeug's name
+        super().__init__(map, min=1, max=MAX_ID)
 
 
 def init_app(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     """Register the console: blueprint, ``/proctor`` namespace, CSRF, cookie settings and
     the live hub (which listens to the terminals' signals)."""
+    from exam_server.console import enrolment  # noqa: F401 - its routes join the blueprint
     from exam_server.console.live import ConsoleHub
     from exam_server.console.namespace import ProctorNamespace
     from exam_server.console.settings import ConsoleSettings
@@ -35,6 +48,7 @@ def init_app(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         WTF_CSRF_TIME_LIMIT=cfg.SESSION_MAX_S,
         WTF_CSRF_SSL_STRICT=cfg.SECURE_COOKIE,
     )
+    app.url_map.converters["id"] = IdConverter
     csrf.init_app(app)
     # Token-authenticated machine endpoints carry no browser cookie: CSRF does not apply.
     for name in ("sync_local", "terminals"):
@@ -57,6 +71,24 @@ def init_app(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         if request.path.startswith("/console/api/") or request.is_json:
             return jsonify(ok=False, code="csrf_failed", message=message("csrf_failed", lang)), 400
         return message("csrf_failed", lang), 400
+
+    def _api_refusal(code: str, status: int) -> Any:
+        from flask import jsonify, request
+
+        from exam_server.messages import message
+
+        lang = runtime(app).config.LANG
+        if request.path.startswith("/console/api/") or request.is_json:
+            return jsonify(ok=False, code=code, message=message(code, lang)), status
+        return message(code, lang), status
+
+    @app.errorhandler(404)
+    def _not_found(_exc: Exception) -> Any:
+        return _api_refusal("not_found", 404)
+
+    @app.errorhandler(413)
+    def _too_large(_exc: Exception) -> Any:
+        return _api_refusal("too_large", 413)
 
     @app.after_request
     def _headers(resp: Any) -> Any:

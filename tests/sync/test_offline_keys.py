@@ -79,7 +79,7 @@ def test_usb_package_and_offline_codes(tmp_path: Path) -> None:
     sync(env, "setup", "--centre", CENTRE, "--central-key", str(tmp_path / "central.pub"))
     assert "已导入考试包" in sync(env, "pull", "--file", str(usb)).stdout
 
-    server = LiveServer(db.url, tmp_path / "centre").start()
+    server = LiveServer(db.url, tmp_path / "centre", central_key=False).start()
     env["EXAM_SERVER_URL"] = server.url
     terminal = None
     try:
