@@ -258,8 +258,7 @@ def enrol_many(
         write_atomic(ca_path, _fetch_ca(server, fingerprint, timeout), PUBLIC)
 
     def one(seat: str) -> tuple[str, TerminalIdentity]:
-        identity, _ = _enrol_pinned(server, codes[seat], terminal_ids[seat], ca_path, timeout)
-        return seat, identity
+        return seat, _enrol_pinned(server, codes[seat], terminal_ids[seat], ca_path, timeout)
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         return dict(pool.map(one, list(codes)))

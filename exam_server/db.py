@@ -23,6 +23,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from exam_common.durable import private_sqlite, sqlite_path
+
 T = TypeVar("T")
 
 NAMING = {
@@ -81,6 +83,9 @@ def make_engine(
 ) -> Engine:
     """The engine for ``url``; ``native``: used only from native threads under gevent."""
     if url.startswith("sqlite"):
+        path = sqlite_path(url)
+        if path is not None:
+            private_sqlite(path)  # 0600: the centre's database is for the server alone
         engine = create_engine(
             url,
             echo=echo,

@@ -21,7 +21,10 @@ from typing import Any
 
 import requests
 import socketio
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
 from exam_client import protocol as p
 from exam_client.identity import TerminalIdentity, pinned_session
@@ -41,6 +44,7 @@ def enrol(
     terminal_id: str | None = None,
     ca_path: Path | None = None,
     key: Ed25519PrivateKey | None = None,
+    central_key: Ed25519PublicKey | None = None,
 ) -> TerminalIdentity:
     """Enrol a new terminal at ``seat`` through the service (code, proof) in the server's
     database, and return its identity as ``exam-client enrol`` would have saved it."""
@@ -79,7 +83,7 @@ def enrol(
         server=server,
         seat=seat,
         centre="001",
-        central_key=CENTRAL_KEY.public_key(),
+        central_key=central_key or CENTRAL_KEY.public_key(),
         ca_path=ca_path,
     )
 
@@ -123,7 +127,16 @@ class LiveServer:
         return pinned_session(self.ca_path)
 
     def enrol(self, seat: str, **kw: Any) -> TerminalIdentity:
-        return enrol(self.db_url, seat, server=self.url, ca_path=self.ca_path, **kw)
+        """A terminal enrolled at ``seat``, pinning the central key this server has."""
+        central = None
+        pem = self.env.get("EXAM_CENTRAL_PUBLIC_KEY")
+        if pem and Path(pem).exists():
+            from question_bank.package import load_public_key
+
+            central = load_public_key(Path(pem).read_bytes())
+        return enrol(
+            self.db_url, seat, server=self.url, ca_path=self.ca_path, central_key=central, **kw
+        )
 
     def start(self, timeout: float = 30) -> LiveServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -164,7 +177,7 @@ class LiveServer:
             try:
                 if self.http().get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return self
-            except requests.RequestException:
+            except OSError:  # not up yet (or its CA not written yet): requests' errors too
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"server did not answer /healthz within {timeout}s:\n{self.log()}")

@@ -164,7 +164,7 @@ def enrol(
         select(EnrolmentCode)
         .options(joinedload(EnrolmentCode.seat).joinedload(Seat.room))
         .where(EnrolmentCode.code_hash == code_hash(code))
-        .with_for_update()
+        .with_for_update(of=EnrolmentCode)
     )
     refusal = (
         "enrol_code_invalid"

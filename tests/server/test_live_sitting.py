@@ -70,7 +70,8 @@ def wait_until(instant: datetime) -> None:
 
 def test_a_sitting_end_to_end_with_a_crash_in_the_middle(live_db: Database, tmp_path: Path) -> None:
     # Enough lead for the processes to start on a busy machine (three of them in workers mode).
-    lead = 14 if getattr(live_db, "mode", "") == "workers" else 6
+    # Each terminal enrols (a code, a proof) before its hello: a little more lead than before.
+    lead = 16 if getattr(live_db, "mode", "") == "workers" else 9
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=lead)
     with live_db.write() as session:
         world = make_world(
