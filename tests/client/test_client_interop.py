@@ -212,7 +212,7 @@ def centre_with_demo_package(
 def test_plaintext_only_at_the_terminal_before_and_after_start(
     tmp_path: Path, clients: Callable[..., ClientProcess]
 ) -> None:
-    server, roster = centre_with_demo_package(tmp_path, starts_in_s=10)
+    server, roster = centre_with_demo_package(tmp_path, starts_in_s=15)
     centre = tmp_path / "centre"
     stems, papers = stems_of_package(
         {

@@ -17,6 +17,7 @@ import pytest
 
 from exam_server.db import Database
 from exam_server.migrate import upgrade
+from tests.console.conftest import console, console_template  # noqa: F401 - shared fixtures
 from tests.factories import id_number_for, make_world
 from tests.live import LiveServer
 
