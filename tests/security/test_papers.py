@@ -124,10 +124,21 @@ def _rebuild(
         parts[name] = data
     if drop is not None:
         parts.pop(drop)
+    listed = {p["name"] for p in manifest["parts"]}
     manifest["parts"] = [
         {**p, "size": len(parts[p["name"]]), "sha256": hashlib.sha256(parts[p["name"]]).hexdigest()}
         for p in manifest["parts"]
         if p["name"] in parts
+    ] + [
+        {
+            "name": n,
+            "kind": "data",
+            "media_type": "application/octet-stream",
+            "size": len(parts[n]),
+            "sha256": hashlib.sha256(parts[n]).hexdigest(),
+        }
+        for n in parts
+        if n not in listed
     ]
     body = json.dumps(manifest, ensure_ascii=False, indent=1).encode()
     out = io.BytesIO()
