@@ -185,13 +185,30 @@ def local_token(cfg: Config) -> str:
     return path.read_text().strip()
 
 
+def running_server_url(cfg: Config) -> str:
+    """Where the running centre server listens: ``EXAM_SERVER_URL``, else the address it
+    wrote into its data folder when it started (``server_url``: https unless it runs with
+    --insecure-http), else https://127.0.0.1:5000."""
+    if cfg.SERVER_URL:
+        return cfg.SERVER_URL.rstrip("/")
+    written = Path(cfg.DATA_DIR, "server_url")
+    if written.exists():
+        return written.read_text().strip().rstrip("/")
+    return "https://127.0.0.1:5000"
+
+
 def deliver_key(cfg: Config, db: Database, code: str, kind: str, secret: bytes, *, by: str) -> str:
     """Hand a key to the running server (which stores it, opens the papers on the
     terminals, and scores at the end); if no server answers, store it in the database
     directly (terminals get it when they log in). Returns how it was delivered."""
+    url = running_server_url(cfg)
+    session = requests.Session()
+    session.trust_env = False
+    ca = Path(cfg.DATA_DIR, "tls", "ca.pem")
+    session.verify = str(ca) if url.startswith("https://") and ca.exists() else True
     try:
-        resp = requests.post(
-            cfg.SERVER_URL.rstrip("/") + "/local/sync/key",
+        resp = session.post(
+            url + "/local/sync/key",
             json={"sitting": code, "kind": kind, "secret": secret.hex(), "by": by},
             headers={"X-Exam-Local-Token": local_token(cfg)},
             timeout=30,
