@@ -156,6 +156,10 @@ class Database:
     """Engine plus session factory, bound to one URL. Created by ``create_app``."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
+        # Every model, so that each foreign key finds its table whatever this process
+        # imported so far (a CLI that never builds the app).
+        import exam_server.models  # noqa: F401
+
         self.url = url
         self.engine = make_engine(url, echo=echo)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)

@@ -128,6 +128,15 @@ def run_workers(cfg: Config, host: str, port: int, workers: int, extra_args: lis
             "多进程需要 Redis 消息队列 / several workers need a message queue: "
             "EXAM_MESSAGE_QUEUE=redis://127.0.0.1:6379/0"
         )
+    if not cfg.INSECURE_HTTP:
+        # The CA and the certificate exist before the workers start: N processes must not
+        # each make a CA of their own at the same instant.
+        from exam_server.tls import ensure_tls, now_utc
+
+        hosts = [h for h in cfg.TLS_HOSTS.split(",") if h.strip()]
+        if host not in ("0.0.0.0", "::", ""):
+            hosts.insert(0, host)
+        ensure_tls(cfg.DATA_DIR, centre=cfg.CENTRE_CODE, hosts=hosts, now=now_utc())
     env = {
         **os.environ,
         "EXAM_DATABASE_URL": cfg.DATABASE_URL,
