@@ -68,6 +68,14 @@ def test_ids_beyond_the_database_are_404_not_500(console: Console) -> None:
         assert resp.status_code == 404 and resp.get_json()["code"] == "not_found", path
     for path in (f"/console/photos/{big}", f"/console/sittings/{big}/rooms/{big}"):
         assert chief.get(path).status_code == 404
+    # The live map's socket too: an answer, not an overflow.
+    from exam_server.extensions import socketio
+
+    sock = socketio.test_client(console.app, namespace="/proctor", flask_test_client=chief)
+    for body in ({"sitting_id": int(big), "room_id": 1}, {"sitting_id": 1, "room_id": [1]}):
+        reply = sock.emit("join", body, namespace="/proctor", callback=True)
+        assert reply["ok"] is False, reply
+    sock.disconnect(namespace="/proctor")
 
 
 def test_a_huge_body_is_refused_before_it_is_read(console: Console) -> None:
