@@ -87,8 +87,9 @@ def test_usb_package_and_offline_codes(tmp_path: Path) -> None:
             a = session.scalars(select(Attempt).order_by(Attempt.id)).first()
             seat, ticket, idn = a.seat.label, a.candidate.ticket, a.candidate.id_number
         terminal = Terminal(server.url, terminal_id="T1", seat=seat)
-        terminal.hello()
-        assert terminal.login(ticket, idn)["ok"]
+        assert terminal.hello()["ok"]
+        login = terminal.login(ticket, idn)
+        assert login["ok"], login
         wait_until(start + timedelta(seconds=0.3))
 
         typo = start_code[:-1] + ("0" if start_code[-1] != "0" else "1")
