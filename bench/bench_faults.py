@@ -33,7 +33,7 @@ from exam_server.migrate import upgrade
 from exam_server.rehearsal.seed import seed_rehearsal
 from exam_server.sittings import engine, service
 from exam_server.sittings.models import Answer, Attempt
-from tests.faults.fleet import run_fleet
+from tests.faults.fleet import enrol_fleet, run_fleet
 from tests.live import LiveServer
 
 
@@ -76,9 +76,14 @@ def main() -> None:
     server = LiveServer(
         url,
         folder / "data",
-        extra_env={"EXAM_KEY_ESCROW": str(secrets), "EXAM_ASYNC_MODE": args.mode},
+        extra_env={
+            "EXAM_KEY_ESCROW": str(secrets),
+            "EXAM_ASYNC_MODE": args.mode,
+            "EXAM_CENTRAL_PUBLIC_KEY": str(folder / "central.pub"),
+        },
     )
     server.start(timeout=60)
+    fleet = enrol_fleet(server.url, plan.codes)
     before = deadlines(db, start + timedelta(minutes=1))
     kills: list[float] = []
     restarts: list[float] = []
@@ -120,7 +125,9 @@ def main() -> None:
         thread.start()
     t0 = time.time()
     try:
-        report = asyncio.run(run_fleet(target, plan.roster, seconds=args.seconds, pace=args.pace))
+        report = asyncio.run(
+            run_fleet(target, plan.roster, seconds=args.seconds, pace=args.pace, identities=fleet)
+        )
     finally:
         if thread.is_alive():
             thread.join()

@@ -28,8 +28,11 @@ from exam_server.rehearsal.seed import seed_rehearsal
 from exam_server.scoring.service import score_sitting
 from exam_server.sittings import service
 from exam_server.sittings.models import Answer, Attempt, AttemptState, CandidateResult
+from exam_server.system.vault import KeyVault
 from question_bank.package import derive_end_key, derive_sitting_key
 
+#: the vault of the bench's centre secret (the sweep runs in this process)
+vault = KeyVault(b"bench-centre-secret-0123456789abcdef")
 START = datetime(2026, 12, 5, 1, 0, tzinfo=UTC)
 DURATION = timedelta(minutes=60)
 
@@ -41,9 +44,17 @@ def seed(db: Database, n: int, changes_per_item: int) -> int:
         sitting = s.scalar(select(Sitting).where(Sitting.code == plan.sitting_code))
         assert sitting is not None
         release, end_secret = plan.secrets[plan.sitting_code]
-        sitting.sitting_key = derive_sitting_key(release, plan.sitting_code)
+        sitting.sitting_key = vault.seal(
+            derive_sitting_key(release, plan.sitting_code),
+            sitting_code=plan.sitting_code,
+            kind="sitting",
+        )
         sitting.sitting_key_at = START
-        sitting.end_key = derive_end_key(end_secret, plan.sitting_code)
+        sitting.end_key = vault.seal(
+            derive_end_key(end_secret, plan.sitting_code),
+            sitting_code=plan.sitting_code,
+            kind="end",
+        )
         items = {
             paper.id: [i["item_id"] for i in paper.items]
             for paper in s.scalars(select(Paper).where(Paper.sitting_id == sitting.id))
@@ -100,7 +111,7 @@ def run(n: int, changes_per_item: int) -> dict[str, object]:
             sitting = s.get(Sitting, sitting_id)
             assert sitting is not None
             t_score = time.perf_counter()
-            scored = score_sitting(s, end, sitting)
+            scored = score_sitting(s, end, sitting, vault)
             t_score = time.perf_counter() - t_score
         total = time.perf_counter() - t0
         with db.read() as s:

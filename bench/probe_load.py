@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import random
@@ -23,6 +24,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psutil
 import socketio
@@ -63,17 +65,15 @@ async def terminal(
 
     await sio.connect(url, namespaces=[p.NAMESPACE], transports=["websocket"], wait_timeout=60)
     counters["connected"] += 1
-    await sio.call(
-        "hello",
-        {
-            "protocol": 1,
-            "client": "probe",
-            "terminal_id": "probe-" + row["ticket"],
-            "seat": row["seat"],
-        },
-        namespace=p.NAMESPACE,
-        timeout=60,
-    )
+    identity = row.get("identity")
+    hello: dict[str, Any] = {"protocol": 1, "client": "probe", "seat": row["seat"]}
+    if identity is not None:  # the centre server: prove the enrolment (the echo has none)
+        challenge = await sio.call("challenge", {}, namespace=p.NAMESPACE, timeout=60)
+        hello["terminal_id"] = identity.terminal_id
+        hello["proof"] = identity.prove(base64.b64decode(challenge["challenge"]))
+    else:
+        hello["terminal_id"] = "probe-" + row["ticket"]
+    await sio.call("hello", hello, namespace=p.NAMESPACE, timeout=60)
     t_login = time.perf_counter()
     reply = await sio.call(
         "login",
@@ -188,7 +188,12 @@ def main() -> None:
         )
     roster_path, secrets = plan.write(tmp)
     port = 5600 + random.randrange(300)
-    env = {**os.environ, "EXAM_KEY_ESCROW": str(secrets), "EXAM_ASYNC_MODE": args.async_mode}
+    env = {
+        **os.environ,
+        "EXAM_KEY_ESCROW": str(secrets),
+        "EXAM_ASYNC_MODE": args.async_mode,
+        "EXAM_CENTRAL_PUBLIC_KEY": str(tmp / "central.pub"),
+    }
     log = open(tmp / "server.log", "wb")  # noqa: SIM115
     cmd = [
         sys.executable,
@@ -201,6 +206,7 @@ def main() -> None:
         db.url,
         "--data-dir",
         str(tmp),
+        "--insecure-http",
     ]
     if args.echo:
         cmd = [
@@ -233,10 +239,16 @@ def main() -> None:
         )
     try:
         time.sleep(3)
+        roster = plan.roster
+        if not args.echo:
+            from tests.faults.fleet import enrol_fleet
+
+            fleet = enrol_fleet(f"http://127.0.0.1:{port}", plan.codes)
+            roster = [{**row, "identity": fleet[row["seat"]]} for row in plan.roster]
         result = asyncio.run(
             drive(
                 f"http://127.0.0.1:{port}",
-                plan.roster,
+                roster,
                 start,
                 args.seconds,
                 args.pace,

@@ -219,6 +219,32 @@ def results(sitting_code: str) -> Response:
         return jsonify(ok=True, results=[service.summary(r) for r in rows])
 
 
+@api.get("/chain")
+def chain_last() -> Response:
+    """The last head of this centre's event log central accepted (where to continue)."""
+    with _db().read() as session:
+        last = service.last_anchor(session, g.centre.code)
+        return jsonify(ok=True, last=None if last is None else {"seq": last.seq, "hash": last.hash})
+
+
+@api.get("/chain/heads")
+def chain_heads() -> Response:
+    with _db().read() as session:
+        return jsonify(
+            ok=True, centre=g.centre.code, heads=service.chain_heads(session, g.centre.code)
+        )
+
+
+@api.post("/chain")
+def chain_push() -> tuple[Response, int]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise CentralError("bad_request", "请求体应为 JSON 对象 / JSON object expected")
+    with _db().write() as session:
+        reply = service.take_chain(session, g.centre, body, _now())
+    return jsonify(reply), 200 if reply["ok"] else 409
+
+
 def _record_refusal(exc: CentralError, **data: Any) -> None:
     with _db().write() as session:
         service.audit(session, _now(), g.centre.code, f"refused.{exc.code}", **data)

@@ -622,6 +622,39 @@ def results(centre: str | None, database: str | None) -> None:
 
 
 @main.command(
+    "chain",
+    help="考点事件日志链头 / the heads of a centre's event log central received (and any it "
+    "refused: a log truncated or rewritten at the centre). --out writes them for "
+    "`exam-server verify-log --heads FILE`.",
+)
+@click.argument("centre")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write JSON here.")
+@database_option
+def chain(centre: str, out: Path | None, database: str | None) -> None:
+    import json
+
+    from central.service import chain_heads
+
+    with _db(_config(database, None)).read() as session:
+        heads = chain_heads(session, centre)
+    if out is not None:
+        from exam_common.durable import PUBLIC, write_atomic
+
+        write_atomic(out, json.dumps({"centre": centre, "heads": heads}, indent=1), PUBLIC)
+    refused = [h for h in heads if h["status"] != "accepted"]
+    accepted = [h for h in heads if h["status"] == "accepted"]
+    last = accepted[-1] if accepted else None
+    click.echo(
+        f"考点 {centre}: {len(accepted)} 个链头"
+        + (f"，最新第 {last['seq']} 条 {last['hash'][:16]}…" if last else "")
+    )
+    for h in refused:
+        click.echo(f"  已拒绝 refused ({h['received_at']}): {h['problem']}", err=True)
+    if refused:
+        sys.exit(3)
+
+
+@main.command(
     "demo-package",
     help="生成演示考试包 / build the demo's signed exam package from the sample bank.",
 )

@@ -221,6 +221,29 @@ class Backup(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ChainAnchor(Base):
+    """A head of a centre's event log, signed by the centre and sent with a segment of
+    the chain at a sync: central checked that the segment continues the chain it knew.
+    Refused heads are kept too (``status`` refused, with the problem): the evidence that a
+    centre's log was truncated or rewritten."""
+
+    __tablename__ = "chain_anchor"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    centre_code: Mapped[str] = mapped_column(String(32), index=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    #: the centre's clock when it signed the head (as it said)
+    signed_at: Mapped[str] = mapped_column(String(40))
+    #: the centre's Ed25519 signature of the head (hex)
+    signature: Mapped[str] = mapped_column(String(128))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: accepted | refused
+    status: Mapped[str] = mapped_column(String(16))
+    #: for a refused head: the problem code and the first entry concerned
+    problem: Mapped[str] = mapped_column(String(500), default="")
+
+
 class AuditEvent(Base):
     """What central did and refused: imports, publications, key releases, intake."""
 

@@ -8,6 +8,7 @@ seats and paper variants. The release and end secrets stay at central until thei
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -15,9 +16,16 @@ from datetime import date, datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from question_bank.assembly import Assembly, BankIndex, assemble
+from question_bank.bindings import PaperBinding, sign_binding
 from question_bank.blueprint import Blueprint
 from question_bank.items import Item
-from question_bank.package import SealedSitting, build_package, new_secret, seal_sitting
+from question_bank.package import (
+    Part,
+    SealedSitting,
+    build_package,
+    new_secret,
+    seal_sitting,
+)
 from question_bank.package_parts import (
     CandidatePart,
     CentrePart,
@@ -59,6 +67,38 @@ class CentrePackage:
     secrets: dict[str, tuple[bytes, bytes]]
     assemblies: tuple[Assembly, ...]
     sealed: tuple[SealedSitting, ...]
+
+
+BINDINGS_PART = "bindings.json"
+BINDINGS_FORMAT = "exam-bindings/1"
+
+
+def bindings_part(
+    centre_code: str,
+    parts: CentreParts,
+    sealed: Sequence[SealedSitting],
+    signing_key: Ed25519PrivateKey,
+) -> Part:
+    """Central's signed binding of each candidate's paper in each sitting (ciphertext hash,
+    sitting, variant, ticket, seat): the terminal checks it before showing the paper
+    (:mod:`question_bank.bindings`)."""
+    papers = {(s.sitting_code, p.variant): p for s in sealed for p in s.papers}
+    out = []
+    for cand in parts.roster:
+        for seat in cand.seats:
+            paper = papers[(seat.sitting, seat.variant)]
+            binding = PaperBinding(
+                centre=centre_code,
+                sitting=seat.sitting,
+                paper_id=paper.paper_id,
+                variant=paper.variant,
+                sha256=hashlib.sha256(paper.ciphertext).hexdigest(),
+                ticket=cand.ticket,
+                room=seat.room,
+                seat=seat.seat,
+            )
+            out.append(sign_binding(signing_key, binding))
+    return Part.json(BINDINGS_PART, {"format": BINDINGS_FORMAT, "bindings": out})
 
 
 def build_centre_package(
@@ -153,6 +193,9 @@ def build_centre_package(
         sittings=sealed,
         signing_key=signing_key,
         created=created,
-        extra_parts=centre_parts(parts, photos),
+        extra_parts=[
+            *centre_parts(parts, photos),
+            bindings_part(centre_code, parts, sealed, signing_key),
+        ],
     )
     return CentrePackage(data, secrets, tuple(assemblies), tuple(sealed))

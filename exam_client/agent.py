@@ -1,6 +1,7 @@
 """The terminal agent: one exam PC's link to the centre server.
 
-It binds the terminal to a seat, keeps the server's time (:mod:`exam_client.clock`),
+It proves the terminal's enrolment at every connection (TLS to the pinned centre CA, then
+a signed answer to the server's challenge), keeps the server's time (:mod:`exam_client.clock`),
 pre-loads the encrypted papers of the seat's candidates, logs a candidate in, decrypts the
 paper locally when the key arrives, and makes every answer change durable in the journal
 (:mod:`exam_client.journal`) **before** sending it. Changes carry a per-attempt sequence
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import logging
 import random
 import threading
@@ -34,8 +34,10 @@ import socketio
 
 from exam_client import protocol as p
 from exam_client.clock import ServerClock
+from exam_client.identity import TerminalIdentity
 from exam_client.journal import Change, MemoryJournal
 from exam_common.tickets import TicketError, TicketRule
+from question_bank.bindings import BindingError, check_paper
 from question_bank.package import PackageError, decrypt_paper
 from question_bank.paper import Paper
 from question_bank.shuffle import CandidateShuffle, displayed_paper, shuffle_for
@@ -61,14 +63,20 @@ FINAL_LOGIN_CODES = frozenset(
         "attempt_voided",
         "late_entry_closed",
         "no_open_sitting",
+        "login_locked",
+        "terminal_locked",
     }
 )
+#: refusals of ``hello`` that no retry fixes: the terminal must be enrolled (again)
+ENROLMENT_CODES = frozenset({"not_enrolled", "bad_proof"})
 
 
 @dataclass
 class AgentConfig:
     server: str
-    seat: str
+    #: the seat this terminal believes it has (shown until the server names the enrolled
+    #: one at hello; the server never takes the terminal's word for it)
+    seat: str = ""
     #: seconds between heartbeats (they also re-anchor the clock)
     heartbeat_s: float = 5.0  # the console turns a tile amber after 10 s of silence
     #: seconds between status polls while logged in (pauses, extra time, auto-submit);
@@ -92,6 +100,9 @@ class AgentConfig:
     transports: tuple[str, ...] = ("websocket",)
     preload: bool = True
     client_name: str = CLIENT_NAME
+    #: this terminal's enrolment: its key, the pinned CA, central's key (None: cannot
+    #: connect, and no paper is ever shown)
+    identity: TerminalIdentity | None = None
 
 
 @dataclass
@@ -129,11 +140,21 @@ class _Pending:
 
 
 def open_paper(
-    ciphertext: bytes, data_key: bytes, ticket: str
+    ciphertext: bytes,
+    data_key: bytes,
+    ticket: str,
+    *,
+    binding: str | None,
+    identity: TerminalIdentity | None,
 ) -> tuple[Paper, CandidateShuffle, Paper]:
-    """Decrypt a paper at the terminal and put it in this candidate's order: (the paper,
+    """Check the paper against central's signed binding (its ciphertext, for this
+    ticket), decrypt it at the terminal and put it in this candidate's order: (the paper,
     the candidate's shuffle, the paper as displayed). Only the terminal ever calls this;
-    the plaintext lives in the agent's memory and is never written to disk."""
+    the plaintext lives in the agent's memory and is never written to disk. Raises
+    :class:`BindingError` for a paper central did not sign for this candidate."""
+    if identity is None:
+        raise BindingError("本机未绑定，没有省中心公钥，不能验证试卷 (not enrolled)")
+    check_paper(binding, identity.central_key, ciphertext, ticket=ticket)
     paper = decrypt_paper(ciphertext, data_key)
     shuffle = shuffle_for(paper, ticket)
     return paper, shuffle, displayed_paper(paper, shuffle)
@@ -200,6 +221,7 @@ class Agent:
         self.shown: Paper | None = None
         self.shuffle: CandidateShuffle | None = None
         self._ciphertext: bytes | None = None
+        self._binding: str | None = None
         self._waiting_key = False
         self.answers: dict[str, str] = {}
         self.flags: set[str] = set()
@@ -213,7 +235,8 @@ class Agent:
 
     @property
     def terminal_id(self) -> str:
-        return self.journal.terminal_id
+        identity = self.config.identity
+        return identity.terminal_id if identity is not None else self.journal.terminal_id
 
     @property
     def online(self) -> bool:
@@ -288,7 +311,15 @@ class Agent:
 
     def _connect(self) -> bool:
         self._drop_link()
-        sio = socketio.Client(reconnection=False, request_timeout=self.config.call_timeout_s)
+        identity = self.config.identity
+        if identity is None:
+            self._fatal = {"code": "not_enrolled", "message": "not_enrolled"}
+            return False
+        sio = socketio.Client(
+            reconnection=False,
+            request_timeout=self.config.call_timeout_s,
+            http_session=identity.http_session(),
+        )
         ns = p.NAMESPACE
         sio.on("disconnect", self._on_disconnect, namespace=ns)
         sio.on("sitting_started", self._on_sitting_started, namespace=ns)
@@ -347,15 +378,24 @@ class Agent:
         self.clock.observe(server_time, sent, time.monotonic())
 
     def _hello(self, sio: socketio.Client, epoch: int) -> bool:
-        hello = p.Hello(
-            protocol=p.PROTOCOL_VERSION,
-            client=self.config.client_name,
-            terminal_id=self.terminal_id,
-            seat=self.config.seat,
-            # Only so the server can warn the console about this PC's clock; never used here.
-            local_time=datetime.now(UTC),
-        )
+        identity = self.config.identity
+        assert identity is not None
         try:
+            challenge, _ = self._call(sio, "challenge", {})
+            if not challenge.get("ok"):
+                raise p.ProtocolError(
+                    str(challenge.get("code")), str(challenge.get("message", "challenge"))
+                )
+            nonce = base64.b64decode(p.parse(p.ChallengeOk, challenge).challenge)
+            hello = p.Hello(
+                protocol=p.PROTOCOL_VERSION,
+                client=self.config.client_name,
+                terminal_id=identity.terminal_id,
+                seat=self.config.seat or identity.seat,
+                # Only so the server can warn the console about this PC's clock.
+                local_time=datetime.now(UTC),
+                proof=identity.prove(nonce),
+            )
             reply, sent = self._call(sio, "hello", p.dump(hello))
         except Exception as exc:
             log.warning("hello failed: %s", exc)
@@ -366,6 +406,8 @@ class Agent:
             self._fatal = {"code": err.code, "message": err.message}
             return False
         ok = p.parse(p.HelloOk, reply)
+        if ok.seat:
+            self.config.seat = ok.seat  # the enrolled seat, whatever this PC thought
         self._observe(ok.server_time, sent)
         self.clock_warning = ok.clock_warning
         self._fatal = None
@@ -385,12 +427,16 @@ class Agent:
             log.info("preload refused: %s", reply.get("code"))
             return
         have = self.journal.cached_papers()
+        identity = self.config.identity
         for paper in p.parse(p.PreloadOk, reply).papers:
-            if paper.sha256 in have:
+            if paper.sha256 in have or identity is None:
                 continue
             data = base64.b64decode(paper.ciphertext)
-            if hashlib.sha256(data).hexdigest() != paper.sha256:
-                log.warning("preloaded paper %s does not match its hash", paper.paper_ref)
+            try:
+                # Only what central signed for this seat is kept.
+                check_paper(paper.binding, identity.central_key, data, seat=identity.seat)
+            except BindingError as exc:
+                log.warning("preloaded paper %s refused: %s", paper.paper_ref, exc)
                 continue
             self.journal.cache_paper(paper.sha256, paper.sitting_id, paper.paper_ref, data)
 
@@ -487,10 +533,34 @@ class Agent:
     ) -> dict[str, Any]:
         # Logging its candidate in again, the terminal names the sitting it was in: after a
         # long outage the next sitting may be open, and its rules must not judge this one.
+        # It uses the resume token of the candidate's login here: the ID number is never
+        # kept, neither in memory nor in the journal.
         sitting_id = creds.get("sitting_id") if auto else None
-        msg = p.Login(ticket=creds["ticket"], id_number=creds["id_number"], sitting_id=sitting_id)
+        event: str
+        payload: dict[str, Any]
+        if auto:
+            if not creds.get("resume_token") or not creds.get("attempt_id"):
+                # Nothing to resume with (a journal from before resume tokens): the
+                # candidate logs in again with their ID number.
+                with self._lock:
+                    self.closed = {"code": "relogin_required", "message": "relogin_required"}
+                    self._creds = None
+                self.journal.put("session", None)
+                return {"ok": False, "code": "relogin_required", "message": "no resume token"}
+            event = "resume"
+            payload = p.dump(
+                p.Resume(
+                    attempt_id=creds["attempt_id"],
+                    token=creds["resume_token"],
+                    sitting_id=sitting_id,
+                )
+            )
+        else:
+            event = "login"
+            payload = p.dump(p.Login(ticket=creds["ticket"], id_number=creds["id_number"]))
+            creds = {k: v for k, v in creds.items() if k != "id_number"}
         try:
-            reply, sent = self._call(sio, "login", p.dump(msg))
+            reply, sent = self._call(sio, event, payload)
         except Exception as exc:
             log.info("login failed: %s", exc)
             return {"ok": False, "code": "offline", "message": str(exc)}
@@ -516,9 +586,11 @@ class Agent:
                 self._reset_candidate()
                 creds = {**creds, "stage": stage}
             self._creds = {
-                **creds,
+                **{k: v for k, v in creds.items() if k != "id_number"},
+                "ticket": ok.candidate.ticket,
                 "attempt_id": ok.attempt_id,
                 "sitting_id": ok.sitting.sitting_id,
+                **({"resume_token": ok.resume_token} if ok.resume_token else {}),
             }
             self.login_ok = ok
             self.attempt_id = ok.attempt_id
@@ -547,6 +619,7 @@ class Agent:
                 self._ciphertext = base64.b64decode(ok.paper)
             elif self._ciphertext is None:
                 self._ciphertext = self._cached_ciphertext(ok.sitting.sitting_id)
+            self._binding = ok.binding or self._binding
             self._login_epoch = epoch
             if ok.state == "submitted":
                 self._mark_submitted(ok.receipt or "", "server", ok.server_time)
@@ -703,11 +776,23 @@ class Agent:
             ciphertext = self._ciphertext
             ticket = (self._creds or {}).get("ticket")
             sitting = self.sitting
+            binding = self._binding
         if ciphertext is None or ticket is None:
             log.error("a key arrived but there is no paper to open")
             return
         try:
-            paper, shuffle, shown = open_paper(ciphertext, base64.b64decode(key_b64), ticket)
+            paper, shuffle, shown = open_paper(
+                ciphertext,
+                base64.b64decode(key_b64),
+                ticket,
+                binding=binding,
+                identity=self.config.identity,
+            )
+        except BindingError as exc:
+            log.error("the paper is not central's for this candidate: %s", exc)
+            with self._lock:
+                self.closed = {"code": "paper_unverified", "message": str(exc)}
+            return
         except (PackageError, ValueError) as exc:
             log.error("cannot open the paper: %s", exc)
             with self._lock:

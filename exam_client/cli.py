@@ -55,8 +55,9 @@ server_option = click.option(
 
 
 @click.group(
-    help="考试终端 / the exam terminal: `run` the agent and candidate UI, open the `kiosk` "
-    "browser, `simulate` many terminals for a load test or rehearsal."
+    help="考试终端 / the exam terminal: `enrol` it to its seat once, `run` the agent and "
+    "candidate UI, open the `kiosk` browser, `simulate` many terminals for a load test or "
+    "rehearsal."
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 def main(verbose: bool) -> None:
@@ -68,25 +69,79 @@ def main(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-@main.command(help="运行考试终端 / run the terminal: agent + candidate UI on 127.0.0.1.")
-@server_option
-@click.option(
-    "--seat",
-    required=True,
-    callback=_seat,
-    envvar="EXAM_CLIENT_SEAT",
-    help="本机座位 考场号-座号 / this PC's seat, ROOM-SEAT (e.g. 001-07).",
-)
-@click.option("--ui-port", default=8765, show_default=True, help="Local port of the candidate UI.")
-@click.option(
+data_dir_option = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("var/client"),
     show_default=True,
     envvar="EXAM_CLIENT_DATA_DIR",
-    help="本机答题日志目录 / where the journal (journal.db) and terminal id live. Keep it "
-    "on the local disk and do not delete it during an exam.",
+    help="本机数据目录 / where the journal (journal.db), the terminal's key and its "
+    "enrolment live (private, 0700). Keep it on the local disk and do not delete it during "
+    "an exam.",
 )
+
+
+@main.command(
+    help="绑定本机到考场座位 / enrol this terminal to its seat, once, with the one-time code "
+    "and the centre CA fingerprint shown on the console (终端绑定) or by `exam-server "
+    "terminals codes`. The terminal then trusts only that CA and shows only papers signed "
+    "by central."
+)
+@server_option
+@click.option("--code", required=True, envvar="EXAM_CLIENT_ENROL_CODE", help="One-time code.")
+@click.option(
+    "--ca-fingerprint",
+    default="",
+    envvar="EXAM_CLIENT_CA_FINGERPRINT",
+    help="考点 CA 指纹 / the centre CA's fingerprint (at least its first 20 hex digits); "
+    "needed for https.",
+)
+@data_dir_option
+def enrol(server: str, code: str, ca_fingerprint: str, data_dir: Path) -> None:
+    from exam_client.identity import CA_FILE, EnrolError, save
+    from exam_client.identity import enrol as do_enrol
+    from exam_client.journal import SqliteJournal
+    from exam_common.durable import ensure_dir
+
+    ensure_dir(data_dir)
+    journal = SqliteJournal(data_dir / "journal.db")
+    try:
+        identity, _ = do_enrol(
+            server,
+            code,
+            terminal_id=journal.terminal_id,
+            fingerprint=ca_fingerprint,
+            ca_path=data_dir / CA_FILE,
+        )
+    except EnrolError as exc:
+        raise click.ClickException(f"未绑定 / not enrolled [{exc.code}]: {exc.message}") from None
+    finally:
+        journal.close()
+    save(identity, data_dir)
+    plain = "" if identity.ca_path else "（明文 HTTP，仅供演示 / plain HTTP: demo only）"
+    click.echo(
+        f"已绑定 / enrolled: 终端 terminal {identity.terminal_id} -> 座位 seat {identity.seat} "
+        f"(考点 centre {identity.centre}) {plain}"
+    )
+
+
+@main.command(help="运行考试终端 / run the terminal: agent + candidate UI on 127.0.0.1.")
+@click.option(
+    "--server",
+    default="",
+    callback=lambda ctx, param, v: _server(ctx, param, v) if v else v,
+    envvar="EXAM_CLIENT_SERVER",
+    help="考点服务器地址 / the centre server (default: the one it enrolled at).",
+)
+@click.option(
+    "--seat",
+    default="",
+    callback=lambda ctx, param, v: _seat(ctx, param, v) if v else v,
+    envvar="EXAM_CLIENT_SEAT",
+    help="Only checked: the seat comes from the enrolment (a different one is refused).",
+)
+@click.option("--ui-port", default=8765, show_default=True, help="Local port of the candidate UI.")
+@data_dir_option
 @click.option(
     "--seb-config-key",
     default="",
@@ -109,11 +164,29 @@ def run(
     warn_at: tuple[int, ...],
 ) -> None:
     from exam_client.agent import Agent, AgentConfig
+    from exam_client.identity import EnrolError, load
     from exam_client.journal import SqliteJournal
     from exam_client.ui import UiOptions, UiServer
+    from exam_common.durable import DamagedSecret, ensure_dir
 
+    ensure_dir(data_dir)
+    try:
+        identity = load(data_dir)
+    except (EnrolError, DamagedSecret, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if identity is None:
+        raise click.ClickException(
+            f"本机尚未绑定座位（{data_dir}）：请先运行 exam-client enrol --server URL --code CODE "
+            "--ca-fingerprint FP / this terminal is not enrolled: run `exam-client enrol` first"
+        )
+    if seat and seat != identity.seat:
+        raise click.ClickException(
+            f"本机绑定的座位是 {identity.seat}，不是 {seat}：换座位请重新绑定 / enrolled at "
+            f"{identity.seat}, not {seat}: enrol again to change seats"
+        )
+    server = server or identity.server
     journal = SqliteJournal(data_dir / "journal.db")
-    agent = Agent(AgentConfig(server=server, seat=seat), journal)
+    agent = Agent(AgentConfig(server=server, seat=identity.seat, identity=identity), journal)
     try:
         ui = UiServer(
             agent, UiOptions(port=ui_port, seb_config_key=seb_config_key, warn_at_s=warn_at)
@@ -124,8 +197,12 @@ def run(
         ) from None
     agent.start()
     ui.start()
+    if identity.ca_path is None:
+        logging.getLogger(__name__).warning(
+            "明文 HTTP，未加密 / plain HTTP to %s: nothing is encrypted (demo only)", server
+        )
     click.echo(
-        f"考试终端已启动 / terminal {journal.terminal_id} at seat {seat} -> {server}\n"
+        f"考试终端已启动 / terminal {identity.terminal_id} at seat {identity.seat} -> {server}\n"
         f"考生界面 / candidate UI: {ui.url}"
     )
     sys.stdout.flush()
@@ -180,6 +257,12 @@ def kiosk(ui_port: int, chromium: str, dry_run: bool) -> None:
     show_default=True,
     help="Journals in memory, or one SQLite file per terminal in a temp dir.",
 )
+@click.option(
+    "--enrol-codes",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="绑定码文件 / the enrolment codes of the roster's seats (`exam-server terminals codes "
+    "--out FILE`): each simulated terminal enrols at its seat first, pinning the CA.",
+)
 @click.option("--no-preload", is_flag=True, help="Skip pre-loading papers at connect.")
 @click.option(
     "--drain", default=20.0, show_default=True, help="Seconds to let pending changes drain."
@@ -215,6 +298,7 @@ def simulate(
     report: Path | None,
     duration: float | None,
     journal: str,
+    enrol_codes: Path | None,
     no_preload: bool,
     drain: float,
     seed: int,
@@ -222,11 +306,12 @@ def simulate(
     measure_after: float,
     green: bool,
 ) -> None:
-    from exam_client.simulate import RosterError, SimOptions, load_roster
+    from exam_client.simulate import RosterError, SimOptions, load_codes, load_roster
     from exam_client.simulate import simulate as run_simulation
 
     try:
         entries = load_roster(roster)
+        codes, fingerprint = load_codes(enrol_codes) if enrol_codes else ({}, "")
         options = SimOptions(
             server=server,
             terminals=terminals or len(entries),
@@ -240,6 +325,8 @@ def simulate(
             processes=processes,
             measure_after_s=measure_after,
             green=green,
+            enrol_codes=codes,
+            ca_fingerprint=fingerprint,
         )
         result = run_simulation(options, entries, progress=lambda m: click.echo(m, err=True))
     except RosterError as exc:

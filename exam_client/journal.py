@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from exam_common.durable import ensure_dir
+from exam_common.durable import ensure_dir, private_sqlite
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -144,7 +144,10 @@ class SqliteJournal(MemoryJournal):
     """The journal on disk. Safe to share between the agent's threads."""
 
     def __init__(self, path: Path) -> None:
+        # The folder 0700 and the journal 0600: it holds the candidate's answers (and
+        # never their ID number: the agent resumes with a token).
         ensure_dir(path.parent)
+        private_sqlite(path)
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)

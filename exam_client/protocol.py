@@ -6,11 +6,17 @@ field. Replies to requests are either an ``Ok`` model or an :class:`ErrorReply` 
 ``code`` is machine-readable and whose ``message`` says what to do (Chinese first).
 
 Namespace ``/candidate``. Client -> server events (each answered through the Socket.IO
-acknowledgement): ``hello``, ``login``, ``save``, ``submit``, ``heartbeat``; and (added
-within version 1, older servers answer them with nothing) ``preload``, ``status``, ``photo``,
-``rules``. New information comes as a new event rather than a new field, because each end
-refuses fields it does not know (``extra="forbid"``): a field added to ``HelloOk`` would
-break every terminal of the same version that has not been updated yet.
+acknowledgement): ``challenge``, ``hello``, ``login``, ``resume``, ``save``, ``submit``,
+``heartbeat``, ``preload``, ``status``, ``photo``, ``rules``. New information comes as a new
+event rather than a new field where an older peer would read it, because each end refuses
+fields it does not know (``extra="forbid"``): a field added to ``HelloOk`` would break
+every terminal of the same version that has not been updated yet.
+
+Who the terminal is: every connection starts with ``challenge`` (the server answers with
+random bytes for this connection only) and ``hello``, which carries the terminal's
+signature of them with the key it enrolled (:func:`exam_common.pki.hello_proof_message`).
+A terminal that is not enrolled, or whose proof fails, gets nothing else; its seat is the
+one it enrolled at, whatever it says.
 Server -> client pushes: ``sitting_started``, ``attempt_submitted``, ``clock``, ``paused``,
 ``resumed``, ``broadcast``.
 
@@ -67,15 +73,29 @@ class Message(BaseModel):
 # --- client -> server -----------------------------------------------------------------
 
 
+class Challenge(Message):
+    """Terminal -> server, first on every connection: a one-time challenge to sign."""
+
+
 class Hello(Message):
-    """First message on every connection: versions and which terminal this is."""
+    """After ``challenge``: versions, which terminal this is, and its proof."""
 
     protocol: int
     client: str = Field(max_length=64, description="client software and version")
     terminal_id: str = Field(min_length=1, max_length=64)
-    seat: str | None = Field(default=None, max_length=32, description="ROOM-SEAT, e.g. 01-07")
+    seat: str | None = Field(
+        default=None,
+        max_length=32,
+        description="the seat the terminal believes it has (logged only: the server uses "
+        "the seat it enrolled at)",
+    )
     local_time: datetime | None = Field(
         default=None, description="the PC's own clock, only to warn when it is off"
+    )
+    proof: str | None = Field(
+        default=None,
+        max_length=200,
+        description="base64 Ed25519 signature of this connection's challenge",
     )
 
 
@@ -116,6 +136,16 @@ class Save(Message):
         if len(set(v)) != len(v):
             raise ValueError("an option is repeated")
         return tuple(sorted(v))
+
+
+class Resume(Message):
+    """A terminal logs its candidate in again after a reconnect or a restart, with the
+    token the server gave at login instead of the ID number (which it never keeps).
+    Only the terminal the candidate logged in at may resume."""
+
+    attempt_id: int = Field(gt=0, lt=2**31)
+    token: str = Field(min_length=16, max_length=100)
+    sitting_id: int | None = Field(default=None, gt=0, lt=2**31)
 
 
 class Submit(Message):
@@ -174,11 +204,17 @@ class ErrorReply(Message):
     retry: bool = Field(default=False, description="true: keep the change and send it again later")
 
 
+class ChallengeOk(Message):
+    ok: Literal[True] = True
+    challenge: str = Field(description="base64, 32 random bytes for this connection")
+
+
 class HelloOk(Message):
     ok: Literal[True] = True
     protocol: int
     server_time: datetime
     clock_warning: bool = False
+    seat: str | None = Field(default=None, description="the seat this terminal enrolled at")
 
 
 class SittingInfo(Message):
@@ -221,6 +257,12 @@ class LoginOk(Message):
         default=None, description="the paper's data key (base64), only once the sitting started"
     )
     receipt: str | None = None
+    resume_token: str | None = Field(
+        default=None, description="lets this terminal log the candidate in again (resume)"
+    )
+    binding: str | None = Field(
+        default=None, description="central's signed binding of the paper to this candidate"
+    )
 
 
 class SaveOk(Message):
@@ -255,6 +297,9 @@ class PreloadPaper(Message):
     start: datetime
     sha256: str = Field(description="SHA-256 of the ciphertext, hex")
     ciphertext: str = Field(description="base64")
+    binding: str | None = Field(
+        default=None, description="central's signed binding of the paper to the seat"
+    )
 
 
 class PreloadOk(Message):
@@ -341,6 +386,27 @@ class ClockChanged(Message):
     attempt_id: int
     deadline: datetime | None = None
     state: str | None = None
+
+
+# --- enrolment (HTTP, ``POST /enrol``) -------------------------------------------------
+
+
+class EnrolRequest(Message):
+    """A terminal enrols with a one-time code from the console (or the admin's CLI)."""
+
+    code: str = Field(min_length=8, max_length=40)
+    terminal_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
+    public_key: str = Field(pattern=r"^[0-9a-f]{64}$", description="Ed25519, raw hex")
+    proof: str = Field(max_length=200, description="base64 signature (exam_common.pki)")
+
+
+class EnrolOk(Message):
+    ok: Literal[True] = True
+    terminal_id: str
+    seat: str
+    centre: str
+    central_public_key: str = Field(description="PEM: papers must carry its signature")
+    tls: bool = Field(description="false: the server runs plain HTTP (demo and tests)")
 
 
 PUSHES: dict[str, type[Message]] = {

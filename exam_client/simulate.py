@@ -21,6 +21,7 @@ import statistics
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from exam_client.agent import Agent, AgentConfig, AgentError
+from exam_client.identity import EnrolError, TerminalIdentity, enrol_many
 from exam_client.journal import MemoryJournal, SqliteJournal
 
 #: login refusals worth waiting out (the simulator may start before entry opens)
@@ -44,6 +46,18 @@ class RosterEntry:
 
 class RosterError(ValueError):
     pass
+
+
+def load_codes(path: Path) -> tuple[dict[str, str], str]:
+    """A codes file of ``exam-server terminals codes --out``: (seat -> code, fingerprint)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        codes = {str(k): str(v) for k, v in doc["codes"].items()}
+        return codes, str(doc.get("ca_fingerprint") or "")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RosterError(
+            f"绑定码文件无法读取 / cannot read enrolment codes {path}: {exc}"
+        ) from None
 
 
 def load_roster(path: Path) -> list[RosterEntry]:
@@ -93,6 +107,10 @@ class SimOptions:
     #: agent code (its threads become greenlets), a fraction of the CPU, so a load
     #: generator on one machine can carry 1,000 terminals
     green: bool = False
+    #: the bulk enrolment: seat -> one-time code (``exam-server terminals codes --out``),
+    #: and the centre CA's fingerprint the terminals pin
+    enrol_codes: dict[str, str] = field(default_factory=dict)
+    ca_fingerprint: str = ""
     agent: dict[str, Any] = field(default_factory=dict)
 
 
@@ -158,14 +176,22 @@ class Simulation:
         )
         self.pool = ThreadPoolExecutor(max_workers=min(32, max(4, options.terminals // 8)))
         self.candidates: list[_Candidate] = []
-        for i, entry in enumerate(roster[: options.terminals]):
-            journal = (
-                SqliteJournal(Path(self._tmp.name) / f"t{i:05d}.db")
-                if self._tmp is not None
-                else MemoryJournal(f"SIM-{i:05d}")
-            )
+        entries = roster[: options.terminals]
+        journals = [
+            SqliteJournal(Path(self._tmp.name) / f"t{i:05d}.db")
+            if self._tmp is not None
+            else MemoryJournal(f"SIM-{i:05d}-{uuid.uuid4().hex[:8]}")
+            for i in range(len(entries))
+        ]
+        identities = self._enrol(options, entries, journals)
+        for i, entry in enumerate(entries):
+            journal = journals[i]
             cfg = AgentConfig(
-                server=options.server, seat=entry.seat, preload=options.preload, **options.agent
+                server=options.server,
+                seat=entry.seat,
+                preload=options.preload,
+                identity=identities.get(entry.seat),
+                **options.agent,
             )
             self.candidates.append(
                 _Candidate(entry, Agent(cfg, journal), random.Random(options.seed * 100003 + i))
@@ -173,6 +199,33 @@ class Simulation:
         self.peak_threads = threading.active_count()
         self.started = 0.0
         self.errors: list[str] = []
+
+    def _enrol(
+        self, options: SimOptions, entries: list[RosterEntry], journals: list[MemoryJournal]
+    ) -> dict[str, TerminalIdentity]:
+        """Each simulated terminal enrols at its seat with the seat's code (in parallel)."""
+        if not options.enrol_codes:
+            return {}
+        missing = sorted({e.seat for e in entries} - set(options.enrol_codes))
+        if missing:
+            raise RosterError(
+                f"绑定码文件缺少座位 {', '.join(missing[:5])} / no enrolment code for these seats"
+            )
+        self._keys = tempfile.TemporaryDirectory(prefix="exam-sim-ca-")
+        try:
+            return enrol_many(
+                options.server,
+                {e.seat: options.enrol_codes[e.seat] for e in entries},
+                fingerprint=options.ca_fingerprint,
+                terminal_ids={
+                    e.seat: j.terminal_id for e, j in zip(entries, journals, strict=True)
+                },
+                folder=Path(self._keys.name),
+            )
+        except EnrolError as exc:
+            raise RosterError(
+                f"模拟终端绑定失败 / enrolment failed [{exc.code}]: {exc.message}"
+            ) from None
 
     # -- driving ------------------------------------------------------------------------
 
@@ -217,6 +270,8 @@ class Simulation:
         self.pool.shutdown(wait=False, cancel_futures=True)
         if self._tmp is not None:
             self._tmp.cleanup()
+        if getattr(self, "_keys", None) is not None:
+            self._keys.cleanup()
         return raw
 
     def _start_measuring(self, now: float) -> None:

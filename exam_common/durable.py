@@ -122,3 +122,27 @@ def read_secret(path: str | os.PathLike[str], *, min_bytes: int, what: str) -> b
             "expected). Refusing to run on a damaged key: restore it from its sealed copy."
         )
     return data
+
+
+def private_sqlite(path: str | os.PathLike[str]) -> Path:
+    """Make ``path`` a database file only its owner can read, before SQLite opens it:
+    created empty with mode 0600 if it does not exist, narrowed to 0600 (with its
+    ``-wal``, ``-shm`` and ``-journal`` files) if it is wider. SQLite gives the journal
+    files it creates later the main file's mode, so they are private too."""
+    path = Path(path)
+    if not path.exists():
+        ensure_dir(path.parent, PRIVATE_DIR) if not path.parent.exists() else None
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
+    for p in (path, *(Path(f"{path}{s}") for s in ("-wal", "-shm", "-journal"))):
+        with contextlib.suppress(FileNotFoundError):
+            if p.stat().st_mode & 0o077:
+                os.chmod(p, PRIVATE)
+    return path
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///...`` URL (None for memory or another database)."""
+    if not url.startswith("sqlite:///") or ":memory:" in url:
+        return None
+    return Path(url.removeprefix("sqlite:///").split("?", 1)[0])

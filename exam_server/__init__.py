@@ -1,103 +1,32 @@
-"""The centre server (考点服务器): app factory, models, sitting engine, namespaces."""
+"""The centre server (考点服务器): app factory, models, sitting engine, namespaces.
+
+This package's ``__init__`` imports nothing heavy: ``exam-server run`` must let gevent
+patch the standard library (``ssl`` above all) before Flask, requests or anything that
+imports ``ssl`` is loaded. ``create_app`` lives in :mod:`exam_server.app` and is reached
+from here lazily.
+"""
 
 from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Request
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
-from werkzeug.routing import MapAdapter
-
-from exam_client.protocol import accept_whole_windows
 from exam_common.durable import read_secret, write_atomic
-from exam_server.clock import Clock, SystemClock
 from exam_server.config import Config
-from exam_server.db import Database
-from exam_server.extensions import socketio
-from exam_server.runtime import Runtime
-from exam_server.sittings.writer import AnswerWriter
 
-SOCKETIO_PATH = "/socket.io"  #: Flask-SocketIO's default path, which the server keeps
+if TYPE_CHECKING:
+    from exam_server.app import SOCKETIO_PATH, CentreApp, SocketIOSessions, create_app
 
-
-def create_app(
-    config: dict[str, Any] | Config | None = None, *, clock: Clock | None = None
-) -> Flask:
-    """Build the centre server. Binds extensions; writes nothing to the database."""
-    cfg = config if isinstance(config, Config) else Config.from_mapping(config)
-    app = CentreApp(__name__)
-    if not cfg.SECRET_KEY:
-        cfg.SECRET_KEY = _secret_from_data_dir(cfg)
-    app.config.update(SECRET_KEY=cfg.SECRET_KEY, TESTING=cfg.TESTING, EXAM=cfg)
-
-    db = Database(cfg.DATABASE_URL)
-    clk = clock or SystemClock()
-    app.extensions["exam"] = Runtime(
-        config=cfg,
-        db=db,
-        clock=clk,
-        writer=AnswerWriter(db, clk, wait_ms=cfg.GROUP_COMMIT_WAIT_MS),
-    )
-
-    accept_whole_windows()  # a polling terminal's whole send window in one payload
-    socketio.init_app(
-        app,
-        async_mode=cfg.ASYNC_MODE,
-        message_queue=cfg.MESSAGE_QUEUE or None,
-        cors_allowed_origins=[],
-        ping_interval=10,
-        ping_timeout=10,
-        max_http_buffer_size=2_000_000,
-    )
-
-    from exam_server.health.views import bp as health_bp
-    from exam_server.sittings.namespace import CandidateNamespace
-
-    app.register_blueprint(health_bp)
-    from exam_server.sync.local import bp as sync_local_bp
-
-    app.register_blueprint(sync_local_bp)
-    socketio.on_namespace(CandidateNamespace())
-
-    from exam_server.console import init_app as init_console
-
-    init_console(app)
-    return app
+__all__ = ["SOCKETIO_PATH", "CentreApp", "SocketIOSessions", "create_app"]
 
 
-class SocketIOSessions(SecureCookieSessionInterface):
-    """Flask's cookie sessions, except for a Socket.IO event whose connection already has
-    its session: Flask opens the session at every request context push (parse the cookie
-    header, build a signer, check the signature, decode), and Flask-SocketIO then replaces
-    it at once with the connection's own copy, made at the connection's first event (the
-    console's login is read from it there). Until that copy exists, and for every HTTP
-    request, the cookie is opened as always (tests/server/test_event_garbage.py)."""
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from exam_server import app
 
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
-        if "saved_session" in request.environ:
-            return self.null_session_class()
-        return super().open_session(app, request)
-
-
-class CentreApp(Flask):
-    """Flask, except that a Socket.IO event's request context is not routed.
-
-    Socket.IO requests never reach Flask's views (the middleware answers them first), but
-    Flask-SocketIO serves every event inside a request context built from the
-    connection's environ, and Flask routes it: the URL matched no view, so each event
-    raised a NotFound whose traceback, with werkzeug's recursive matcher, left about 50
-    objects of cyclic garbage. At 1,000 terminals that made a full collection every ~10 s,
-    each stopping every socket for 200 ms (the loop's longest stalls). Without a URL
-    adapter the context is not routed at all (tests/server/test_event_garbage.py)."""
-
-    session_interface = SocketIOSessions()
-
-    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
-        if request is not None and request.environ.get("PATH_INFO", "").startswith(SOCKETIO_PATH):
-            return None
-        return super().create_url_adapter(request)
+        return getattr(app, name)
+    raise AttributeError(f"module 'exam_server' has no attribute {name!r}")
 
 
 #: the centre secret is 32 random bytes written as 64 hex digits
@@ -105,10 +34,11 @@ SECRET_HEX_LEN = 64
 
 
 def _secret_from_data_dir(cfg: Config) -> str:
-    """The centre secret (Flask sessions, CSRF, the backups' key), generated durably on
-    first start. A file that exists but is empty, short or unreadable (a power cut before
-    it reached the disk, a bad restore) stops the server: every later backup would be
-    encrypted under it, and every earlier one readable only with the old one."""
+    """The centre secret (Flask sessions, CSRF, the backups' key, the sealed keys' key),
+    generated durably on first start. A file that exists but is empty, short or
+    unreadable (a power cut before it reached the disk, a bad restore) stops the server:
+    every later backup would be encrypted under it, and every earlier one readable only
+    with the old one."""
     path = cfg.data_path("secret_key")
     if not path.exists():
         write_atomic(path, secrets.token_hex(32))

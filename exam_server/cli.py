@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
 import sys
-from pathlib import Path
-from typing import Any
 
-import click
-import sqlalchemy.exc
+from exam_server.boot import patch_if_serving
 
-from exam_common.durable import DamagedSecret, ensure_dir
-from exam_server.config import Config, ConfigError
+patch_if_serving(sys.argv)  # first of all: gevent before anything imports ssl
+
+import contextlib  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import click  # noqa: E402
+import sqlalchemy.exc  # noqa: E402
+
+from exam_common.durable import DamagedSecret, ensure_dir  # noqa: E402
+from exam_server.config import Config, ConfigError  # noqa: E402
 
 
 class Commands(click.Group):
@@ -56,6 +61,12 @@ database_option = click.option(
 )
 data_dir_option = click.option(
     "--data-dir", envvar="EXAM_DATA_DIR", help="Folder for keys and backups (default: var)."
+)
+insecure_option = click.option(
+    "--insecure-http",
+    is_flag=True,
+    help="明文 HTTP，不加密 / serve plain HTTP instead of TLS: for the demo and tests only "
+    "(every console page and log line then says so). Also EXAM_INSECURE_HTTP=1.",
 )
 
 
@@ -112,6 +123,7 @@ def db_upgrade(database: str | None, data_dir: str | None) -> None:
     "the scheduler then runs in a process of its own.",
 )
 @click.option("--reuse-port", is_flag=True, help="Bind with SO_REUSEPORT (what --workers uses).")
+@insecure_option
 @database_option
 @data_dir_option
 def run(
@@ -120,16 +132,19 @@ def run(
     scheduler: bool | None,
     workers: int,
     reuse_port: bool,
+    insecure_http: bool,
     database: str | None,
     data_dir: str | None,
 ) -> None:
     cfg = _config(database, data_dir)
     if scheduler is not None:
         cfg.SCHEDULER = scheduler
+    if insecure_http:
+        cfg.INSECURE_HTTP = True
     if workers > 1:
         from exam_server.serving import run_workers
 
-        run_workers(cfg, host, port, workers, [])
+        run_workers(cfg, host, port, workers, ["--insecure-http"] if cfg.INSECURE_HTTP else [])
         return
     advice = postgres_single_process_advice(cfg, workers, as_worker=reuse_port)
     if advice:
@@ -159,14 +174,31 @@ def serve(cfg: Config, host: str, port: int, *, reuse_port: bool = False) -> Non
     if cfg.ASYNC_MODE == "gevent":
         from gevent import monkey
 
-        monkey.patch_all()
+        if not monkey.is_module_patched("socket"):  # exam_server.boot patched already
+            monkey.patch_all()
+    from exam_common.durable import ensure_dir, write_atomic
     from exam_server import create_app
     from exam_server.migrate import current
     from exam_server.runtime import runtime
-    from exam_server.serving import listen, serve_app
+    from exam_server.serving import insecure_logging, listen, serve_app
     from exam_server.sittings.scheduler import SittingScheduler
 
+    ensure_dir(cfg.DATA_DIR)  # 0700: keys, the secret, the journal of uploads
     _ensure_sqlite_dir(cfg.DATABASE_URL)
+    context = None
+    if cfg.INSECURE_HTTP:
+        insecure_logging()
+        scheme = "http"
+    else:
+        from exam_server.tls import ensure_tls, now_utc, server_context
+
+        hosts = [h for h in cfg.TLS_HOSTS.split(",") if h.strip()]
+        if host not in ("0.0.0.0", "::", ""):
+            hosts.insert(0, host)
+        files = ensure_tls(cfg.DATA_DIR, centre=cfg.CENTRE_CODE, hosts=hosts, now=now_utc())
+        context = server_context(files)
+        cfg.TLS = True
+        scheme = "https"
     # Bind first: a port already taken fails here, before anything else starts.
     sock = listen(host, port, reuse_port=reuse_port)
     app = create_app(cfg)
@@ -179,11 +211,24 @@ def serve(cfg: Config, host: str, port: int, *, reuse_port: bool = False) -> Non
         SittingScheduler(rt).start()
     rt.writer.start()
     _log_sittings(rt)
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    write_atomic(cfg.data_path("server_url"), f"{scheme}://{local}:{port}\n")
+    if context is not None:
+        from exam_server.tls import tls_files
+
+        click.echo(f"考点 CA 指纹 / centre CA fingerprint: {tls_files(cfg.DATA_DIR).fingerprint()}")
+    else:
+        click.echo(
+            "警告：明文 HTTP，未加密，仅供演示和测试 / WARNING: INSECURE plain HTTP, not encrypted: "
+            "for the demo and tests only (--insecure-http)",
+            err=True,
+        )
     click.echo(
-        f"考点服务器已启动 / centre server listening on http://{host}:{port} (pid {os.getpid()})"
+        f"考点服务器已启动 / centre server listening on {scheme}://{host}:{port} "
+        f"(pid {os.getpid()})"
     )
     sys.stdout.flush()
-    serve_app(app, cfg, sock)
+    serve_app(app, cfg, sock, ssl_context=context)
 
 
 def _log_sittings(rt: object) -> None:
@@ -229,25 +274,93 @@ def scheduler(database: str | None, data_dir: str | None) -> None:
 
 @main.command(
     "verify-log",
-    help="校验事件日志哈希链 / verify the event log's hash chain; names the first broken link.",
+    help="校验事件日志哈希链 / verify the event log's hash chain; names the first broken link. "
+    "With --central (or --heads FILE, a copy kept apart) it also checks the log against every "
+    "head of it central received at the syncs: a truncated or rewritten log is found even if "
+    "its hashes were recomputed.",
 )
 @database_option
-def verify_log(database: str | None) -> None:
-    from exam_server.db import Database
-    from exam_server.eventlog.service import verify_chain
+@data_dir_option
+@click.option(
+    "--heads",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSON heads seen outside the centre ({"heads": [{"seq", "hash"}]}, as '
+    "`exam-central chain CENTRE --out` or `--central` writes them).",
+)
+@click.option("--central", is_flag=True, help="Fetch the heads central kept (needs the sync link).")
+@click.option(
+    "--save-heads",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --central: also keep central's heads in this file (a copy apart from the centre).",
+)
+def verify_log(
+    database: str | None,
+    data_dir: str | None,
+    heads: Path | None,
+    central: bool,
+    save_heads: Path | None,
+) -> None:
+    import json
 
-    cfg = _config(database, None)
+    from exam_server.db import Database
+    from exam_server.eventlog.service import check_heads, verify_chain
+
+    cfg = _config(database, data_dir)
+    seen: list[tuple[int, str]] = []
+    if heads is not None:
+        seen += _read_heads(json.loads(heads.read_text(encoding="utf-8")))
+    if central:
+        from exam_server.sync.client import SyncError
+        from exam_server.sync.service import client
+
+        db_ = Database(cfg.DATABASE_URL)
+        try:
+            doc = client(db_, cfg).request("GET", "/api/v1/chain/heads")
+        except SyncError as exc:
+            raise click.ClickException(
+                f"无法取得省中心的链头 / cannot fetch central's heads: {exc.message}"
+            ) from None
+        seen += _read_heads(doc)
+        if save_heads is not None:
+            from exam_common.durable import write_atomic
+
+            write_atomic(save_heads, json.dumps(doc, indent=1), 0o644)
     with Database(cfg.DATABASE_URL).read() as session:
         report = verify_chain(session)
-    if report.ok:
-        click.echo(f"哈希链完整 / chain intact: {report.entries} entries, head {report.head[:16]}…")
-        return
+        problems = check_heads(session, seen) if report.ok else []
+    if not report.ok:
+        click.echo(
+            f"哈希链在第 {report.first_broken_seq} 条断开 / chain broken at entry "
+            f"{report.first_broken_seq}: {report.problem}",
+            err=True,
+        )
+        sys.exit(2)
+    if problems:
+        for p in problems:
+            click.echo(
+                f"与外部链头不符：第 {p.seq} 条 / does not match the head seen outside at entry "
+                f"{p.seq}: {p.problem}",
+                err=True,
+            )
+        sys.exit(2)
+    outside = f"; {len(seen)} heads seen outside all match" if seen else ""
     click.echo(
-        f"哈希链在第 {report.first_broken_seq} 条断开 / chain broken at entry {report.first_broken_seq}: "
-        f"{report.problem}",
-        err=True,
+        f"哈希链完整 / chain intact: {report.entries} entries, head {report.head[:16]}…{outside}"
     )
-    sys.exit(2)
+
+
+def _read_heads(doc: object) -> list[tuple[int, str]]:
+    rows = doc.get("heads", []) if isinstance(doc, dict) else doc
+    if not isinstance(rows, list):
+        raise click.ClickException("链头文件格式错误 / heads file: a list of {seq, hash} expected")
+    try:
+        return [
+            (int(r["seq"]), str(r["hash"]))
+            for r in rows
+            if isinstance(r, dict) and r.get("status", "accepted") == "accepted"
+        ]
+    except (KeyError, ValueError, TypeError) as exc:
+        raise click.ClickException(f"链头文件格式错误 / bad heads file: {exc!r}") from None
 
 
 @main.command(
@@ -273,10 +386,19 @@ def verify_log(database: str | None) -> None:
     help="Where central's demo package is.",
 )
 @click.option("--seed-only", is_flag=True, help="Seed and exit without starting the server.")
-def demo(quick: bool, port: int, data_dir: str, package_dir: str, seed_only: bool) -> None:
+@click.option(
+    "--tls/--insecure-http",
+    default=False,
+    show_default=True,
+    help="TLS with the demo centre's own CA (browsers warn until ca.pem is trusted), or "
+    "plain HTTP (the default for the demo: every page and log line says so).",
+)
+def demo(
+    quick: bool, port: int, data_dir: str, package_dir: str, seed_only: bool, tls: bool
+) -> None:
     from exam_server.demo import prepare_demo
 
-    cfg = prepare_demo(Path(data_dir), Path(package_dir), quick=quick, port=port)
+    cfg = prepare_demo(Path(data_dir), Path(package_dir), quick=quick, port=port, tls=tls)
     if not seed_only:
         serve(cfg, "127.0.0.1", port)
 
@@ -379,8 +501,11 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 def _register_user_commands() -> None:
     from exam_server.accounts.cli import user
+    from exam_server.terminals.cli import terminals, tls
 
     main.add_command(user)
+    main.add_command(terminals)
+    main.add_command(tls)
 
 
 _register_user_commands()

@@ -98,8 +98,29 @@ class Config:
     SYNC_CHUNK_BYTES: int = field(
         default_factory=lambda: _int("SYNC_CHUNK_BYTES", str(1024 * 1024))
     )
-    #: the running centre server, for ``exam-sync key`` to hand it a key (local only)
-    SERVER_URL: str = field(default_factory=lambda: _env("SERVER_URL", "http://127.0.0.1:5000"))
+    #: the running centre server, for ``exam-sync key`` to hand it a key (local only);
+    #: empty: the address the running server wrote into its data folder (``server_url``)
+    SERVER_URL: str = field(default_factory=lambda: _env("SERVER_URL", ""))
+    #: serve plain HTTP instead of TLS: for the demo and tests only. Every console page
+    #: and every log line of the server says so.
+    INSECURE_HTTP: bool = field(
+        default_factory=lambda: _env("INSECURE_HTTP", "0").lower() not in ("0", "false", "no", "")
+    )
+    #: extra names and addresses for the server certificate (comma-separated), besides
+    #: 127.0.0.1, localhost, this machine's name and its addresses
+    TLS_HOSTS: str = field(default_factory=lambda: _env("TLS_HOSTS", ""))
+    #: wrong ID numbers for one ticket before the ticket locks (the invigilator unlocks)
+    LOGIN_TICKET_LIMIT: int = field(default_factory=lambda: _int("LOGIN_TICKET_LIMIT", "5"))
+    #: wrong logins from one terminal before the terminal locks (the invigilator unlocks)
+    LOGIN_TERMINAL_LIMIT: int = field(default_factory=lambda: _int("LOGIN_TERMINAL_LIMIT", "10"))
+    #: failures further apart than this start counting afresh (seconds)
+    LOGIN_WINDOW_S: float = field(default_factory=lambda: _float("LOGIN_WINDOW_S", "1800"))
+    #: how long an enrolment code made on the console or the CLI stays valid (seconds)
+    ENROL_CODE_VALID_S: float = field(
+        default_factory=lambda: _float("ENROL_CODE_VALID_S", str(12 * 3600))
+    )
+    #: set by ``exam-server run`` when it serves TLS (cookies are then Secure)
+    TLS: bool = False
     TESTING: bool = False
 
     @classmethod

@@ -23,6 +23,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from exam_common.durable import private_sqlite, sqlite_path
+
 T = TypeVar("T")
 
 NAMING = {
@@ -81,6 +83,9 @@ def make_engine(
 ) -> Engine:
     """The engine for ``url``; ``native``: used only from native threads under gevent."""
     if url.startswith("sqlite"):
+        path = sqlite_path(url)
+        if path is not None:
+            private_sqlite(path)  # 0600: the centre's database is for the server alone
         engine = create_engine(
             url,
             echo=echo,
@@ -151,6 +156,10 @@ class Database:
     """Engine plus session factory, bound to one URL. Created by ``create_app``."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
+        # Every model, so that each foreign key finds its table whatever this process
+        # imported so far (a CLI that never builds the app).
+        import exam_server.models  # noqa: F401
+
         self.url = url
         self.engine = make_engine(url, echo=echo)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)

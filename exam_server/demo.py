@@ -13,8 +13,11 @@ from exam_common.durable import ensure_dir
 from exam_server.config import Config
 
 
-def prepare_demo(data_dir: Path, package_dir: Path, *, quick: bool, port: int) -> Config:
-    """Recreate the demo's centre from the package central built; print what to do next."""
+def prepare_demo(
+    data_dir: Path, package_dir: Path, *, quick: bool, port: int, tls: bool = False
+) -> Config:
+    """Recreate the demo's centre from the package central built, with an enrolment code
+    for every seat (``enrol-codes.json``); print what to do next."""
     from exam_server.db import Database
     from exam_server.migrate import upgrade
     from exam_server.packages.cli import import_file
@@ -36,13 +39,17 @@ def prepare_demo(data_dir: Path, package_dir: Path, *, quick: bool, port: int) -
             "CENTRE_CODE": "0101",
             "CENTRAL_PUBLIC_KEY": str(package_dir / "central.pub"),
             "KEY_ESCROW": str(package_dir / "secrets.json"),
+            "INSECURE_HTTP": not tls,
         }
     )
     db = Database(cfg.DATABASE_URL)
     upgrade(db)
     report = import_file(cfg, db, package, by="demo-admin")
     accounts = _demo_accounts(db)
+    codes_path, first_code, fingerprint = _demo_codes(db, cfg)
     db.dispose()
+    scheme = "https" if tls else "http"
+    server = f"{scheme}://127.0.0.1:{port}"
     roster = json.loads((package_dir / "roster.json").read_text())
     mode = (
         "快速模式：每科 6 分钟，登录窗口、迟到入场和最早交卷按 6/60 比例缩短为 3 分钟 "
@@ -62,20 +69,33 @@ def prepare_demo(data_dir: Path, package_dir: Path, *, quick: bool, port: int) -
         "试卷在开考前一直加密；演示中由本机扮演省中心，在开考时下达密钥 "
         "(papers stay encrypted until start; the demo plays central and releases keys on time)"
     )
-    click.echo(f"健康检查 / health: http://127.0.0.1:{port}/healthz")
-    click.echo(
-        f"监考控制台 / console: http://127.0.0.1:{port}/console/  (演示账号 / demo accounts:)"
-    )
+    if tls:
+        click.echo(f"考点 CA 指纹 / centre CA fingerprint: {fingerprint}")
+        click.echo(f"  浏览器信任此 CA / let the browser trust {centre_dir / 'tls' / 'ca.pem'}")
+    else:
+        click.echo(
+            "演示用明文 HTTP（--insecure-http），页面和日志都会标明；`exam-server demo --tls` "
+            "演示加密 / the demo runs plain HTTP (every page and log line says so); "
+            "--tls shows TLS"
+        )
+    click.echo(f"健康检查 / health: {server}/healthz")
+    click.echo(f"监考控制台 / console: {server}/console/  (演示账号 / demo accounts:)")
     for username, password, role in accounts:
         click.echo(f"  {role}: {username} / {password}")
-    click.echo("考生终端 / a terminal at seat 001-01, in another shell:")
-    click.echo(f"  .venv/bin/exam-client run --server http://127.0.0.1:{port} --seat 001-01")
+    fp = f" --ca-fingerprint {fingerprint}" if tls else ""
+    terminal_dir = data_dir / "terminal-001-01"
+    click.echo("考生终端 / a terminal at seat 001-01, in another shell (绑定一次 / enrol once):")
+    click.echo(
+        f"  .venv/bin/exam-client enrol --server {server} --code {first_code}{fp} "
+        f"--data-dir {terminal_dir}"
+    )
+    click.echo(f"  .venv/bin/exam-client run --data-dir {terminal_dir}")
     click.echo(
         "  然后用浏览器打开 / then open http://127.0.0.1:8765 (or `.venv/bin/exam-client kiosk`)"
     )
     click.echo(
         f"  模拟全场 / or the whole room: .venv/bin/exam-client simulate --server "
-        f"http://127.0.0.1:{port} --roster {package_dir / 'roster.json'} --submit"
+        f"{server} --roster {package_dir / 'roster.json'} --enrol-codes {codes_path} --submit"
     )
 
     click.echo("前几名考生 / first candidates (准考证号 / 身份证号 / 座位):")
@@ -84,6 +104,31 @@ def prepare_demo(data_dir: Path, package_dir: Path, *, quick: bool, port: int) -
     click.echo(f"全部名单 / full roster: {package_dir / 'roster.json'}")
     click.echo("=" * 72)
     return cfg
+
+
+def _demo_codes(db: object, cfg: Config) -> tuple[Path, str, str]:
+    """One-time enrolment codes for every seat of the demo centre, in a file the
+    simulator reads; (the file, seat 001-01's code, the CA fingerprint)."""
+    from datetime import timedelta
+
+    from exam_common.durable import write_atomic
+    from exam_server.clock import SystemClock
+    from exam_server.db import Database
+    from exam_server.terminals import service
+    from exam_server.terminals.cli import codes_document
+    from exam_server.tls import ensure_tls
+
+    assert isinstance(db, Database)
+    now = SystemClock().now()
+    with db.write() as session:
+        issued = service.issue_codes(
+            session, now, service.seats_for(session), by="demo", valid=timedelta(days=1)
+        )
+    fingerprint = ensure_tls(cfg.DATA_DIR, centre=cfg.CENTRE_CODE, now=now).fingerprint()
+    path = Path(cfg.DATA_DIR) / "enrol-codes.json"
+    write_atomic(path, json.dumps(codes_document(issued, fingerprint), indent=1))
+    first = next((c.code for c in issued if c.seat == "001-01"), issued[0].code if issued else "")
+    return path, first, fingerprint
 
 
 DEMO_PASSWORD = "demo-2026-exam"

@@ -75,6 +75,64 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "该请求不属于当前登录的考生。",
         "This request is not for the candidate logged in on this terminal.",
     ),
+    "login_locked": (
+        "该准考证号登录错误次数过多，已暂停登录。请举手，由监考老师核对身份后在监控台解锁。",
+        "Too many wrong ID numbers for this ticket: logins are stopped. Raise your hand: the "
+        "invigilator checks your identity and unlocks it on the console.",
+    ),
+    "terminal_locked": (
+        "本机登录错误次数过多，已暂停登录。请举手，由监考老师在监控台解锁本机。",
+        "Too many wrong logins at this terminal: logins are stopped. Raise your hand: the "
+        "invigilator unlocks this terminal on the console.",
+    ),
+    "not_enrolled": (
+        "本机尚未绑定考场座位（或绑定已撤销）。请联系考点管理员用绑定码绑定本机：exam-client enrol。",
+        "This terminal is not enrolled to a seat (or its enrolment was revoked). Ask the "
+        "centre admin for an enrolment code: exam-client enrol.",
+    ),
+    "bad_proof": (
+        "本机未能证明其绑定身份（密钥不符）。请联系考点管理员重新绑定本机。",
+        "This terminal could not prove its enrolment (wrong key). Ask the centre admin to "
+        "enrol it again.",
+    ),
+    "enrol_code_invalid": (
+        "绑定码不正确。请核对后重新输入，或请管理员在监控台重新生成。",
+        "The enrolment code is wrong. Check it, or ask the admin for a new one.",
+    ),
+    "enrol_code_used": (
+        "该绑定码已被使用过（每个绑定码只能用一次）。请管理员为本座位重新生成绑定码。",
+        "That enrolment code was already used (each works once). Ask the admin for a new one.",
+    ),
+    "enrol_code_expired": (
+        "该绑定码已过期。请管理员为本座位重新生成绑定码。",
+        "That enrolment code has expired. Ask the admin for a new one.",
+    ),
+    "enrol_throttled": (
+        "绑定码错误次数过多，请稍后再试。",
+        "Too many wrong enrolment codes from here: wait before trying again.",
+    ),
+    "bad_enrolment": (
+        "绑定请求格式错误或签名不符。请使用 exam-client enrol 绑定。",
+        "The enrolment request is malformed or its proof does not match: use exam-client enrol.",
+    ),
+    "centre_not_set_up": (
+        "考点尚未完成设置（没有省中心公钥），暂不能绑定终端：请先运行 exam-sync setup 或导入考试包。",
+        "The centre is not set up yet (no central public key): run exam-sync setup or import "
+        "the package before enrolling terminals.",
+    ),
+    "no_such_seat": ("没有这个座位。", "No such seat."),
+    "no_tls": (
+        "本服务器以明文 HTTP 运行，没有证书。",
+        "This server runs plain HTTP: it has no certificate.",
+    ),
+    "no_such_enrolment": (
+        "没有这个终端绑定（或已撤销）。",
+        "No such enrolment (or already revoked).",
+    ),
+    "no_such_lock": ("没有这个登录锁定（或已解锁）。", "No such login lock (or already unlocked)."),
+    "bad_field": ("提交的数据有误：", "The data sent is wrong: "),
+    "not_found": ("没有这个页面或对象。", "No such page or item."),
+    "too_large": ("请求过大，已拒绝。", "The request is too large and was refused."),
     "bad_credentials": (
         "准考证号或身份证号不正确，请核对后重新输入。",
         "The ticket number or ID number is wrong; check both and try again.",
@@ -140,11 +198,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "no_photo": ("该考生没有登记照片。", "No photo is registered for this candidate."),
     # --- proctoring console (accounts, access, actions) ---
     "bad_login": ("用户名或密码不正确。", "The user name or password is wrong."),
-    "account_locked": (
-        "密码错误次数过多，账户已锁定，请到解锁时间后再试或联系考点管理员。",
-        "Too many wrong passwords: the account is locked. Try after the unlock time or ask the centre admin.",
+    "login_throttled": (
+        "登录失败次数过多，请稍后再试（时间见下）。如忘记密码，请联系考点管理员。",
+        "Too many failed logins from here: wait before trying again (see below). If you "
+        "forgot the password, ask the centre admin.",
     ),
     "weak_password": ("密码至少 8 位。", "A password needs at least 8 characters."),
+    "common_password": (
+        "密码太常见或太容易猜到，请换一个更长、不常见的密码（例如几个不相关的词加数字）。",
+        "That password is common or easy to guess: choose a longer, uncommon one (e.g. a "
+        "few unrelated words and a number).",
+    ),
     "bad_username": (
         "用户名只能用小写字母、数字、点、横线和下划线。",
         "A user name may use lower-case letters, digits, '.', '-' and '_' only.",

@@ -11,6 +11,8 @@ from exam_server.plans.models import ExamPlan, Paper, Pause, Sitting
 from exam_server.sittings.models import Answer, Attempt, CandidateResult
 from exam_server.sync.models import OutboxItem, SyncLink, SyncStatus
 from exam_server.system.models import ServerState
+from exam_server.terminals.models import EnrolmentCode, TerminalEnrolment
+from exam_server.throttle.models import LoginThrottle
 
 __all__ = [
     "Answer",
@@ -20,10 +22,12 @@ __all__ = [
     "CandidateResult",
     "Centre",
     "CheckIn",
+    "EnrolmentCode",
     "ChainHead",
     "Event",
     "ImportedPackage",
     "LoginSession",
+    "LoginThrottle",
     "ExamPlan",
     "Paper",
     "Pause",
@@ -35,6 +39,7 @@ __all__ = [
     "OutboxItem",
     "SyncLink",
     "SyncStatus",
+    "TerminalEnrolment",
     "TerminalGap",
     "User",
 ]

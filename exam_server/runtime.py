@@ -11,6 +11,7 @@ from exam_server.clock import Clock
 from exam_server.config import Config
 from exam_server.db import Database
 from exam_server.sittings.writer import AnswerWriter
+from exam_server.system.vault import KeyVault
 
 if TYPE_CHECKING:
     from exam_server.sittings.scheduler import SittingScheduler
@@ -22,6 +23,8 @@ class Runtime:
     db: Database
     clock: Clock
     writer: AnswerWriter
+    #: released keys at rest, sealed under the centre secret
+    vault: KeyVault
     scheduler: SittingScheduler | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 

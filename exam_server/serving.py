@@ -11,9 +11,11 @@ scheduler runs: ``exam-server scheduler``, started by :func:`run_workers`.
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -47,22 +49,70 @@ def tune_gc(cfg: Config) -> None:
         gc.set_threshold(cfg.GC_YOUNG_THRESHOLD, older, oldest)
 
 
-def serve_app(app: Any, cfg: Config, sock: socket.socket) -> None:
-    """Block serving ``app`` on ``sock`` in the configured concurrency mode."""
+INSECURE_MARK = "[明文HTTP 未加密 / INSECURE plain HTTP]"
+
+
+class _InsecureMark(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "_insecure_marked", False):
+            record.msg = f"{INSECURE_MARK} {record.msg}"
+            record._insecure_marked = True
+        return True
+
+
+def insecure_logging() -> None:
+    """Every log line of this process says that it serves plain HTTP."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.INFO)
+    for handler in root.handlers:
+        if not any(isinstance(f, _InsecureMark) for f in handler.filters):
+            handler.addFilter(_InsecureMark())
+
+
+def serve_app(
+    app: Any, cfg: Config, sock: socket.socket, *, ssl_context: ssl.SSLContext | None = None
+) -> None:
+    """Block serving ``app`` on ``sock`` in the configured concurrency mode, over TLS when
+    ``ssl_context`` is given."""
     tune_gc(cfg)
     if cfg.ASYNC_MODE == "gevent":
-        from gevent.pywsgi import WSGIServer
-
-        WSGIServer(sock, app, log=None).serve_forever()
+        kwargs: dict[str, Any] = {"ssl_context": ssl_context} if ssl_context else {}
+        _gevent_server_class()(sock, app, log=None, **kwargs).serve_forever()
         return
     # Threading mode: Werkzeug's threaded server, one thread per connection (what
     # Flask-SocketIO's own ``socketio.run`` uses), on our socket so the port can be shared.
     from werkzeug.serving import make_server
 
     server = make_server(
-        sock.getsockname()[0], sock.getsockname()[1], app, threaded=True, fd=sock.fileno()
+        sock.getsockname()[0],
+        sock.getsockname()[1],
+        app,
+        threaded=True,
+        fd=sock.fileno(),
+        ssl_context=ssl_context,
     )
     server.serve_forever()
+
+
+def _gevent_server_class() -> Any:
+    from gevent.pywsgi import WSGIServer
+
+    class CentreWSGIServer(WSGIServer):  # type: ignore[misc]
+        """gevent's WSGI server, except that a client failing the TLS handshake (a
+        browser that does not trust the centre CA yet, a terminal pinning another CA, a
+        port scan) is one warning line in the log, not a traceback on stderr."""
+
+        def wrap_socket_and_handle(self, client_socket: Any, address: Any) -> Any:
+            try:
+                return super().wrap_socket_and_handle(client_socket, address)
+            except (ssl.SSLError, OSError) as exc:
+                logging.getLogger("exam_server.serving").warning(
+                    "TLS connection from %s failed: %s", address[0] if address else "?", exc
+                )
+                return None
+
+    return CentreWSGIServer
 
 
 def run_workers(cfg: Config, host: str, port: int, workers: int, extra_args: list[str]) -> None:
@@ -78,6 +128,15 @@ def run_workers(cfg: Config, host: str, port: int, workers: int, extra_args: lis
             "多进程需要 Redis 消息队列 / several workers need a message queue: "
             "EXAM_MESSAGE_QUEUE=redis://127.0.0.1:6379/0"
         )
+    if not cfg.INSECURE_HTTP:
+        # The CA and the certificate exist before the workers start: N processes must not
+        # each make a CA of their own at the same instant.
+        from exam_server.tls import ensure_tls, now_utc
+
+        hosts = [h for h in cfg.TLS_HOSTS.split(",") if h.strip()]
+        if host not in ("0.0.0.0", "::", ""):
+            hosts.insert(0, host)
+        ensure_tls(cfg.DATA_DIR, centre=cfg.CENTRE_CODE, hosts=hosts, now=now_utc())
     env = {
         **os.environ,
         "EXAM_DATABASE_URL": cfg.DATABASE_URL,

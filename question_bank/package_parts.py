@@ -128,7 +128,11 @@ class CandidatePart(_Model):
     trade: str
     level: int = Field(ge=1, le=5)
     employer: str = ""
-    photo: str | None = Field(default=None, description="name of the photo part, if any")
+    photo: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9_.\-]{0,63}$",
+        description="name of the photo part (in this package's parts/), if any",
+    )
     seats: tuple[SeatingPart, ...] = Field(min_length=1)
 
 

@@ -2,16 +2,21 @@
 
 Papers are real: encrypted with ``question_bank.package`` under a per-paper data key
 wrapped under the sitting key derived from :data:`RELEASE_SECRET`, with the answer key
-sealed under :data:`END_SECRET`, exactly as a package carries them.
+sealed under :data:`END_SECRET`, exactly as a package carries them; each attempt carries
+central's signed binding of its paper (by :data:`CENTRAL_KEY`, whose public key servers in
+tests are given: ``tests.live.LiveServer``), and released keys are sealed under :data:`CENTRE_SECRET` as a
+server whose centre secret it is would seal them (servers in tests use it).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
 from exam_common.tickets import GENERATED
@@ -19,6 +24,8 @@ from exam_server.candidates.models import Candidate
 from exam_server.centres.models import Centre, Room, Seat
 from exam_server.plans.models import ExamPlan, Paper, Sitting
 from exam_server.sittings.models import Attempt
+from exam_server.system.vault import KeyVault
+from question_bank.bindings import PaperBinding, sign_binding
 from question_bank.catalogue import Subject
 from question_bank.items import Option
 from question_bank.package import (
@@ -26,12 +33,19 @@ from question_bank.package import (
     derive_sitting_key,
     encrypt_answer_key,
     encrypt_paper,
+    public_key_pem,
     wrap_data_key,
 )
 from question_bank.paper import Paper as ClearPaper
 from question_bank.paper import PaperQuestion, PaperSection
 from question_bank.scoring import ItemType, KeyedItem
 
+#: central's package key in tests: signs the papers' bindings
+CENTRAL_KEY = Ed25519PrivateKey.from_private_bytes(b"central-signing-key-for-tests-01")
+CENTRAL_PUBLIC_PEM = public_key_pem(CENTRAL_KEY.public_key()).decode()
+#: the centre secret of every server in tests (LiveServer writes it, apps are given it)
+CENTRE_SECRET = "tests-centre-secret-" + "5a" * 22
+VAULT = KeyVault(CENTRE_SECRET.encode())
 RELEASE_SECRET = bytes(range(16))
 END_SECRET = bytes(range(16, 32))
 DATA_KEY = bytes(range(32))
@@ -193,7 +207,11 @@ def make_world(
         ciphertext, wrapped, answer_key = sealed(sitting.code, sitting.subject)
         sitting.answer_key_blob = answer_key
         if key_released:
-            sitting.sitting_key = derive_sitting_key(RELEASE_SECRET, sitting.code)
+            sitting.sitting_key = VAULT.seal(
+                derive_sitting_key(RELEASE_SECRET, sitting.code),
+                sitting_code=sitting.code,
+                kind="sitting",
+            )
             sitting.sitting_key_at = s_start
         session.add(sitting)
         session.add(
@@ -228,11 +246,48 @@ def make_world(
         seat = next(s for s in room.seats if s.number == seat_no) if room.seats else None
         session.flush()
         for j, sitting in enumerate(sitting_objs):
-            attempt = Attempt(candidate=cand, sitting=sitting, paper=sitting.papers[0], seat=seat)
+            paper = sitting.papers[0]
+            attempt = Attempt(
+                candidate=cand,
+                sitting=sitting,
+                paper=paper,
+                seat=seat,
+                binding=bind(centre.code, sitting.code, paper, cand.ticket, room.code, seat_no),
+            )
             session.add(attempt)
             world.attempts[(n - 1, j)] = attempt
     session.flush()
     return world
+
+
+def bind(centre: str, sitting: str, paper: Paper, ticket: str, room: str, seat: int) -> str:
+    """Central's signed binding of ``paper`` to a candidate (what a package carries)."""
+    return sign_binding(
+        CENTRAL_KEY,
+        PaperBinding(
+            centre=centre,
+            sitting=sitting,
+            paper_id=paper.paper_ref,
+            variant=paper.variant,
+            sha256=hashlib.sha256(paper.ciphertext).hexdigest(),
+            ticket=ticket,
+            room=room,
+            seat=seat,
+        ),
+    )
+
+
+def rebind(world: World) -> None:
+    """Sign every attempt's binding again (after a test changed tickets or seats)."""
+    for attempt in world.attempts.values():
+        attempt.binding = bind(
+            world.centre.code,
+            attempt.sitting.code,
+            attempt.paper,
+            attempt.candidate.ticket,
+            attempt.seat.room.code,
+            attempt.seat.number,
+        )
 
 
 def seat_label(world: World, candidate_index: int) -> str:

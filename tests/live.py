@@ -1,7 +1,15 @@
-"""Real servers and real Socket.IO clients for integration tests."""
+"""Real servers and real Socket.IO clients for integration tests.
+
+A :class:`LiveServer` serves plain HTTP through the explicit ``--insecure-http`` flag
+unless it is asked for TLS (``tls=True``), with the tests' centre secret
+(:data:`tests.factories.CENTRE_SECRET`). Terminals are enrolled the real way (a one-time
+code, a proof signed with the terminal's own key) straight into the server's database,
+which is much cheaper than a round trip per terminal: :func:`enrol`.
+"""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import signal
@@ -13,9 +21,72 @@ from typing import Any
 
 import requests
 import socketio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
 from exam_client import protocol as p
+from exam_client.identity import TerminalIdentity, pinned_session
+from exam_common.durable import write_atomic
+from exam_common.pki import enrol_proof_message
 from tests.conftest import free_port
+from tests.factories import CENTRAL_KEY, CENTRAL_PUBLIC_PEM, CENTRE_SECRET
+
+#: the live servers of this process, by URL (terminals find their server's database here)
+SERVERS: dict[str, LiveServer] = {}
+
+
+def enrol(
+    db_url: str,
+    seat: str,
+    *,
+    server: str = "",
+    terminal_id: str | None = None,
+    ca_path: Path | None = None,
+    key: Ed25519PrivateKey | None = None,
+    central_key: Ed25519PublicKey | None = None,
+) -> TerminalIdentity:
+    """Enrol a new terminal at ``seat`` through the service (code, proof) in the server's
+    database, and return its identity as ``exam-client enrol`` would have saved it."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from exam_server.db import Database
+    from exam_server.terminals import service
+
+    key = key or Ed25519PrivateKey.generate()
+    terminal_id = terminal_id or f"T-{uuid.uuid4().hex[:16]}"
+    public = key.public_key().public_bytes_raw().hex()
+    now = datetime.now(UTC)
+    db = Database(db_url)
+    try:
+        with db.write() as session:
+            seats = service.seats_for(session, labels=[seat])
+            (code,) = service.issue_codes(session, now, seats, by="tests", valid=timedelta(hours=1))
+            proof = base64.b64encode(
+                key.sign(enrol_proof_message(code.code, terminal_id, public))
+            ).decode()
+            service.enrol(
+                session,
+                now,
+                code=code.code,
+                terminal_id=terminal_id,
+                public_key=public,
+                proof=proof,
+                address="tests",
+            )
+    finally:
+        db.dispose()
+    return TerminalIdentity(
+        terminal_id=terminal_id,
+        key=key,
+        server=server,
+        seat=seat,
+        centre="001",
+        central_key=central_key or CENTRAL_KEY.public_key(),
+        ca_path=ca_path,
+    )
 
 
 class LiveServer:
@@ -28,8 +99,14 @@ class LiveServer:
         *,
         extra_env: dict[str, str] | None = None,
         extra_args: list[str] | None = None,
+        tls: bool = False,
+        central_key: bool = True,
     ) -> None:
-        self.extra_args = extra_args or []
+        self.tls = tls
+        #: give the server the tests' central key (factories sign bindings with it);
+        #: False where a test sets a centre up with its own central (exam-sync setup)
+        self.central_key = central_key
+        self.extra_args = (extra_args or []) + ([] if tls else ["--insecure-http"])
         self.db_url = db_url
         self.data_dir = data_dir
         self.port = free_port()
@@ -39,10 +116,39 @@ class LiveServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_path(self) -> Path | None:
+        """The centre CA a terminal pins (TLS servers)."""
+        return self.data_dir / "tls" / "ca.pem" if self.tls else None
+
+    def http(self) -> requests.Session:
+        """requests that trust this server's CA only."""
+        return pinned_session(self.ca_path)
+
+    def enrol(self, seat: str, **kw: Any) -> TerminalIdentity:
+        """A terminal enrolled at ``seat``, pinning the central key this server has."""
+        central = None
+        pem = self.env.get("EXAM_CENTRAL_PUBLIC_KEY")
+        if pem and Path(pem).exists():
+            from question_bank.package import load_public_key
+
+            central = load_public_key(Path(pem).read_bytes())
+        return enrol(
+            self.db_url, seat, server=self.url, ca_path=self.ca_path, central_key=central, **kw
+        )
 
     def start(self, timeout: float = 30) -> LiveServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        secret = self.data_dir / "secret_key"
+        if not secret.exists():
+            write_atomic(secret, CENTRE_SECRET)  # durable: some tests cut the power
+        if self.central_key and "EXAM_CENTRAL_PUBLIC_KEY" not in self.env:
+            pem = self.data_dir / "tests-central.pub"
+            pem.write_text(CENTRAL_PUBLIC_PEM)
+            self.env["EXAM_CENTRAL_PUBLIC_KEY"] = str(pem)
+        SERVERS[self.url] = self
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
             [
@@ -69,9 +175,9 @@ class LiveServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if self.http().get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return self
-            except requests.RequestException:
+            except OSError:  # not up yet (or its CA not written yet): requests' errors too
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"server did not answer /healthz within {timeout}s:\n{self.log()}")
@@ -96,7 +202,9 @@ class LiveServer:
 
 
 class Terminal:
-    """A bare Socket.IO terminal speaking the protocol (no journal: that is the agent's job)."""
+    """A bare Socket.IO terminal speaking the protocol (no journal: that is the agent's
+    job). Enrolled at ``seat`` of the :class:`LiveServer` at ``url`` unless ``identity``
+    is given, or ``enrolled`` is False (a terminal the server must refuse)."""
 
     def __init__(
         self,
@@ -106,9 +214,16 @@ class Terminal:
         seat: str | None,
         protocol: int = p.PROTOCOL_VERSION,
         transports: tuple[str, ...] = ("websocket",),
+        identity: TerminalIdentity | None = None,
+        enrolled: bool = True,
     ) -> None:
         self.pushes: list[tuple[str, Any]] = []
-        self.sio = socketio.Client(reconnection=False)
+        server = SERVERS.get(url)
+        if identity is None and enrolled and seat and server is not None:
+            identity = server.enrol(seat, terminal_id=terminal_id)
+        self.identity = identity
+        session = pinned_session(server.ca_path if server else None)
+        self.sio = socketio.Client(reconnection=False, http_session=session)
         for event in ("sitting_started", "attempt_submitted", "paused", "resumed", "broadcast"):
             self.sio.on(event, self._recorder(event), namespace=p.NAMESPACE)
         self.sio.connect(
@@ -128,6 +243,13 @@ class Terminal:
         return reply
 
     def hello(self) -> dict[str, Any]:
+        """``challenge`` then ``hello`` with the proof (none without an identity)."""
+        challenge = self.call("challenge", {})
+        proof = (
+            self.identity.prove(base64.b64decode(challenge["challenge"]))
+            if self.identity is not None and challenge.get("ok")
+            else None
+        )
         return self.call(
             "hello",
             {
@@ -135,8 +257,12 @@ class Terminal:
                 "client": "tests",
                 "terminal_id": self.terminal_id,
                 "seat": self.seat,
+                "proof": proof,
             },
         )
+
+    def resume(self, attempt_id: int, token: str) -> dict[str, Any]:
+        return self.call("resume", {"attempt_id": attempt_id, "token": token})
 
     def login(self, ticket: str, id_number: str) -> dict[str, Any]:
         return self.call("login", {"ticket": ticket, "id_number": id_number})

@@ -169,5 +169,5 @@ def list_cmd(database: str | None) -> None:
                 .where(RoomAssignment.user_id == u.id)
             ).all()
             where = ", ".join(f"{c}" + (f"@{s}" if s else "") for c, s in rooms)
-            lock = f" 锁定至 locked until {u.locked_until:%H:%M:%S}Z" if u.locked_until else ""
-            click.echo(f"{u.username:16} {u.role.value:12} {u.display_name}{lock} {where}")
+            state = "" if u.active else " (停用 inactive)"
+            click.echo(f"{u.username:16} {u.role.value:12} {u.display_name}{state} {where}")

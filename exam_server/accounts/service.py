@@ -1,5 +1,6 @@
-"""Console accounts: argon2id passwords, lockout after repeated failures, login sessions,
-and which rooms an invigilator may see.
+"""Console accounts: argon2id passwords (common and guessable ones refused), login
+throttled per source and per user name at a source (never a lock that anyone could
+trigger), login sessions, and which rooms an invigilator may see.
 
 Service functions take the caller's session and ``now`` and only flush. Refusals raise
 :class:`AccountError` with a code from :mod:`exam_server.messages`.
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from exam_server.accounts.models import LoginSession, Role, RoomAssignment, User
 from exam_server.centres.models import Room
 from exam_server.eventlog import service as eventlog
+from exam_server.throttle import service as throttle
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified against when the user name is unknown, so a wrong name costs the same time as
@@ -28,11 +30,15 @@ _hasher = PasswordHasher()  # argon2id with the library's current recommended pa
 _DUMMY_HASH = _hasher.hash("not a password: timing equaliser")
 
 MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+#: zxcvbn's score (0-4) a password must reach: 3 is "safely unguessable" against an
+#: online attacker who is throttled, and refuses every common password and its variants
+MIN_STRENGTH = 3
 USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
 
 
 class AccountError(Exception):
-    """A refused login or account change. ``until`` is set for a locked account."""
+    """A refused login or account change. ``until``: when a throttled source may try again."""
 
     def __init__(self, code: str, detail: str = "", *, until: datetime | None = None) -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
@@ -42,22 +48,46 @@ class AccountError(Exception):
 
 
 @dataclass(frozen=True)
-class LockoutPolicy:
-    max_failures: int = 5
-    lockout: timedelta = timedelta(minutes=15)
+class LoginPolicy:
+    """Console login throttling: ``per_user`` failures of one user name from one source
+    address, or ``per_source`` failures of any names from it, make that pair (or that
+    source) wait ``wait``, doubling with each further failure up to ``max_wait``."""
+
+    per_user: int = 5
+    per_source: int = 20
+    wait: timedelta = timedelta(seconds=30)
+    max_wait: timedelta = timedelta(minutes=15)
+    window: timedelta = timedelta(minutes=30)
+
+    def user_policy(self) -> throttle.Policy:
+        return throttle.Policy(self.per_user, self.window, wait=self.wait, max_wait=self.max_wait)
+
+    def source_policy(self) -> throttle.Policy:
+        return throttle.Policy(self.per_source, self.window, wait=self.wait, max_wait=self.max_wait)
 
 
 # --- passwords ---------------------------------------------------------------------------
 
 
-def hash_password(password: str) -> str:
-    check_password_strength(password)
+def hash_password(password: str, user_inputs: tuple[str, ...] = ()) -> str:
+    check_password_strength(password, user_inputs)
     return _hasher.hash(password)
 
 
-def check_password_strength(password: str) -> None:
+def check_password_strength(password: str, user_inputs: tuple[str, ...] = ()) -> None:
+    """Refuse short passwords and guessable ones: zxcvbn (Dropbox's estimator, with its
+    lists of common passwords, words and names) must score at least :data:`MIN_STRENGTH`,
+    the user's own name and display name counting as known words."""
     if len(password) < MIN_PASSWORD:
         raise AccountError("weak_password", f"at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise AccountError("weak_password", f"at most {MAX_PASSWORD} characters")
+    from zxcvbn import zxcvbn
+
+    verdict = zxcvbn(password[:100], user_inputs=[u for u in user_inputs if u])
+    if verdict["score"] < MIN_STRENGTH:
+        hint = verdict["feedback"].get("warning") or "too easy to guess"
+        raise AccountError("common_password", hint)
 
 
 def _verify(stored: str, password: str) -> bool:
@@ -89,8 +119,7 @@ def create_user(
         username=username,
         display_name=display_name.strip() or username,
         role=role,
-        password_hash=hash_password(password),
-        failed_logins=0,
+        password_hash=hash_password(password, (username, display_name)),
         active=True,
     )
     session.add(user)
@@ -113,10 +142,9 @@ def get_user(session: Session, username: str) -> User:
 
 
 def set_password(session: Session, now: datetime, user: User, password: str, *, by: str) -> None:
-    """New password; unlocks the account and ends every session it had."""
-    user.password_hash = hash_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
+    """New password; forgets the name's failed logins and ends every session it had."""
+    user.password_hash = hash_password(password, (user.username, user.display_name))
+    throttle.clear(session, "console_user", f"{user.username}@")
     end_sessions(session, now, user.id)
     session.flush()
     eventlog.append(
@@ -125,8 +153,8 @@ def set_password(session: Session, now: datetime, user: User, password: str, *, 
 
 
 def unlock(session: Session, now: datetime, user: User, *, by: str) -> None:
-    user.failed_logins = 0
-    user.locked_until = None
+    """Forget the failed logins of this user name, from every source."""
+    throttle.clear(session, "console_user", f"{user.username}@")
     session.flush()
     eventlog.append(
         session, at=now, actor=by, kind="user.unlocked", data={"username": user.username}
@@ -187,7 +215,7 @@ def may_watch_room(session: Session, user: User, sitting_id: int, room_id: int) 
     return False
 
 
-# --- login and lockout -------------------------------------------------------------------
+# --- login and throttling ----------------------------------------------------------------
 
 
 def authenticate(
@@ -196,16 +224,38 @@ def authenticate(
     username: str,
     password: str,
     *,
-    policy: LockoutPolicy,
+    policy: LoginPolicy,
     address: str = "",
 ) -> User:
-    """Check a user name and password. ``policy.max_failures`` wrong passwords in a row
-    lock the account for ``policy.lockout``; a locked account is refused (with its unlock
-    time) even with the right password. Every outcome goes to the event log."""
+    """Check a user name and password from ``address``.
+
+    A source that failed too often, or a user name that failed too often from this
+    source, must wait (:class:`AccountError` ``login_throttled`` with ``until``) before
+    the password is even looked at. The counting never asks whether the name exists, and
+    an unknown name is checked against a dummy argon2 hash, so neither the refusals nor
+    their timing tell which names exist; and since a name is counted per source, nobody
+    elsewhere on the LAN can keep the chief examiner out. Every outcome is logged."""
     name = username.strip().lower()[:64]
-    user = session.scalar(select(User).where(User.username == name).with_for_update())
-    if user is None or not user.active:
-        _verify(_DUMMY_HASH, password)
+    password = password[:MAX_PASSWORD]  # argon2 of megabytes is a denial of service
+    source = address or "?"
+    user_key = f"{name}@{source}"
+    try:
+        throttle.check(session, now, "console_source", source)
+        throttle.check(session, now, "console_user", user_key)
+    except throttle.Throttled as exc:
+        eventlog.append(
+            session,
+            at=now,
+            actor=f"console:{name or '?'}",
+            kind="user.login_throttled",
+            data={"username": name, "address": address, "scope": exc.scope},
+        )
+        raise AccountError("login_throttled", until=exc.until) from None
+    user = session.scalar(select(User).where(User.username == name))
+    ok = _verify(user.password_hash if user is not None else _DUMMY_HASH, password)
+    if user is None or not user.active or not ok:
+        by_user = throttle.fail(session, now, "console_user", user_key, policy.user_policy())
+        by_source = throttle.fail(session, now, "console_source", source, policy.source_policy())
         eventlog.append(
             session,
             at=now,
@@ -213,44 +263,16 @@ def authenticate(
             kind="user.login_failed",
             data={
                 "username": name,
-                "why": "unknown" if user is None else "inactive",
+                "why": "unknown" if user is None else "inactive" if not user.active else "password",
                 "address": address,
+                "failures": by_user.failures,
+                "source_failures": by_source.failures,
             },
         )
         raise AccountError("bad_login")
-    if user.locked_until is not None and now < user.locked_until:
-        eventlog.append(
-            session,
-            at=now,
-            actor=user.username,
-            kind="user.login_refused",
-            data={"why": "locked", "until": user.locked_until.isoformat(), "address": address},
-        )
-        raise AccountError("account_locked", until=user.locked_until)
-    if not _verify(user.password_hash, password):
-        if user.locked_until is not None:  # an old lock ran out: start counting afresh
-            user.locked_until, user.failed_logins = None, 0
-        user.failed_logins += 1
-        locked = user.failed_logins >= policy.max_failures
-        if locked:
-            user.locked_until = now + policy.lockout
-            end_sessions(session, now, user.id)
-        session.flush()
-        eventlog.append(
-            session,
-            at=now,
-            actor=user.username,
-            kind="user.locked" if locked else "user.login_failed",
-            data={"failures": user.failed_logins, "address": address}
-            | ({"until": user.locked_until.isoformat()} if locked and user.locked_until else {}),
-        )
-        if locked:
-            raise AccountError("account_locked", until=user.locked_until)
-        raise AccountError("bad_login")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    user.failed_logins = 0
-    user.locked_until = None
+    throttle.succeeded(session, "console_user", user_key)
     session.flush()
     return user
 
@@ -314,7 +336,7 @@ def resolve_session(
     if now >= row.expires_at or now - row.last_seen_at >= idle:
         return None
     user = row.user
-    if not user.active or (user.locked_until is not None and now < user.locked_until):
+    if not user.active:
         return None
     return SessionUser(
         user.id,

@@ -10,9 +10,43 @@ TEXT: dict[str, tuple[str, str]] = {
     "app": ("考场监控台", "Proctoring console"),
     "login": ("登录", "Log in"),
     "logout": ("退出", "Log out"),
+    "insecure_http": (
+        "警告：本服务器以明文 HTTP 运行（--insecure-http），通信未加密，仅供演示和测试",
+        "WARNING: this server runs plain HTTP (--insecure-http): nothing is encrypted; "
+        "for the demo and tests only",
+    ),
+    "terminals": ("终端绑定", "Terminals"),
+    "terminals_intro": (
+        "每台考试终端须绑定到一个座位：点“生成绑定码”，在终端上运行 exam-client enrol，"
+        "输入绑定码和考点 CA 指纹。绑定码只能用一次。",
+        "Each exam PC is enrolled to one seat: make a code, then run exam-client enrol on "
+        "the PC with the code and the centre CA's fingerprint. A code works once.",
+    ),
+    "ca_fingerprint": ("考点 CA 指纹", "Centre CA fingerprint"),
+    "no_tls_yet": (
+        "（服务器以明文 HTTP 运行，没有证书）",
+        "(the server runs plain HTTP: no certificate)",
+    ),
+    "enrolled_terminal": ("已绑定终端", "Enrolled terminal"),
+    "not_enrolled": ("未绑定", "Not enrolled"),
+    "enrolled_at": ("绑定时间", "Enrolled"),
+    "a_make_code": ("生成绑定码", "Make a code"),
+    "a_revoke": ("撤销绑定", "Revoke"),
+    "code_for": (
+        "座位 {s} 的绑定码（{t} 前有效，只显示一次）",
+        "Code for seat {s} (valid until {t}; shown once)",
+    ),
+    "login_locks": ("登录锁定", "Login locks"),
+    "lock_ticket": ("准考证登录错误过多", "Too many wrong ID numbers for a ticket"),
+    "lock_terminal": ("终端登录错误过多", "Too many wrong logins at a terminal"),
+    "lock_hint": (
+        "核对考生身份（证件和照片）后解锁。",
+        "Check the candidate in person (documents, photo), then unlock.",
+    ),
+    "a_unlock": ("解锁", "Unlock"),
     "username": ("用户名", "User name"),
     "password": ("密码", "Password"),
-    "locked_until": ("账户已锁定，解锁时间：{t}", "Account locked until {t}"),
+    "retry_at": ("请于 {t} 之后再试。", "Try again after {t}."),
     "home": ("首页", "Home"),
     "sittings": ("考试场次", "Sittings"),
     "sitting": ("场次", "Sitting"),

@@ -33,9 +33,14 @@ def _flag(name: str, default: str) -> bool:
 
 @dataclass
 class ConsoleSettings:
-    #: failed logins in a row before the account locks
+    #: failed logins of one user name from one address before that pair must wait
+    #: (counted the same whether the name exists or not; nothing ever locks)
     MAX_FAILURES: int = field(default_factory=lambda: _int("MAX_FAILURES", "5"))
-    #: how long a locked account stays locked (seconds)
+    #: failed logins of any names from one address before that address must wait
+    SOURCE_MAX_FAILURES: int = field(default_factory=lambda: _int("SOURCE_MAX_FAILURES", "20"))
+    #: the first wait past a limit (seconds); it doubles with each further failure
+    THROTTLE_S: int = field(default_factory=lambda: _int("THROTTLE_S", "30"))
+    #: the longest wait (seconds)
     LOCKOUT_S: int = field(default_factory=lambda: _int("LOCKOUT_S", "900"))
     #: a login lasts at most this long, whatever happens (seconds; a working day)
     SESSION_MAX_S: int = field(default_factory=lambda: _int("SESSION_MAX_S", str(10 * 3600)))

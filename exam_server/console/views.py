@@ -32,7 +32,7 @@ from exam_client import protocol as p
 from exam_server.accounts import service as accounts
 from exam_server.accounts.models import Role, User
 from exam_server.centres.models import Room
-from exam_server.console import service, tiles
+from exam_server.console import bodies, service, tiles
 from exam_server.console.access import (
     TOKEN,
     current_user,
@@ -51,6 +51,7 @@ from exam_server.runtime import runtime
 from exam_server.sittings.engine import RuleError
 from exam_server.sittings.namespace import attempt_room, sitting_room
 from exam_server.sittings.service import ServiceError
+from exam_server.throttle import service as throttle
 from seating.model import CHINA_TZ
 
 bp = Blueprint(
@@ -73,7 +74,12 @@ def local_time(value: datetime | None, fmt: str = "%H:%M") -> str:
 @bp.context_processor
 def _globals() -> dict[str, Any]:
     lg = lang()
-    return {"t": lambda key, **kw: t(key, lg, **kw), "lang": lg, "user": current_user()}
+    return {
+        "t": lambda key, **kw: t(key, lg, **kw),
+        "lang": lg,
+        "user": current_user(),
+        "insecure": runtime().config.INSECURE_HTTP,
+    }
 
 
 # --- login -----------------------------------------------------------------------------
@@ -94,7 +100,12 @@ def login() -> ResponseReturnValue:
                     now,
                     request.form.get("username", ""),
                     request.form.get("password", ""),
-                    policy=accounts.LockoutPolicy(cfg.MAX_FAILURES, _seconds(cfg.LOCKOUT_S)),
+                    policy=accounts.LoginPolicy(
+                        per_user=cfg.MAX_FAILURES,
+                        per_source=cfg.SOURCE_MAX_FAILURES,
+                        wait=_seconds(cfg.THROTTLE_S),
+                        max_wait=_seconds(cfg.LOCKOUT_S),
+                    ),
                     address=request.remote_addr or "",
                 )
                 token = accounts.start_session(
@@ -109,8 +120,9 @@ def login() -> ResponseReturnValue:
         if refused is not None:
             error = message(refused.code, lang())
             if refused.until is not None:
-                error += " " + t("locked_until", lang(), t=local_time(refused.until, "%H:%M:%S"))
-            return render_template("console/login.html", error=error), 401
+                error += " " + t("retry_at", lang(), t=local_time(refused.until, "%H:%M:%S"))
+            status = 429 if refused.code == "login_throttled" else 401
+            return render_template("console/login.html", error=error), status
         chosen = session.get("lang")
         session.clear()  # a fresh session at login: no fixation
         session[TOKEN] = token
@@ -186,7 +198,7 @@ def home() -> ResponseReturnValue:
         return render_template("console/home.html", entries=entries, now=now)
 
 
-@bp.get("/sittings/<int:sitting_id>/rooms/<int:room_id>")
+@bp.get("/sittings/<id:sitting_id>/rooms/<id:room_id>")
 @login_required(*EXAMINERS)
 def room_page(sitting_id: int, room_id: int) -> ResponseReturnValue:
     user = current_user()
@@ -224,7 +236,7 @@ def _alert_settings(sitting: Sitting) -> dict[str, int]:
     }
 
 
-@bp.get("/sittings/<int:sitting_id>")
+@bp.get("/sittings/<id:sitting_id>")
 @login_required(Role.CHIEF, Role.ADMIN)
 def centre_page(sitting_id: int) -> ResponseReturnValue:
     rt = runtime()
@@ -271,7 +283,7 @@ def _node_modules() -> Path:
 # --- JSON reads ------------------------------------------------------------------------
 
 
-@bp.get("/api/sittings/<int:sitting_id>/rooms/<int:room_id>")
+@bp.get("/api/sittings/<id:sitting_id>/rooms/<id:room_id>")
 @login_required(*EXAMINERS)
 def room_snapshot(sitting_id: int, room_id: int) -> ResponseReturnValue:
     user = current_user()
@@ -297,10 +309,20 @@ def snapshot(sitting_id: int, room_id: int) -> dict[str, Any]:
             "room_paused": service.open_pause(db, sitting_id, room_id) is not None,
             "tiles": tiles.tiles(db, now, sitting_id, room_id=room_id),
             "presence": current_app.extensions["console_hub"].presence(room.code),
+            "locks": [
+                {
+                    "id": row.id,
+                    "scope": row.scope,
+                    "label": row.label,
+                    "failures": row.failures,
+                    "locked_at": row.locked_at.isoformat() if row.locked_at else None,
+                }
+                for row in throttle.locks_in_room(db, room_id)
+            ],
         }
 
 
-@bp.get("/api/sittings/<int:sitting_id>/overview")
+@bp.get("/api/sittings/<id:sitting_id>/overview")
 @login_required(Role.CHIEF, Role.ADMIN)
 def overview(sitting_id: int) -> ResponseReturnValue:
     return jsonify(centre_overview(sitting_id))
@@ -332,7 +354,7 @@ def centre_overview(sitting_id: int) -> dict[str, Any]:
         }
 
 
-@bp.get("/api/sittings/<int:sitting_id>/progress")
+@bp.get("/api/sittings/<id:sitting_id>/progress")
 @login_required(Role.CHIEF, Role.ADMIN)
 def progress(sitting_id: int) -> ResponseReturnValue:
     rt = runtime()
@@ -343,7 +365,7 @@ def progress(sitting_id: int) -> ResponseReturnValue:
         return jsonify(tiles.progress_series(db, rt.clock.now(), sitting))
 
 
-@bp.get("/photos/<int:attempt_id>")
+@bp.get("/photos/<id:attempt_id>")
 @login_required(*EXAMINERS)
 def photo(attempt_id: int) -> ResponseReturnValue:
     rt = runtime()
@@ -366,7 +388,7 @@ def photo(attempt_id: int) -> ResponseReturnValue:
     return resp
 
 
-@bp.get("/sittings/<int:sitting_id>/rooms/<int:room_id>/record.pdf")
+@bp.get("/sittings/<id:sitting_id>/rooms/<id:room_id>/record.pdf")
 @login_required(*EXAMINERS)
 def room_record(sitting_id: int, room_id: int) -> ResponseReturnValue:
     user = current_user()
@@ -397,9 +419,20 @@ def room_record(sitting_id: int, room_id: int) -> ResponseReturnValue:
 # --- actions ---------------------------------------------------------------------------
 
 
-def _form() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    return data if isinstance(data, dict) else request.form.to_dict()
+ACTION_BODIES: dict[str, type[bodies.Body]] = {
+    "checkin": bodies.CheckInBody,
+    "extra": bodies.ExtraBody,
+}
+
+
+def _bad_field(exc: bodies.BadField) -> ResponseReturnValue:
+    body = {
+        "ok": False,
+        "code": exc.code,
+        "field": exc.field,
+        "message": f"{message(exc.code, lang())} {exc.field}: {exc.problem}",
+    }
+    return jsonify(body), 400
 
 
 def _int(value: Any, code: str = "bad_number") -> int:
@@ -500,7 +533,7 @@ def _submit(db: Any, now: datetime, attempt: Any, form: dict[str, Any], by: str)
     }
 
 
-@bp.post("/api/attempts/<int:attempt_id>/<action>")
+@bp.post("/api/attempts/<id:attempt_id>/<action>")
 @login_required(*EXAMINERS)
 def act_on_attempt(attempt_id: int, action: str) -> ResponseReturnValue:
     user = current_user()
@@ -509,7 +542,10 @@ def act_on_attempt(attempt_id: int, action: str) -> ResponseReturnValue:
     if handler is None:
         return refusal("unknown_action", 404)
     rt = runtime()
-    form = _form()
+    try:
+        form = bodies.parse(ACTION_BODIES.get(action, bodies.ReasonBody)).model_dump()
+    except bodies.BadField as exc:
+        return _bad_field(exc)
     try:
         with rt.db.write() as db:
             now = rt.clock.now()
@@ -535,7 +571,7 @@ def _after(rt: Any, sitting_id: int, attempt_ids: list[int], result: dict[str, A
     hub().touch(attempt_ids, (sitting_id,))
 
 
-@bp.post("/api/gaps/<int:gap_id>/<decision>")
+@bp.post("/api/gaps/<id:gap_id>/<decision>")
 @login_required(*EXAMINERS)
 def decide_gap(gap_id: int, decision: str) -> ResponseReturnValue:
     user = current_user()
@@ -543,7 +579,11 @@ def decide_gap(gap_id: int, decision: str) -> ResponseReturnValue:
     if decision not in ("accept", "dismiss"):
         return refusal("unknown_action", 404)
     rt = runtime()
-    form = _form()
+    model = bodies.AcceptGapBody if decision == "accept" else bodies.ReasonBody
+    try:
+        form = bodies.parse(model).model_dump()
+    except bodies.BadField as exc:
+        return _bad_field(exc)
     try:
         with rt.db.write() as db:
             now = rt.clock.now()
@@ -582,7 +622,7 @@ def decide_gap(gap_id: int, decision: str) -> ResponseReturnValue:
     return jsonify({"ok": True, "credited_s": outcome.gap.credited_s})
 
 
-@bp.post("/api/sittings/<int:sitting_id>/rooms/<int:room_id>/<action>")
+@bp.post("/api/sittings/<id:sitting_id>/rooms/<id:room_id>/<action>")
 @login_required(*EXAMINERS)
 def act_on_room(sitting_id: int, room_id: int, action: str) -> ResponseReturnValue:
     user = current_user()
@@ -592,7 +632,7 @@ def act_on_room(sitting_id: int, room_id: int, action: str) -> ResponseReturnVal
     return _scope_action(sitting_id, room_id, action, user.username)
 
 
-@bp.post("/api/sittings/<int:sitting_id>/<action>")
+@bp.post("/api/sittings/<id:sitting_id>/<action>")
 @login_required(Role.CHIEF)
 def act_on_centre(sitting_id: int, action: str) -> ResponseReturnValue:
     user = current_user()
@@ -606,7 +646,13 @@ def _scope_action(
     if action not in ("pause", "resume", "broadcast"):
         return refusal("unknown_action", 404)
     rt = runtime()
-    form = _form()
+    model = {"broadcast": bodies.BroadcastBody, "resume": bodies.NoBody}.get(
+        action, bodies.ReasonBody
+    )
+    try:
+        form = bodies.parse(model).model_dump()
+    except bodies.BadField as exc:
+        return _bad_field(exc)
     try:
         with rt.db.write() as db:
             now = rt.clock.now()

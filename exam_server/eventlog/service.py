@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,42 +11,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from exam_common.chain import GENESIS, entry_hash
 from exam_server.eventlog.models import ChainHead, Event
 
-GENESIS = "0" * 64
-
-
-def entry_hash(
-    prev_hash: str,
-    *,
-    seq: int,
-    at: datetime,
-    actor: str,
-    kind: str,
-    sitting_id: int | None,
-    room_id: int | None,
-    attempt_id: int | None,
-    data: dict[str, Any],
-    reason: str,
-) -> str:
-    body = json.dumps(
-        {
-            "seq": seq,
-            "at": at.isoformat(timespec="microseconds"),
-            "actor": actor,
-            "kind": kind,
-            "sitting_id": sitting_id,
-            "room_id": room_id,
-            "attempt_id": attempt_id,
-            "data": data,
-            "reason": reason,
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-        default=str,
-    )
-    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+__all__ = ["GENESIS", "entry_hash"]
 
 
 def append(
@@ -181,3 +148,30 @@ def verify_chain(session: Session) -> ChainReport:
     if head is not None and (head.seq != count or head.hash != prev):
         return ChainReport(False, count, prev, count + 1, "entries after the last one were removed")
     return ChainReport(True, count, prev)
+
+
+@dataclass(frozen=True)
+class HeadProblem:
+    seq: int
+    problem: str
+
+
+def check_heads(session: Session, heads: list[tuple[int, str]]) -> list[HeadProblem]:
+    """The local log against heads seen outside the centre (central's, or a copy kept
+    apart): every head must be an entry of this log with that very hash. A head beyond
+    the log's end means the log was truncated; a head whose entry hashes otherwise means
+    the log was rewritten at or before it (even if every hash was recomputed)."""
+    problems = []
+    last = session.scalar(select(Event.seq).order_by(Event.seq.desc()).limit(1)) or 0
+    for seq, digest in sorted(set(heads)):
+        if seq == 0:
+            continue
+        if seq > last:
+            problems.append(HeadProblem(seq, f"the log ends at entry {last}: it was truncated"))
+            continue
+        stored = session.scalar(select(Event.hash).where(Event.seq == seq))
+        if stored != digest:
+            problems.append(
+                HeadProblem(seq, "the entry differs from the head seen: the log was rewritten")
+            )
+    return problems

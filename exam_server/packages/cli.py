@@ -27,7 +27,7 @@ def import_file(cfg: Config, db: Database, path: Path, *, by: str) -> ImportRepo
         key = load_public_key(Path(cfg.CENTRAL_PUBLIC_KEY).read_bytes())
         opened = open_package(Path(path).read_bytes(), key, cfg.CENTRE_CODE)
         with db.write() as session:
-            return import_package(session, SystemClock().now(), opened, by=by)
+            return import_package(session, SystemClock().now(), opened, by=by, central_key=key)
     except (PackageError, PartsError, ServiceError, OSError, ValueError) as exc:
         raise click.ClickException(
             f"考试包未导入，未写入任何数据 / package not imported, nothing written: {exc}"

@@ -28,7 +28,7 @@ def release_sitting_key(rt: Runtime, sitting_id: int, release_secret: bytes, *, 
         sitting = session.get(Sitting, sitting_id)
         if sitting is None:
             raise LookupError(f"no sitting {sitting_id}")
-        enter_sitting_key(session, rt.clock.now(), sitting, release_secret, by=by)
+        enter_sitting_key(session, rt.clock.now(), sitting, release_secret, by=by, vault=rt.vault)
     announce_start(rt, sitting_id)
     if rt.scheduler is not None:
         rt.scheduler.sitting_changed(sitting_id)
@@ -41,8 +41,8 @@ def release_end_key(rt: Runtime, sitting_id: int, end_secret: bytes, *, by: str)
         if sitting is None:
             raise LookupError(f"no sitting {sitting_id}")
         now = rt.clock.now()
-        enter_end_key(session, now, sitting, end_secret, by=by)
-        return score_sitting(session, now, sitting)
+        enter_end_key(session, now, sitting, end_secret, by=by, vault=rt.vault)
+        return score_sitting(session, now, sitting, rt.vault)
 
 
 def release_from_escrow(rt: Runtime, sitting_id: int) -> None:

@@ -10,9 +10,12 @@ all or nothing.
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,9 +23,12 @@ from exam_server.candidates.models import Candidate
 from exam_server.centres.models import Centre, Room, Seat
 from exam_server.eventlog import service as eventlog
 from exam_server.packages.models import ImportedPackage
+from exam_server.plans.keys import end_key, sitting_key
 from exam_server.plans.models import ExamPlan, Paper, Sitting
 from exam_server.sittings.models import Attempt
 from exam_server.sittings.service import ServiceError, end_key_wait
+from exam_server.system.vault import KeyVault
+from question_bank.bindings import BindingError, PaperBinding, read_binding
 from question_bank.package import (
     OpenedPackage,
     decrypt_answer_key,
@@ -31,6 +37,9 @@ from question_bank.package import (
     unwrap_data_key,
 )
 from question_bank.package_parts import read_centre_parts
+
+BINDINGS_PART = "bindings.json"
+PHOTO_TYPES = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG"}
 
 
 @dataclass(frozen=True)
@@ -43,8 +52,72 @@ class ImportReport:
     rooms: int
 
 
+def _bindings(
+    package: OpenedPackage, central_key: Ed25519PublicKey
+) -> dict[tuple[str, str], tuple[str, PaperBinding]]:
+    """(sitting code, ticket) -> central's signed binding, each verified with central's
+    key and checked against the package's own paper (hash, variant) before anything is
+    written: what the terminal will check, the centre checks first."""
+    if BINDINGS_PART not in package.data_part_names():
+        raise ServiceError(
+            "package_invalid",
+            "考试包没有试卷签名（parts/bindings.json），终端无法验证试卷：请向省中心获取新版考试包",
+        )
+    try:
+        doc = json.loads(package.data_part(BINDINGS_PART))
+        signed = [str(x) for x in doc["bindings"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ServiceError("package_invalid", f"试卷签名部件格式错误：{exc!r}") from None
+    out: dict[tuple[str, str], tuple[str, PaperBinding]] = {}
+    centre = package.manifest.centre_code
+    for text in signed:
+        try:
+            b = read_binding(text, central_key)
+            ciphertext = package.paper_ciphertext(b.paper_id)
+            entry = package.paper_entry(b.paper_id)
+        except (BindingError, KeyError) as exc:
+            raise ServiceError("package_invalid", f"试卷签名无效：{exc}") from None
+        if (
+            b.centre != centre
+            or package.sitting_of(b.paper_id).sitting_code != b.sitting
+            or entry.variant != b.variant
+            or hashlib.sha256(ciphertext).hexdigest() != b.sha256
+        ):
+            raise ServiceError(
+                "package_invalid", f"试卷签名与考试包中的试卷不符：{b.sitting} {b.ticket}"
+            )
+        out[(b.sitting, b.ticket)] = (text, b)
+    return out
+
+
+def _photo(package: OpenedPackage, name: str, ticket: str) -> bytes:
+    """A candidate's photo: a part of this package, and a JPEG or PNG image."""
+    if name not in package.data_part_names():
+        raise ServiceError(
+            "package_invalid", f"考生 {ticket} 的照片 {name} 不在考试包中 (photo part missing)"
+        )
+    data = package.data_part(name)
+    kind = next((k for magic, k in PHOTO_TYPES.items() if data.startswith(magic)), None)
+    try:
+        from PIL import Image
+
+        if kind is None:
+            raise ValueError("not JPEG or PNG")
+        Image.open(io.BytesIO(data)).verify()
+    except Exception as exc:  # Pillow raises many kinds for a file that is not an image
+        raise ServiceError(
+            "package_invalid", f"考生 {ticket} 的照片 {name} 不是 JPEG/PNG 图片 ({exc})"
+        ) from None
+    return data
+
+
 def import_package(
-    session: Session, now: datetime, package: OpenedPackage, *, by: str
+    session: Session,
+    now: datetime,
+    package: OpenedPackage,
+    *,
+    by: str,
+    central_key: Ed25519PublicKey,
 ) -> ImportReport:
     """Import a verified package (flushes; the caller commits or rolls back)."""
     manifest = package.manifest
@@ -60,6 +133,7 @@ def import_package(
             )
         return ImportReport(manifest.package_id, True, 0, 0, 0, 0)
     parts = read_centre_parts({n: package.data_part(n) for n in package.data_part_names()})
+    bindings = _bindings(package, central_key)
     codes = [s.code for s in parts.sittings]
     in_manifest = {s.sitting_code for s in manifest.sittings}
     if set(codes) != in_manifest:
@@ -155,7 +229,7 @@ def import_package(
                 trade=cp.trade,
                 level=cp.level,
                 employer=cp.employer,
-                photo=package.data_part(cp.photo) if cp.photo else None,
+                photo=_photo(package, cp.photo, cp.ticket) if cp.photo else None,
             )
             session.add(cand)
             count += 1
@@ -166,12 +240,24 @@ def import_package(
                     "package_invalid",
                     f"考生 {cp.ticket}: 场次 {s.sitting} 没有第 {s.variant} 套试卷",
                 )
+            found = bindings.get((s.sitting, cp.ticket))
+            if found is None:
+                raise ServiceError(
+                    "package_invalid", f"考生 {cp.ticket} 在场次 {s.sitting} 的试卷没有省中心签名"
+                )
+            binding, bound = found
+            if (bound.room, bound.seat, bound.variant) != (s.room, s.seat, s.variant):
+                raise ServiceError(
+                    "package_invalid",
+                    f"考生 {cp.ticket} 在场次 {s.sitting} 的试卷签名与座位表不符",
+                )
             session.add(
                 Attempt(
                     candidate=cand,
                     sitting=sittings[s.sitting],
                     paper=seat_paper,
                     seat=seats[(s.room, s.seat)],
+                    binding=binding,
                 )
             )
     session.add(
@@ -202,18 +288,25 @@ def import_package(
 
 
 def enter_sitting_key(
-    session: Session, now: datetime, sitting: Sitting, release_secret: bytes, *, by: str
+    session: Session,
+    now: datetime,
+    sitting: Sitting,
+    release_secret: bytes,
+    *,
+    by: str,
+    vault: KeyVault,
 ) -> None:
-    """Store a sitting's key (fetched from central, or typed as an offline code), after
-    checking it opens every paper of the sitting. Refused before the start."""
+    """Store a sitting's key (fetched from central, or typed as an offline code), sealed
+    under the centre secret, after checking it opens every paper of the sitting. Refused
+    before the start."""
     if now < sitting.start:
         raise ServiceError("key_too_early", f"场次 {sitting.code} 尚未开考，不能录入试卷密钥")
     key = derive_sitting_key(release_secret, sitting.code)
     for paper in sitting.papers:
         unwrap_data_key(paper.wrapped_key, key)  # raises WrongKeyError
-    if sitting.sitting_key == key:
+    if sitting.sitting_key is not None and sitting_key(sitting, now, vault) == key:
         return
-    sitting.sitting_key = key
+    sitting.sitting_key = vault.seal(key, sitting_code=sitting.code, kind="sitting")
     sitting.sitting_key_at = now
     session.flush()
     eventlog.append(session, at=now, actor=by, kind="sitting.key_entered", sitting_id=sitting.id)
@@ -221,18 +314,25 @@ def enter_sitting_key(
 
 
 def enter_end_key(
-    session: Session, now: datetime, sitting: Sitting, end_secret: bytes, *, by: str
+    session: Session,
+    now: datetime,
+    sitting: Sitting,
+    end_secret: bytes,
+    *,
+    by: str,
+    vault: KeyVault,
 ) -> None:
-    """Store the end key after checking it opens the answer key. Refused before the end."""
+    """Store the end key, sealed under the centre secret, after checking it opens the
+    answer key. Refused before the end."""
     if now < sitting.end:
         raise ServiceError("key_too_early", f"场次 {sitting.code} 尚未结束，不能录入答案密钥")
     if sitting.answer_key_blob is None:
         raise ServiceError("package_invalid", f"场次 {sitting.code} 没有答案数据")
     key = derive_end_key(end_secret, sitting.code)
     decrypt_answer_key(sitting.answer_key_blob, key)  # raises WrongKeyError
-    if sitting.end_key == key:
+    if sitting.end_key is not None and end_key(sitting, vault) == key:
         return
-    sitting.end_key = key
+    sitting.end_key = vault.seal(key, sitting_code=sitting.code, kind="end")
     session.flush()
     eventlog.append(
         session, at=now, actor=by, kind="sitting.end_key_entered", sitting_id=sitting.id

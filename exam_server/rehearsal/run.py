@@ -24,11 +24,13 @@ from typing import Any
 import requests
 from sqlalchemy import func, select
 
+from exam_client.identity import pinned_session
 from exam_server.config import Config
 from exam_server.db import Database
 from exam_server.migrate import upgrade
 from exam_server.rehearsal.seed import seed_rehearsal
 from exam_server.sittings.models import Attempt, CandidateResult
+from exam_server.tls import tls_files
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,13 @@ def rehearse(cfg: Config, candidates: int, minutes: float, *, echo: Any = print)
     upgrade(db)
     port = _free_port()
     secrets = folder / "secrets.json"
-    env = {**os.environ, "EXAM_KEY_ESCROW": str(secrets), "EXAM_ASYNC_MODE": cfg.ASYNC_MODE}
+    env = {
+        **os.environ,
+        "EXAM_KEY_ESCROW": str(secrets),
+        "EXAM_ASYNC_MODE": cfg.ASYNC_MODE,
+        # the rehearsal's own "central": its key signs the papers' bindings (seed below)
+        "EXAM_CENTRAL_PUBLIC_KEY": str(folder / "central.pub"),
+    }
     log = open(folder / "server.log", "wb")  # noqa: SIM115 - handed to the child
     server = subprocess.Popen(
         [
@@ -75,13 +83,17 @@ def rehearse(cfg: Config, candidates: int, minutes: float, *, echo: Any = print)
         start_new_session=True,
     )
     log.close()
+    url = f"https://127.0.0.1:{port}"  # TLS, as on the day
+    files = tls_files(folder)
     try:
         for _ in range(600):
             try:
-                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
+                if files.ca_cert.exists():
+                    pinned_session(files.ca_cert).get(f"{url}/healthz", timeout=1)
+                    break
             except requests.RequestException:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         # Seed once the server is up: its scheduler picks the sitting up within 15 s, and
         # the terminals have time to connect and log in before the start.
         lead = 25 + candidates / 25
@@ -95,6 +107,7 @@ def rehearse(cfg: Config, candidates: int, minutes: float, *, echo: Any = print)
                 windows_s=(3600, 3600, 3600),
             )
         roster, _ = plan.write(folder)
+        codes = plan.write_codes(folder / "enrol-codes.json", files.fingerprint())
         echo(
             f"演练开始 / rehearsal: {candidates} 台模拟终端，开考于 {start.astimezone():%H:%M:%S}，"
             f"每科 {minutes:g} 分钟；数据在 {folder}"
@@ -110,9 +123,11 @@ def rehearse(cfg: Config, candidates: int, minutes: float, *, echo: Any = print)
                 "exam_client.cli",
                 "simulate",
                 "--server",
-                f"http://127.0.0.1:{port}",
+                url,
                 "--roster",
                 str(roster),
+                "--enrol-codes",
+                str(codes),
                 "--terminals",
                 str(candidates),
                 "--pace",

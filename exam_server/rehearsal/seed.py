@@ -2,22 +2,27 @@
 
 A centre rehearses the week before the exam with its own server, its own rooms and as
 many simulated terminals as it expects candidates. The papers are assembled from the
-sample bank and sealed exactly as central seals real ones; the keys are held in an escrow
-file that the scheduler releases at the start and the end, as central would.
+sample bank and sealed exactly as central seals real ones, each candidate's paper bound by
+a signature of a rehearsal "central" key (the server is given its public key, and the
+simulated terminals pin it at enrolment); the keys are held in an escrow file that the
+scheduler releases at the start and the end, as central would. Every seat used gets a
+one-time enrolment code, which the simulated terminals enrol with.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam_common.durable import write_atomic
+from exam_common.durable import PUBLIC, write_atomic
 from exam_common.samples import sample_plan
 from exam_common.tickets import GENERATED
 from exam_server.candidates.models import Candidate
@@ -25,7 +30,8 @@ from exam_server.centres.models import Centre, Room, Seat
 from exam_server.plans.models import ExamPlan, Paper, Sitting
 from exam_server.sittings.models import Attempt
 from question_bank.assembly import assemble
-from question_bank.package import new_secret, seal_sitting, secrets_to_json
+from question_bank.bindings import PaperBinding, sign_binding
+from question_bank.package import new_secret, public_key_pem, seal_sitting, secrets_to_json
 from question_bank.sample import load_sample_bank, sample_blueprint
 from seating.model import Gender
 from seating.sample import id_number
@@ -44,12 +50,27 @@ class RehearsalPlan:
     roster: list[dict[str, str]]
     rooms: int
     secrets: dict[str, tuple[bytes, bytes]]
+    #: the rehearsal central's public key (PEM): the server checks bindings with it
+    central_public_pem: bytes = b""
+    #: seat -> one-time enrolment code
+    codes: dict[str, str] = field(default_factory=dict)
 
     def write(self, folder: Path) -> tuple[Path, Path]:
-        """roster.json (for ``exam-client simulate``) and secrets.json (the escrow)."""
+        """roster.json (for ``exam-client simulate``) and secrets.json (the escrow), and
+        central.pub (``EXAM_CENTRAL_PUBLIC_KEY`` of the rehearsal server)."""
         roster = write_atomic(folder / "roster.json", json.dumps(self.roster, ensure_ascii=False))
         secrets = write_atomic(folder / "secrets.json", json.dumps(secrets_to_json(self.secrets)))
+        write_atomic(folder / "central.pub", self.central_public_pem, PUBLIC)
         return roster, secrets
+
+    def write_codes(self, path: Path, ca_fingerprint: str) -> Path:
+        """The codes file ``exam-client simulate --enrol-codes`` reads."""
+        doc = {
+            "format": "exam-enrol-codes/1",
+            "ca_fingerprint": ca_fingerprint,
+            "codes": self.codes,
+        }
+        return write_atomic(path, json.dumps(doc, indent=1))
 
 
 def seed_rehearsal(
@@ -65,6 +86,7 @@ def seed_rehearsal(
     centre_code: str = "9999",
     code: str | None = None,
     seed: int = 1,
+    central_key: Ed25519PrivateKey | None = None,
 ) -> RehearsalPlan:
     """Add a rehearsal sitting with ``candidates`` seated in rooms of rows x cols (the
     last ``spare`` seats of each room held back). Flushes; the caller commits."""
@@ -148,7 +170,10 @@ def seed_rehearsal(
         for room in rooms
         for s in session.scalars(select(Seat).where(Seat.room_id == room.id))
     }
+    central_key = central_key or Ed25519PrivateKey.generate()
+    hashes = {p.id: hashlib.sha256(p.ciphertext).hexdigest() for p in papers}
     roster = []
+    used: list[Seat] = []
     for i in range(candidates):
         room = rooms[i // per_room]
         number = i % per_room + 1
@@ -174,18 +199,41 @@ def seed_rehearsal(
         )
         session.add(cand)
         # Neighbours get different variants (the seat number cycles through them).
+        paper = papers[(number - 1) % len(papers)]
+        binding = PaperBinding(
+            centre=centre_code,
+            sitting=code,
+            paper_id=paper.paper_ref,
+            variant=paper.variant,
+            sha256=hashes[paper.id],
+            ticket=ticket,
+            room=room.code,
+            seat=number,
+        )
         session.add(
             Attempt(
                 candidate=cand,
                 sitting=sitting,
-                paper=papers[(number - 1) % len(papers)],
+                paper=paper,
                 seat=seats[(room.code, number)],
+                binding=sign_binding(central_key, binding),
             )
         )
+        used.append(seats[(room.code, number)])
         roster.append(
             {"ticket": ticket, "id_number": idn, "seat": f"{room.code}-{number:02d}", "name": name}
         )
     session.flush()
+    from exam_server.terminals.service import issue_codes
+
+    issued = issue_codes(session, start, used, by="rehearsal", valid=duration + timedelta(days=1))
     return RehearsalPlan(
-        code, start, start + duration, roster, n_rooms, {code: (release, end_secret)}
+        code,
+        start,
+        start + duration,
+        roster,
+        n_rooms,
+        {code: (release, end_secret)},
+        public_key_pem(central_key.public_key()),
+        {c.seat: c.code for c in issued},
     )

@@ -82,7 +82,7 @@ def result_document(
             "closed_at": _t(sitting.closed_at),
             "scored": sitting.end_key is not None,
             "multiple_policy": sitting.plan.multiple_policy,
-            "item_rules": sitting_rules(sitting),
+            "item_rules": sitting_rules(session, sitting),
         },
         "attempts": [
             {

@@ -19,10 +19,13 @@ from sqlalchemy.orm import Session, joinedload
 
 from exam_common.forms import Form, form_for, forms_from_json
 from exam_server.eventlog import service as eventlog
+from exam_server.eventlog.models import Event
+from exam_server.plans.keys import end_key
 from exam_server.plans.models import ExamPlan, Sitting
 from exam_server.sittings.engine import AttemptState
 from exam_server.sittings.models import Attempt, CandidateResult
 from exam_server.sittings.service import current_answers_many
+from exam_server.system.vault import KeyVault
 from question_bank.package import decrypt_answer_key
 from question_bank.scoring import (
     CutoffRule,
@@ -37,13 +40,18 @@ from question_bank.scoring import (
 )
 
 
-def sitting_rules(sitting: Sitting) -> dict[str, str] | None:
-    """Item id -> the rule that scores it, for every paper of the sitting (None until the
-    answer key can be read)."""
-    if sitting.end_key is None or sitting.answer_key_blob is None:
-        return None
-    keys = decrypt_answer_key(sitting.answer_key_blob, sitting.end_key)
-    return _rules(keys, MultiplePolicy(sitting.plan.multiple_policy))
+def sitting_rules(session: Session, sitting: Sitting) -> dict[str, str] | None:
+    """Item id -> the rule that scored it, as the centre recorded it when it scored the
+    sitting (``sitting.scored``; None before it has scored anything). Read from the log,
+    not recomputed: the answer key's end key is sealed, and what counts is what scored."""
+    data = session.scalar(
+        select(Event.data)
+        .where(Event.sitting_id == sitting.id, Event.kind == "sitting.scored")
+        .order_by(Event.seq.desc())
+        .limit(1)
+    )
+    rules = (data or {}).get("rules")
+    return dict(rules) if rules is not None else None
 
 
 def _rules(keys: dict[str, list[KeyedItem]], policy: MultiplePolicy) -> dict[str, str]:
@@ -53,12 +61,13 @@ def _rules(keys: dict[str, list[KeyedItem]], policy: MultiplePolicy) -> dict[str
     return dict(sorted(rules.items()))
 
 
-def score_sitting(session: Session, now: datetime, sitting: Sitting) -> int:
+def score_sitting(session: Session, now: datetime, sitting: Sitting, vault: KeyVault) -> int:
     """Score every submitted, unscored attempt of the sitting; then decide results.
     Returns how many attempts were scored. Needs the end key (released at the end)."""
-    if sitting.end_key is None or sitting.answer_key_blob is None:
+    end = end_key(sitting, vault)
+    if end is None or sitting.answer_key_blob is None:
         return 0
-    keys = decrypt_answer_key(sitting.answer_key_blob, sitting.end_key)
+    keys = decrypt_answer_key(sitting.answer_key_blob, end)
     policy = MultiplePolicy(sitting.plan.multiple_policy)
     attempts = session.scalars(
         select(Attempt)

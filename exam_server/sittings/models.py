@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -44,8 +45,14 @@ class Attempt(Base):
         ),
         default=AttemptState.WAITING,
     )
-    #: the terminal the candidate is logged in at (its self-declared id)
+    #: the enrolled terminal the candidate is logged in at (proved by its key at hello)
     terminal_id: Mapped[str | None] = mapped_column(String(64))
+    #: SHA-256 (hex) of the token that lets that terminal log its candidate in again
+    #: after a reconnect without the ID number (which the terminal never keeps)
+    resume_token_hash: Mapped[str | None] = mapped_column(String(64))
+    #: central's signed binding of this attempt's paper (ciphertext hash, sitting,
+    #: variant, ticket, seat) as the package carried it; the terminal verifies it
+    binding: Mapped[str | None] = mapped_column(Text)
     logged_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

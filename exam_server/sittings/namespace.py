@@ -12,10 +12,11 @@ import contextlib
 import functools
 import hashlib
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import request
@@ -29,6 +30,7 @@ from exam_server.sittings import engine, service, signals
 from exam_server.sittings.engine import RuleError
 from exam_server.sittings.models import Attempt
 from exam_server.sittings.writer import is_transient
+from exam_server.terminals import service as terminals
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +41,24 @@ class Terminal:
 
     sid: str
     hello: p.Hello | None = None
+    #: this connection's one-time challenge (``challenge``), consumed by ``hello``
+    challenge: bytes | None = None
+    #: who the terminal proved to be at ``hello``: its id and its enrolled seat
+    identity: terminals.Identity | None = None
     attempt_id: int | None = None
     ticket: str | None = None
     rooms: list[str] = field(default_factory=list)
     connected_at: datetime | None = None
     last_contact: datetime | None = None
     clock_offset_s: float | None = None
+
+    @property
+    def terminal_id(self) -> str | None:
+        return self.identity.terminal_id if self.identity else None
+
+    @property
+    def seat(self) -> str | None:
+        return self.identity.seat if self.identity else None
 
 
 def _edge(handler: Callable[..., p.Message]) -> Callable[..., dict[str, Any]]:
@@ -71,6 +85,8 @@ def _edge(handler: Callable[..., p.Message]) -> Callable[..., dict[str, Any]]:
                     code=exc.code, message=message(exc.code, lang, exc.params), retry=exc.retry
                 )
             )
+        except terminals.TerminalError as exc:
+            return p.dump(p.ErrorReply(code=exc.code, message=message(exc.code, lang)))
         except TerminalGone:
             # The terminal hung up while its request was being served (a slow login under a
             # storm): there is nobody to answer. Its next connection logs in again.
@@ -134,11 +150,42 @@ class CandidateNamespace(Namespace):
             signals.terminal_disconnected.send(
                 "candidate",
                 sid=sid,
-                terminal_id=term.hello.terminal_id if term.hello else None,
-                seat=term.hello.seat if term.hello else None,
+                terminal_id=term.terminal_id,
+                seat=term.seat,
                 attempt_id=term.attempt_id,
                 at=runtime().clock.now(),
             )
+
+    def _alert_locks(self, term: Terminal, ticket: str | None) -> None:
+        """Tell the consoles of the rooms concerned that a ticket or a terminal locked."""
+        from sqlalchemy import select
+
+        from exam_server.throttle.models import LoginThrottle
+
+        keys = [("terminal", term.terminal_id or "")] + ([("ticket", ticket)] if ticket else [])
+        rt = runtime()
+        with rt.db.read() as session:
+            rooms = {
+                row.room_id
+                for scope, key in keys
+                for row in session.scalars(
+                    select(LoginThrottle).where(
+                        LoginThrottle.scope == scope,
+                        LoginThrottle.key == key,
+                        LoginThrottle.locked_at.is_not(None),
+                    )
+                )
+                if row.room_id is not None
+            }
+        if rooms:
+            signals.login_locked.send("candidate", room_ids=sorted(rooms), at=rt.clock.now())
+
+    def _identified(self) -> Terminal:
+        """The connection's terminal, once its ``hello`` proved who it is."""
+        term = self._terminal()
+        if term.identity is None:
+            raise terminals.TerminalError("not_enrolled", "send challenge and hello first")
+        return term
 
     def _terminal(self) -> Terminal:
         sid = request.sid  # type: ignore[attr-defined]
@@ -152,8 +199,17 @@ class CandidateNamespace(Namespace):
     # -- client -> server ------------------------------------------------------------
 
     @_edge
+    def on_challenge(self, data: Any = None) -> p.Message:
+        """Terminal -> server, first on a connection: random bytes for ``hello`` to sign."""
+        p.parse(p.Challenge, data or {})
+        term = self._terminal()
+        term.challenge = os.urandom(32)
+        return p.ChallengeOk(challenge=base64.b64encode(term.challenge).decode())
+
+    @_edge
     def on_hello(self, data: Any) -> p.Message:
-        """Terminal -> server, first on every connection: protocol version and seat."""
+        """Terminal -> server, after ``challenge``: protocol version and the terminal's
+        proof that it holds the key it enrolled with; replies with its enrolled seat."""
         version = data.get("protocol") if isinstance(data, dict) else None
         if version not in p.SUPPORTED_VERSIONS:
             supported = ", ".join(str(v) for v in sorted(p.SUPPORTED_VERSIONS))
@@ -167,7 +223,19 @@ class CandidateNamespace(Namespace):
         rt = runtime()
         now = rt.clock.now()
         term = self._terminal()
-        term.hello = hello
+        challenge, term.challenge = term.challenge, None  # one use only
+        if challenge is None:
+            raise terminals.TerminalError("bad_proof", "no challenge on this connection")
+        with rt.db.read() as session:
+            identity = terminals.prove(session, hello.terminal_id, challenge, hello.proof)
+        term.hello, term.identity = hello, identity
+        if hello.seat and hello.seat != identity.seat:
+            log.warning(
+                "terminal %s says it is at %s; it is enrolled at %s",
+                identity.terminal_id,
+                hello.seat,
+                identity.seat,
+            )
         warning = False
         if hello.local_time is not None:
             term.clock_offset_s = (hello.local_time - now).total_seconds()
@@ -175,44 +243,101 @@ class CandidateNamespace(Namespace):
         signals.terminal_hello.send(
             "candidate",
             sid=term.sid,
-            terminal_id=hello.terminal_id,
-            seat=hello.seat,
+            terminal_id=identity.terminal_id,
+            seat=identity.seat,
             clock_offset_s=term.clock_offset_s,
             at=now,
         )
-        return p.HelloOk(protocol=p.PROTOCOL_VERSION, server_time=now, clock_warning=warning)
+        return p.HelloOk(
+            protocol=p.PROTOCOL_VERSION, server_time=now, clock_warning=warning, seat=identity.seat
+        )
 
     @_edge
     def on_login(self, data: Any) -> p.Message:
         """Terminal -> server: a candidate's ticket and ID number; replies with the attempt."""
-        term = self._terminal()
-        if term.hello is None:
-            raise p.ProtocolError("bad_message", "send hello before login")
+        term = self._identified()
         msg = p.parse(p.Login, data)
         rt = runtime()
-        with rt.db.write() as session:
-            now = rt.clock.now()
-            result = service.login(
+        cfg = rt.config
+        limits = service.LoginLimits(
+            ticket=cfg.LOGIN_TICKET_LIMIT,
+            terminal=cfg.LOGIN_TERMINAL_LIMIT,
+            window=timedelta(seconds=cfg.LOGIN_WINDOW_S),
+        )
+        assert term.identity is not None
+        identity = term.identity
+        return self._enter(
+            term,
+            msg.ticket,
+            lambda session, now: service.login(
                 session,
                 now,
                 ticket=msg.ticket,
                 id_number=msg.id_number,
-                terminal_id=term.hello.terminal_id,
-                seat_label=term.hello.seat,
+                terminal_id=identity.terminal_id,
+                seat_label=identity.seat,
                 sitting_id=msg.sitting_id,
-            )
-            reply = login_reply(session, result, now)
-            attempt = result.attempt
-            room_id = attempt.seat.room_id
-        self._bind(term, attempt.id, attempt.sitting_id, msg.ticket)
+                limits=limits,
+                terminal_room_id=identity.room_id,
+            ),
+        )
+
+    @_edge
+    def on_resume(self, data: Any) -> p.Message:
+        """Terminal -> server, after a reconnect or a restart: log its candidate in again
+        with the resume token of their login at this terminal (no ID number)."""
+        term = self._identified()
+        msg = p.parse(p.Resume, data)
+        assert term.identity is not None
+        identity = term.identity
+        return self._enter(
+            term,
+            None,
+            lambda session, now: service.resume(
+                session,
+                now,
+                attempt_id=msg.attempt_id,
+                token=msg.token,
+                terminal_id=identity.terminal_id,
+                seat_label=identity.seat,
+                sitting_id=msg.sitting_id,
+            ),
+        )
+
+    def _enter(
+        self,
+        term: Terminal,
+        ticket: str | None,
+        login: Callable[[Any, datetime], service.LoginResult],
+    ) -> p.Message:
+        rt = runtime()
+        refused: Exception | None = None
+        with rt.db.write() as session:
+            now = rt.clock.now()
+            try:
+                result = login(session, now)
+            except (service.ServiceError, RuleError) as exc:
+                # Committed all the same: the refusal's log entry and the failure counts.
+                refused = exc
+            else:
+                reply = login_reply(session, result, now)
+                attempt = result.attempt
+                room_id = attempt.seat.room_id
+                ticket = attempt.candidate.ticket
+        if refused is not None:
+            if getattr(refused, "code", "") in ("login_locked", "terminal_locked"):
+                self._alert_locks(term, ticket)
+            raise refused
+        assert ticket is not None
+        self._bind(term, attempt.id, attempt.sitting_id, ticket)
         signals.candidate_logged_in.send(
             "candidate",
             sid=term.sid,
             attempt_id=attempt.id,
             sitting_id=attempt.sitting_id,
             room_id=room_id,
-            terminal_id=term.hello.terminal_id,
-            seat=term.hello.seat,
+            terminal_id=term.terminal_id,
+            seat=term.seat,
             first=result.first_login,
             at=now,
         )
@@ -266,12 +391,12 @@ class CandidateNamespace(Namespace):
     def on_heartbeat(self, data: Any) -> p.Message:
         """Terminal -> server, every few seconds: still here (and how far along)."""
         beat = p.parse(p.Heartbeat, data or {})
-        term = self._terminal()
+        term = self._identified()
         now = runtime().clock.now()
         signals.terminal_heartbeat.send(
             "candidate",
             sid=term.sid,
-            terminal_id=term.hello.terminal_id if term.hello else None,
+            terminal_id=term.terminal_id,
             attempt_id=term.attempt_id,
             answered=beat.answered,
             stalled=p.dump(beat.stalled) if beat.stalled else None,
@@ -280,8 +405,8 @@ class CandidateNamespace(Namespace):
         if beat.stalled is not None:
             log.warning(
                 "terminal %s (seat %s): %d answer change(s) refused for %.0f s (%s)",
-                term.hello.terminal_id if term.hello else "?",
-                term.hello.seat if term.hello else "?",
+                term.terminal_id,
+                term.seat,
                 beat.stalled.count,
                 beat.stalled.since_s,
                 beat.stalled.code,
@@ -291,13 +416,12 @@ class CandidateNamespace(Namespace):
     @_edge
     def on_preload(self, data: Any) -> p.Message:
         """Terminal -> server, after hello: encrypted papers for this seat (no keys)."""
-        term = self._terminal()
+        term = self._identified()
         p.parse(p.Preload, data or {})
-        if term.hello is None or not term.hello.seat:
-            raise service.ServiceError("seat_required")
+        assert term.seat is not None
         rt = runtime()
         with rt.db.read() as session:
-            rows = service.preload_papers(session, rt.clock.now(), term.hello.seat)
+            rows = service.preload_papers(session, rt.clock.now(), term.seat)
             papers = tuple(
                 p.PreloadPaper(
                     sitting_id=sitting.id,
@@ -306,10 +430,11 @@ class CandidateNamespace(Namespace):
                     start=sitting.start,
                     sha256=hashlib.sha256(paper.ciphertext).hexdigest(),
                     ciphertext=base64.b64encode(paper.ciphertext).decode(),
+                    binding=binding,
                 )
-                for sitting, paper in rows
+                for sitting, paper, binding in rows
             )
-        return p.PreloadOk(seat=term.hello.seat, papers=papers)
+        return p.PreloadOk(seat=term.seat, papers=papers)
 
     @_edge
     def on_rules(self, data: Any) -> p.Message:
@@ -420,7 +545,7 @@ def login_reply(session: Any, result: service.LoginResult, now: datetime) -> p.L
     answers = service.current_answers(session, attempt.id)
     from exam_server.plans.keys import paper_key_for
 
-    key = paper_key_for(attempt, now)
+    key = paper_key_for(attempt, now, runtime().vault)
     return p.LoginOk(
         attempt_id=attempt.id,
         state=attempt.state.value,
@@ -442,4 +567,6 @@ def login_reply(session: Any, result: service.LoginResult, now: datetime) -> p.L
         paper=base64.b64encode(attempt.paper.ciphertext).decode(),
         paper_key=base64.b64encode(key).decode() if key else None,
         receipt=attempt.receipt,
+        resume_token=result.resume_token,
+        binding=attempt.binding,
     )

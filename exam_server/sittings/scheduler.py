@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exam_client import protocol as p
+from exam_common.durable import private_sqlite
 from exam_server.plans.models import Sitting
 from exam_server.scoring.service import score_sitting
 from exam_server.sittings import service, signals
@@ -88,7 +89,7 @@ def _sweep(rt: Runtime, sitting_id: int) -> None:
         result = service.sweep(session, sitting_id, now)
         sitting = session.get(Sitting, sitting_id)
         if sitting is not None:
-            score_sitting(session, now, sitting)
+            score_sitting(session, now, sitting, rt.vault)
         pushes = [
             (a.id, a.submitted_at, a.receipt)
             for a in session.scalars(select(Attempt).where(Attempt.id.in_(result.submitted)))
@@ -184,8 +185,9 @@ def job_store(rt: Runtime) -> BaseJobStore:
     if not database or database == ":memory:":
         return MemoryJobStore()  # an in-memory centre (tests): nothing outlives it anyway
     path = Path(database)
+    store = private_sqlite(path.with_name(path.stem + ".scheduler.db"))
     return SQLAlchemyJobStore(
-        url=f"sqlite:///{path.with_name(path.stem + '.scheduler.db')}",
+        url=f"sqlite:///{store}",
         engine_options={"connect_args": {"timeout": 30}},
         tablename="apscheduler_jobs",
     )

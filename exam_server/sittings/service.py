@@ -8,7 +8,9 @@ flushes. Refusals raise :class:`ServiceError` (or the engine's ``RuleError``) wi
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +31,7 @@ from exam_server.sittings import engine
 from exam_server.sittings.engine import AttemptState, Interval, RuleError, Timing
 from exam_server.sittings.models import Answer, Attempt
 from exam_server.system.keys import signing_key
+from exam_server.throttle import service as throttle
 from question_bank.receipts import answers_digest, receipt_code
 
 
@@ -97,6 +100,8 @@ class LoginResult:
     attempt: Attempt
     timing: Timing
     first_login: bool
+    #: a fresh resume token (a login with the ID number); None when resuming
+    resume_token: str | None = None
 
 
 def parse_seat_label(label: str) -> tuple[str, int]:
@@ -179,6 +184,34 @@ def _broken_ticket(rules: list[TicketRule], ticket: str) -> TicketError | None:
     return first
 
 
+@dataclass(frozen=True)
+class LoginLimits:
+    """Wrong ID numbers tolerated per ticket and per terminal (inside ``window``) before
+    the ticket or the terminal locks until an invigilator unlocks it."""
+
+    ticket: int = 5
+    terminal: int = 10
+    window: timedelta = timedelta(minutes=30)
+
+    def policy(self, scope: str) -> throttle.Policy:
+        limit = self.ticket if scope == "ticket" else self.terminal
+        return throttle.Policy(limit, self.window, lock=True)
+
+
+def _home_room(session: Session, candidate: Candidate, now: datetime) -> int | None:
+    """The room of the candidate's nearest unfinished sitting (whose invigilator sees a
+    lock of their ticket), else of their latest one."""
+    rows = session.execute(
+        select(Seat.room_id, Sitting.end)
+        .join(Attempt, Attempt.seat_id == Seat.id)
+        .join(Sitting, Attempt.sitting_id == Sitting.id)
+        .where(Attempt.candidate_id == candidate.id)
+        .order_by(Sitting.start)
+    ).all()
+    upcoming = [room for room, end in rows if end > now]
+    return upcoming[0] if upcoming else (rows[-1][0] if rows else None)
+
+
 def login(
     session: Session,
     now: datetime,
@@ -188,28 +221,144 @@ def login(
     terminal_id: str,
     seat_label: str | None,
     sitting_id: int | None = None,
+    limits: LoginLimits | None = None,
+    terminal_room_id: int | None = None,
 ) -> LoginResult:
     """A candidate logs in at a terminal (准考证号 + 身份证号), checked against every rule.
 
     ``sitting_id``: the sitting to log in to (a terminal logging its candidate in again
     after a reconnect names the sitting it was in), judged by that sitting's own rules;
-    ``None``: the candidate's sitting open now."""
+    ``None``: the candidate's sitting open now.
+
+    Wrong ID numbers are counted per ticket and per terminal (``limits``): past the limit
+    that ticket, or that terminal, is refused (``login_locked``, ``terminal_locked``) until
+    an invigilator unlocks it on the console. The refusal and the counting are the
+    caller's to commit."""
+    limits = limits or LoginLimits()
     rules = ticket_rules(session)
     if rules:
         ticket = rules[0].normalise(ticket)
+    try:
+        throttle.check(session, now, "terminal", terminal_id)
+    except throttle.Throttled:
+        raise ServiceError("terminal_locked") from None
+    try:
+        throttle.check(session, now, "ticket", ticket)
+    except throttle.Throttled:
+        raise ServiceError("login_locked") from None
     candidate = session.scalar(select(Candidate).where(Candidate.ticket == ticket))
     if candidate is None or candidate.id_number.upper() != id_number.upper():
         broken = _broken_ticket(rules, ticket) if candidate is None else None
+        locked = []
+        if candidate is not None:
+            row = throttle.fail(
+                session,
+                now,
+                "ticket",
+                ticket,
+                limits.policy("ticket"),
+                room_id=_home_room(session, candidate, now),
+                label=f"{ticket} {candidate.name}",
+            )
+            if row.locked_at == now:
+                locked.append("ticket")
+        row = throttle.fail(
+            session,
+            now,
+            "terminal",
+            terminal_id,
+            limits.policy("terminal"),
+            room_id=terminal_room_id,
+            label=f"{seat_label or '?'} {terminal_id}",
+        )
+        if row.locked_at == now:
+            locked.append("terminal")
         eventlog.append(
             session,
             at=now,
             actor=f"terminal:{terminal_id}",
             kind="candidate.login_refused",
-            data={"ticket": ticket, "code": "bad_ticket" if broken else "bad_credentials"},
+            room_id=terminal_room_id,
+            data={
+                "ticket": ticket,
+                "code": "bad_ticket" if broken else "bad_credentials",
+                "seat": seat_label,
+            }
+            | ({"locked": locked} if locked else {}),
         )
+        if "ticket" in locked:
+            raise ServiceError("login_locked")
+        if "terminal" in locked:
+            raise ServiceError("terminal_locked")
         if broken is not None:
             raise ServiceError("bad_ticket", broken.code, params={"why": (broken.zh, broken.en)})
         raise ServiceError("bad_credentials")
+    throttle.succeeded(session, "ticket", ticket)
+    throttle.succeeded(session, "terminal", terminal_id)
+    result = _enter(
+        session,
+        now,
+        candidate,
+        terminal_id=terminal_id,
+        seat_label=seat_label,
+        sitting_id=sitting_id,
+    )
+    token = secrets.token_urlsafe(24)
+    result.attempt.resume_token_hash = hashlib.sha256(token.encode()).hexdigest()
+    session.flush()
+    return LoginResult(result.attempt, result.timing, result.first_login, token)
+
+
+def resume(
+    session: Session,
+    now: datetime,
+    *,
+    attempt_id: int,
+    token: str,
+    terminal_id: str,
+    seat_label: str | None,
+    sitting_id: int | None = None,
+) -> LoginResult:
+    """The terminal the candidate logged in at logs them in again (after a reconnect or a
+    restart) with its resume token instead of the ID number, which it never keeps. Any
+    other terminal, or a token from before the candidate's latest login elsewhere, is
+    refused with ``relogin_required``: the candidate types their ID number again."""
+    attempt = session.get(Attempt, attempt_id)
+    if attempt is None:
+        raise ServiceError("relogin_required", f"no attempt {attempt_id}")
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    if (
+        attempt.resume_token_hash is None
+        or not hmac.compare_digest(attempt.resume_token_hash, digest)
+        or attempt.terminal_id != terminal_id
+    ):
+        # The candidate logged in elsewhere since (a seat change): say so precisely.
+        if seat_label and find_seat(session, seat_label).id != attempt.seat_id:
+            raise ServiceError("wrong_seat", "the candidate sits at another seat now")
+        raise ServiceError("relogin_required", "the resume token is not this terminal's")
+    return _enter(
+        session,
+        now,
+        attempt.candidate,
+        terminal_id=terminal_id,
+        seat_label=seat_label,
+        sitting_id=sitting_id or attempt.sitting_id,
+    )
+
+
+def _enter(
+    session: Session,
+    now: datetime,
+    candidate: Candidate,
+    *,
+    terminal_id: str,
+    seat_label: str | None,
+    sitting_id: int | None,
+) -> LoginResult:
+    """The rules of a login once the candidate is known: the sitting's windows, the
+    attempt's state, the seat (a seat change needs the invigilator's authorisation) and
+    the terminal (another terminal needs it too)."""
+    ticket = candidate.ticket
     if not seat_label:
         raise ServiceError("seat_required")
     seat = find_seat(session, seat_label)
@@ -863,13 +1012,16 @@ def seconds(delta: timedelta) -> float:
 PRELOAD_AHEAD = timedelta(hours=24)
 
 
-def preload_papers(session: Session, now: datetime, seat_label: str) -> list[tuple[Sitting, Paper]]:
+def preload_papers(
+    session: Session, now: datetime, seat_label: str
+) -> list[tuple[Sitting, Paper, str | None]]:
     """The encrypted papers of the candidates seated at ``seat_label`` in the sittings that
-    have not ended and start within :data:`PRELOAD_AHEAD`. Ciphertext only: keys never
-    leave the server before start, and then only through login and ``sitting_started``."""
+    have not ended and start within :data:`PRELOAD_AHEAD`, each with central's binding of
+    it to its seat. Ciphertext only: keys never leave the server before start, and then
+    only through login and ``sitting_started``."""
     seat = find_seat(session, seat_label)
     rows = session.execute(
-        select(Sitting, Paper)
+        select(Sitting, Paper, Attempt.binding)
         .options(undefer(Paper.ciphertext))
         .join(Attempt, Attempt.sitting_id == Sitting.id)
         .join(Paper, Attempt.paper_id == Paper.id)
@@ -881,7 +1033,7 @@ def preload_papers(session: Session, now: datetime, seat_label: str) -> list[tup
         )
         .order_by(Sitting.start, Paper.id)
     ).all()
-    return list({p.id: (s, p) for s, p in rows}.values())  # one row per paper
+    return list({p.id: (s, p, b) for s, p, b in rows}.values())  # one row per paper
 
 
 def seat_sittings(session: Session, now: datetime, seat_label: str) -> list[Sitting]:

@@ -31,3 +31,6 @@ terminal_heartbeat = _signals.signal("terminal-heartbeat")
 attempt_submitted = _signals.signal("attempt-submitted")
 #: sitting_id, started, submitted, absent (lists of attempt ids), at
 sitting_swept = _signals.signal("sitting-swept")
+#: room_ids (the rooms whose invigilators see the alert), at -- a ticket or a terminal
+#: locked after too many wrong logins
+login_locked = _signals.signal("login-locked")

@@ -43,7 +43,7 @@ def announce_start(rt: Runtime, sitting_id: int) -> int:
         timings = service.timings_for(session, attempts)
         for attempt in attempts:
             if attempt.paper_id not in keys:
-                keys[attempt.paper_id] = paper_key_for(attempt, now)
+                keys[attempt.paper_id] = paper_key_for(attempt, now, rt.vault)
             key = keys[attempt.paper_id]
             info = sitting_info(attempt, timings[attempt.id], now)
             messages.append(

@@ -188,19 +188,36 @@ def local_token(cfg: Config) -> str:
     )
 
 
+def running_server_url(cfg: Config) -> str:
+    """Where the running centre server listens: ``EXAM_SERVER_URL``, else the address it
+    wrote into its data folder when it started (``server_url``: https unless it runs with
+    --insecure-http), else https://127.0.0.1:5000."""
+    if cfg.SERVER_URL:
+        return cfg.SERVER_URL.rstrip("/")
+    written = Path(cfg.DATA_DIR, "server_url")
+    if written.exists():
+        return written.read_text().strip().rstrip("/")
+    return "https://127.0.0.1:5000"
+
+
 def deliver_key(cfg: Config, db: Database, code: str, kind: str, secret: bytes, *, by: str) -> str:
     """Hand a key to the running server (which stores it, opens the papers on the
     terminals, and scores at the end); if no server answers, store it in the database
     directly (terminals get it when they log in). Returns how it was delivered."""
+    url = running_server_url(cfg)
+    session = requests.Session()
+    session.trust_env = False
+    ca = Path(cfg.DATA_DIR, "tls", "ca.pem")
+    session.verify = str(ca) if url.startswith("https://") and ca.exists() else True
     try:
-        resp = requests.post(
-            cfg.SERVER_URL.rstrip("/") + "/local/sync/key",
+        resp = session.post(
+            url + "/local/sync/key",
             json={"sitting": code, "kind": kind, "secret": secret.hex(), "by": by},
             headers={"X-Exam-Local-Token": local_token(cfg)},
             timeout=30,
         )
     except requests.ConnectionError:
-        enter_key_offline(db, code, kind, secret, by=by)
+        enter_key_offline(cfg, db, code, kind, secret, by=by)
         return "database"
     reply = resp.json()
     if not reply.get("ok"):
@@ -208,10 +225,15 @@ def deliver_key(cfg: Config, db: Database, code: str, kind: str, secret: bytes, 
     return "server"
 
 
-def enter_key_offline(db: Database, code: str, kind: str, secret: bytes, *, by: str) -> None:
+def enter_key_offline(
+    cfg: Config, db: Database, code: str, kind: str, secret: bytes, *, by: str
+) -> None:
     from exam_server.clock import SystemClock
     from exam_server.packages.service import enter_end_key, enter_sitting_key
     from exam_server.scoring.service import score_sitting
+    from exam_server.system.vault import vault_for
+
+    vault = vault_for(cfg)
 
     with db.write() as session:
         sitting = session.scalar(select(Sitting).where(Sitting.code == code))
@@ -219,10 +241,10 @@ def enter_key_offline(db: Database, code: str, kind: str, secret: bytes, *, by: 
             raise SyncError("unknown_sitting", f"本考点没有场次 {code}", transient=False)
         now = SystemClock().now()
         if kind == "start":
-            enter_sitting_key(session, now, sitting, secret, by=by)
+            enter_sitting_key(session, now, sitting, secret, by=by, vault=vault)
         else:
-            enter_end_key(session, now, sitting, secret, by=by)
-            score_sitting(session, now, sitting)
+            enter_end_key(session, now, sitting, secret, by=by, vault=vault)
+            score_sitting(session, now, sitting, vault)
 
 
 # --- the upload queue ------------------------------------------------------------------
@@ -309,6 +331,24 @@ def backoff(tries: int) -> timedelta:
     return timedelta(seconds=min(5 * 2 ** max(tries - 1, 0), MAX_BACKOFF_S))
 
 
+def _anchor(db: Database, now: datetime, api: CentralClient, report: PushReport) -> None:
+    """Every push carries the event log's new entries and its signed head first; a
+    refusal (central found the log truncated or rewritten) is noted, and the uploads go
+    on all the same (central keeps the evidence)."""
+    from exam_server.sync.anchor import anchor
+
+    try:
+        done = anchor(db, api.centre, now, api)
+    except SyncError as exc:
+        report.anchor_error = f"[{exc.code}] {exc.message}"
+        with db.write() as session:
+            note(session, now, "last_error", f"事件日志 / event log: {report.anchor_error}")
+        return
+    report.anchored = done.sent
+    with db.write() as session:
+        note(session, now, "last_anchor", f"{done.head[0]} {done.head[1][:16]}")
+
+
 @dataclass
 class PushReport:
     done: list[str] = dataclasses.field(default_factory=list)
@@ -316,6 +356,9 @@ class PushReport:
     refused: list[str] = dataclasses.field(default_factory=list)
     replies: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     resumed_from: list[int] = dataclasses.field(default_factory=list)
+    #: the event log's entries sent to central this push, and its refusal if any
+    anchored: int = 0
+    anchor_error: str = ""
 
 
 def push(
@@ -332,6 +375,7 @@ def push(
     later retry time; a refusal marks the item refused with central's reason."""
     api = api or client(db, cfg)
     report = PushReport()
+    _anchor(db, now, api, report)
     with db.read() as session:
         q = select(OutboxItem).where(OutboxItem.state == "pending", OutboxItem.kind.in_(kinds))
         items = sorted(session.scalars(q), key=lambda i: (i.kind != "results", i.id))

@@ -22,8 +22,8 @@ from exam_server.db import Database
 from exam_server.migrate import upgrade
 from seating.tickets import make_ticket
 from tests.conftest import free_port
-from tests.factories import World, id_number_for, make_world
-from tests.live import LiveServer
+from tests.factories import World, id_number_for, make_world, rebind
+from tests.live import SERVERS, LiveServer
 
 
 @dataclass
@@ -84,6 +84,7 @@ def make_sitting(tmp_path: Path) -> Iterator[Callable[..., Sitting]]:
                 key_released=key_released,
             )
             tickets = valid_tickets(world)
+            rebind(world)
             if photo is not None:
                 for cand in world.candidates:
                     cand.photo = photo
@@ -128,6 +129,7 @@ class ClientProcess:
 
     def start(self, timeout: float = 20) -> ClientProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.enrol()
         log = open(self.data_dir / "client.log", "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
             [
@@ -137,8 +139,6 @@ class ClientProcess:
                 "run",
                 "--server",
                 self.server_url,
-                "--seat",
-                self.seat,
                 "--ui-port",
                 str(self.port),
                 "--data-dir",
@@ -161,6 +161,27 @@ class ClientProcess:
                     return self
             time.sleep(0.1)
         raise RuntimeError(f"client UI did not answer:\n{self.log()}")
+
+    def enrol(self) -> None:
+        """Enrol this terminal's data folder at its seat (as ``exam-client enrol`` would),
+        unless it is already enrolled there."""
+        from exam_client import identity as ident
+        from exam_client.journal import SqliteJournal
+
+        current = ident.load(self.data_dir)
+        if current is not None and current.seat == self.seat:
+            return
+        journal = SqliteJournal(self.data_dir / "journal.db")
+        terminal_id = journal.terminal_id
+        journal.close()
+        server = SERVERS[self.server_url]
+        identity = server.enrol(self.seat, terminal_id=terminal_id)
+        if identity.ca_path is not None:
+            import shutil
+
+            shutil.copy(identity.ca_path, self.data_dir / ident.CA_FILE)
+            identity.ca_path = self.data_dir / ident.CA_FILE
+        ident.save(identity, self.data_dir)
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

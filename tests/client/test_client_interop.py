@@ -6,22 +6,27 @@ plaintext paper, neither before the start nor after it.
 from __future__ import annotations
 
 import ast
+import base64
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from central.demo import write_demo_package
 from exam_client.agent import open_paper
+from exam_client.identity import TerminalIdentity
 from exam_server.config import Config
 from exam_server.db import Database
 from exam_server.migrate import upgrade
 from exam_server.packages.cli import import_file
 from exam_server.plans.models import Sitting
+from question_bank.bindings import BindingError
 from question_bank.package import (
+    OpenedPackage,
     WrongKeyError,
     derive_sitting_key,
     load_public_key,
@@ -53,6 +58,23 @@ def move_sittings(db: Database, first_start: datetime) -> None:
             sitting.end += shift
 
 
+def bindings_of(opened: OpenedPackage) -> dict[str, tuple[str, str]]:
+    """paper id -> (a ticket central bound it to, the signed binding), from the package."""
+    out: dict[str, tuple[str, str]] = {}
+    for text in opened.json_part("bindings.json")["bindings"]:
+        body = json.loads(base64.urlsafe_b64decode(text.split(".")[0] + "=="))
+        out.setdefault(body["paper_id"], (body["ticket"], text))
+    return out
+
+
+def terminal(files: dict[str, Path]) -> TerminalIdentity:
+    """A terminal that pinned the demo central's key at enrolment."""
+    central = load_public_key(files["public_key"].read_bytes())
+    return TerminalIdentity(
+        "T-interop", Ed25519PrivateKey.generate(), "", "001-01", "0101", central, None
+    )
+
+
 def stems_of_package(files: dict[str, Path]) -> tuple[list[str], dict[str, Paper]]:
     """(every stem of every paper, decrypted here with central's secrets), the opened package."""
     opened = open_package(
@@ -63,11 +85,19 @@ def stems_of_package(files: dict[str, Path]) -> tuple[list[str], dict[str, Paper
     secrets = secrets_from_json(json.loads(files["secrets"].read_text()))
     stems: list[str] = []
     papers: dict[str, Paper] = {}
+    bound = bindings_of(opened)
     for sitting in opened.manifest.sittings:
         key = derive_sitting_key(secrets[sitting.sitting_code][0], sitting.sitting_code)
         for entry in sitting.papers:
             data_key = unwrap_data_key(opened.wrapped_key(entry.paper_id), key)
-            paper, _, _ = open_paper(opened.paper_ciphertext(entry.paper_id), data_key, "0" * 12)
+            ticket, binding = bound[entry.paper_id]
+            paper, _, _ = open_paper(
+                opened.paper_ciphertext(entry.paper_id),
+                data_key,
+                ticket,
+                binding=binding,
+                identity=terminal(files),
+            )
             papers[entry.paper_id] = paper
             stems += [q.stem for q in paper.questions if len(q.stem.encode()) >= 12]
     return stems, papers
@@ -83,14 +113,28 @@ def test_the_client_decrypts_a_package_built_by_question_bank(tmp_path: Path) ->
     entry = sitting.papers[0]
     sitting_key = derive_sitting_key(secrets[sitting.sitting_code][0], sitting.sitting_code)
     data_key = unwrap_data_key(opened.wrapped_key(entry.paper_id), sitting_key)
-    roster = json.loads(files["roster"].read_text())
+    ticket, binding = bindings_of(opened)[entry.paper_id]
+    identity = terminal(files)
     paper, shuffle, shown = open_paper(
-        opened.paper_ciphertext(entry.paper_id), data_key, roster[0]["ticket"]
+        opened.paper_ciphertext(entry.paper_id),
+        data_key,
+        ticket,
+        binding=binding,
+        identity=identity,
     )
     assert paper.paper_id == entry.paper_id and paper.sitting_code == sitting.sitting_code
     assert [q.item_id for q in paper.questions] == [i.item_id for i in entry.items]
     assert [q.item_id for q in shown.questions] == list(shuffle.order)
-    assert shuffle == shuffle_for(paper, roster[0]["ticket"])
+    assert shuffle == shuffle_for(paper, ticket)
+    # The same paper for another candidate is refused: central bound it to this one.
+    with pytest.raises(BindingError):
+        open_paper(
+            opened.paper_ciphertext(entry.paper_id),
+            data_key,
+            "9" * 12,
+            binding=binding,
+            identity=identity,
+        )
     # Another sitting's key does not open it.
     other = opened.manifest.sittings[1].sitting_code
     with pytest.raises(WrongKeyError):
@@ -100,7 +144,9 @@ def test_the_client_decrypts_a_package_built_by_question_bank(tmp_path: Path) ->
                 opened.wrapped_keys(other)[opened.manifest.sittings[1].papers[0].paper_id],
                 derive_sitting_key(secrets[other][0], other),
             ),
-            roster[0]["ticket"],
+            ticket,
+            binding=binding,
+            identity=identity,
         )
 
 
@@ -166,7 +212,7 @@ def centre_with_demo_package(
 def test_plaintext_only_at_the_terminal_before_and_after_start(
     tmp_path: Path, clients: Callable[..., ClientProcess]
 ) -> None:
-    server, roster = centre_with_demo_package(tmp_path, starts_in_s=10)
+    server, roster = centre_with_demo_package(tmp_path, starts_in_s=15)
     centre = tmp_path / "centre"
     stems, papers = stems_of_package(
         {

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from sqlalchemy import func, select
 from exam_client.cli import main
 from exam_client.simulate import RosterError, load_roster
 from exam_server.sittings.models import Answer, Attempt
+from exam_server.terminals import service as terminals
+from exam_server.terminals.cli import codes_document
 from tests.client.conftest import Sitting
 from tests.factories import id_number_for
 
@@ -53,6 +56,17 @@ def test_twenty_terminals_log_in_answer_and_submit(
             ]
         )
     )
+    # The admin's bulk path: one code per seat in a file the simulated terminals enrol with.
+    with s.db.write() as session:
+        issued = terminals.issue_codes(
+            session,
+            datetime.now(UTC),
+            terminals.seats_for(session, labels=s.seats[:n]),
+            by="tests",
+            valid=timedelta(hours=1),
+        )
+    codes = tmp_path / "codes.json"
+    codes.write_text(json.dumps(codes_document(issued, "")))
     report_path = tmp_path / "report.json"
     proc = subprocess.run(
         [
@@ -64,6 +78,8 @@ def test_twenty_terminals_log_in_answer_and_submit(
             s.server.url,
             "--roster",
             str(roster),
+            "--enrol-codes",
+            str(codes),
             "--terminals",
             str(n),
             "--pace",

@@ -4,24 +4,55 @@ answers mapped to canonical labels, the UI's lockdown, the kiosk command line.""
 from __future__ import annotations
 
 import base64
+import hashlib
 import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from exam_client import protocol as p
 from exam_client.agent import Agent, AgentConfig, AgentError, open_paper
 from exam_client.clock import ServerClock
+from exam_client.identity import TerminalIdentity
 from exam_client.journal import Change, MemoryJournal, SqliteJournal
 from exam_client.kiosk import kiosk_command
 from exam_client.ui import SEB_HEADER, UiOptions, create_ui, seb_hash
+from question_bank.bindings import PaperBinding, sign_binding
 from question_bank.shuffle import shuffle_for
-from tests.factories import DATA_KEY, ITEMS, clear_paper, sealed
+from tests.factories import CENTRAL_KEY, DATA_KEY, ITEMS, clear_paper, sealed
 
 T0 = datetime(2026, 6, 1, 1, 0, tzinfo=UTC)
 TICKET = "260001001017"
+#: an enrolled terminal's identity (central's key pinned, as ``exam-client enrol`` keeps it)
+IDENTITY = TerminalIdentity(
+    terminal_id="T-unit",
+    key=Ed25519PrivateKey.generate(),
+    server="http://127.0.0.1:1",
+    seat="01-01",
+    centre="001",
+    central_key=CENTRAL_KEY.public_key(),
+    ca_path=None,
+)
+
+
+def binding_of(ciphertext: bytes, ticket: str = TICKET) -> str:
+    """Central's binding of the test paper to ``ticket`` at seat 01-01."""
+    return sign_binding(
+        CENTRAL_KEY,
+        PaperBinding(
+            centre="001",
+            sitting="2026-001-1",
+            paper_id="P-2026-001-1",
+            variant=1,
+            sha256=hashlib.sha256(ciphertext).hexdigest(),
+            ticket=ticket,
+            room="01",
+            seat=1,
+        ),
+    )
 
 
 def test_sqlite_journal_is_durable_and_keeps_its_terminal_id(tmp_path: Path) -> None:
@@ -90,6 +121,7 @@ def login_ok(**kw: object) -> p.LoginOk:
         "last_seq": 5,
         "paper": base64.b64encode(ciphertext).decode(),
         "paper_key": base64.b64encode(DATA_KEY).decode(),
+        "binding": binding_of(ciphertext),
     }
     return p.LoginOk(**(base | kw))  # type: ignore[arg-type]
 
@@ -99,21 +131,28 @@ def test_login_merges_the_journal_and_sequence_numbers_continue() -> None:
     # Seq 4 (acked) and 6 (not yet acknowledged: the agent died right after the click).
     journal.record(Change(7, 4, "Q002", "B", T0.isoformat(), acked=True))
     journal.record(Change(7, 6, "Q001", "C", T0.isoformat()))
-    agent = Agent(AgentConfig(server="http://127.0.0.1:1", seat="01-01"), journal)
+    agent = Agent(
+        AgentConfig(server="http://127.0.0.1:1", seat="01-01", identity=IDENTITY), journal
+    )
     agent._take_login(login_ok(), {"ticket": TICKET, "id_number": "x", "stage": "ready"}, 0)
     assert agent.answers == {"Q001": "C", "Q002": "B"}  # the journal's newer change shows
+    assert "id_number" not in journal.get("session")  # a terminal keeps no ID number
     assert sorted(agent._pending) == [6]  # and will be re-sent with its own seq
     assert agent._next_seq == 7
     assert agent.screen() == "paper"
     # The server may know more (another terminal before a seat change): continue after it.
-    other = Agent(AgentConfig(server="http://127.0.0.1:1", seat="01-02"), MemoryJournal())
+    other = Agent(
+        AgentConfig(server="http://127.0.0.1:1", seat="01-02", identity=IDENTITY), MemoryJournal()
+    )
     other._take_login(login_ok(last_seq=40), {"ticket": TICKET, "id_number": "x"}, 0)
     assert other._next_seq == 41 and other.screen() == "confirm"
 
 
 def test_answers_are_journaled_in_canonical_labels_before_sending() -> None:
     journal = MemoryJournal("T-unit")
-    agent = Agent(AgentConfig(server="http://127.0.0.1:1", seat="01-01"), journal)
+    agent = Agent(
+        AgentConfig(server="http://127.0.0.1:1", seat="01-01", identity=IDENTITY), journal
+    )
     agent._take_login(
         login_ok(answers={}, last_seq=0), {"ticket": TICKET, "id_number": "x", "stage": "ready"}, 0
     )
@@ -134,7 +173,9 @@ def test_answers_are_journaled_in_canonical_labels_before_sending() -> None:
 
 
 def test_the_ui_refuses_other_hosts_and_browsers_without_the_seb_key() -> None:
-    agent = Agent(AgentConfig(server="http://127.0.0.1:1", seat="01-01"), MemoryJournal())
+    agent = Agent(
+        AgentConfig(server="http://127.0.0.1:1", seat="01-01", identity=IDENTITY), MemoryJournal()
+    )
     app = create_ui(agent, UiOptions(port=8765, seb_config_key="c0ffee"))
     client = app.test_client()
     base = "http://127.0.0.1:8765"
@@ -193,7 +234,9 @@ def test_simulator_slices_merge_before_the_percentiles() -> None:
 
 
 def test_pushes_are_typed_and_a_broadcast_reaches_the_screen() -> None:
-    agent = Agent(AgentConfig(server="http://127.0.0.1:1", seat="01-01"), MemoryJournal())
+    agent = Agent(
+        AgentConfig(server="http://127.0.0.1:1", seat="01-01", identity=IDENTITY), MemoryJournal()
+    )
     at = T0 + timedelta(minutes=20)
     agent._on_broadcast(
         p.dump(p.Broadcast(sitting_id=1, room_id=3, text="请保持安静", sender="监考", at=at))

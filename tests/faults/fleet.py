@@ -9,15 +9,20 @@ speaks the same protocol, to run many terminals in one process.)
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import random
+import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import socketio
 
 from exam_client import protocol as p
+from exam_client.identity import TerminalIdentity, enrol_many
 
 
 @dataclass
@@ -52,11 +57,29 @@ LINK_FAILURES = (
 )
 
 
+def enrol_fleet(url: str, codes: dict[str, str]) -> dict[str, TerminalIdentity]:
+    """Enrol one terminal per seat with the rehearsal's codes (plain HTTP servers)."""
+    return enrol_many(
+        url,
+        codes,
+        fingerprint="",
+        terminal_ids={seat: f"fleet-{uuid.uuid4().hex[:12]}" for seat in codes},
+        folder=Path(tempfile.mkdtemp(prefix="fleet-")),
+    )
+
+
 class FleetTerminal:
     def __init__(
-        self, url: str, row: dict[str, str], report: FleetReport, pace: float, rng: random.Random
+        self,
+        url: str,
+        row: dict[str, str],
+        report: FleetReport,
+        pace: float,
+        rng: random.Random,
+        identity: TerminalIdentity,
     ) -> None:
         self.url, self.row, self.report, self.pace, self.rng = url, row, report, pace, rng
+        self.identity = identity
         self.attempt: int | None = None
         self.items: list[str] = []
         self.seq = 0
@@ -69,11 +92,12 @@ class FleetTerminal:
             self.url, namespaces=[p.NAMESPACE], transports=["websocket"], wait_timeout=5
         )
         try:
+            challenge = await sio.call("challenge", {}, namespace=p.NAMESPACE, timeout=10)
             hello = {
                 "protocol": 1,
                 "client": "fleet",
-                "terminal_id": "fleet-" + self.row["ticket"],
-                "seat": self.row["seat"],
+                "terminal_id": self.identity.terminal_id,
+                "proof": self.identity.prove(base64.b64decode(challenge["challenge"])),
             }
             await sio.call("hello", hello, namespace=p.NAMESPACE, timeout=10)
             login = await sio.call(
@@ -167,6 +191,7 @@ async def run_fleet(
     *,
     seconds: float,
     pace: float,
+    identities: dict[str, TerminalIdentity],
     rng: random.Random | None = None,
 ) -> FleetReport:
     """Every terminal of ``roster`` answers for ``seconds``; what each change and each
@@ -175,7 +200,8 @@ async def run_fleet(
     report = FleetReport()
     stop_at = time.time() + seconds
     terminals = [
-        FleetTerminal(url, row, report, pace, random.Random(rng.random())) for row in roster
+        FleetTerminal(url, row, report, pace, random.Random(rng.random()), identities[row["seat"]])
+        for row in roster
     ]
     await asyncio.gather(*(t.run(stop_at) for t in terminals))
     return report

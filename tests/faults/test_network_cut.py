@@ -20,7 +20,7 @@ from exam_server.migrate import upgrade
 from exam_server.rehearsal.seed import seed_rehearsal
 from exam_server.sittings.models import Answer
 from tests.conftest import free_port
-from tests.faults.fleet import run_fleet, seeded
+from tests.faults.fleet import enrol_fleet, run_fleet, seeded
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -41,8 +41,14 @@ def test_links_cut_while_answering_lose_nothing(tmp_path: Path) -> None:
         )
     _, secrets = plan.write(tmp_path)
     server = LiveServer(
-        db.url, tmp_path / "data", extra_env={"EXAM_KEY_ESCROW": str(secrets)}
+        db.url,
+        tmp_path / "data",
+        extra_env={
+            "EXAM_KEY_ESCROW": str(secrets),
+            "EXAM_CENTRAL_PUBLIC_KEY": str(tmp_path / "central.pub"),
+        },
     ).start()
+    fleet = enrol_fleet(server.url, plan.codes)
     port = free_port()
     rng = seeded("network cut")
     cuts_file = tmp_path / "cuts"
@@ -66,7 +72,14 @@ def test_links_cut_while_answering_lose_nothing(tmp_path: Path) -> None:
     )
     try:
         report = asyncio.run(
-            run_fleet(f"http://127.0.0.1:{port}", plan.roster, seconds=10, pace=0.1, rng=rng)
+            run_fleet(
+                f"http://127.0.0.1:{port}",
+                plan.roster,
+                seconds=10,
+                pace=0.1,
+                identities=fleet,
+                rng=rng,
+            )
         )
         assert server.proc is not None and server.proc.poll() is None, "the server kept running"
     finally:

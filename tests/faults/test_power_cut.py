@@ -21,7 +21,7 @@ from exam_server.rehearsal.seed import seed_rehearsal
 from exam_server.sittings import engine, service
 from exam_server.sittings.engine import AttemptState
 from exam_server.sittings.models import Answer, Attempt
-from tests.faults.fleet import run_fleet
+from tests.faults.fleet import enrol_fleet, run_fleet
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -42,19 +42,25 @@ def test_power_cut_recovery_credits_the_downtime(tmp_path: Path) -> None:
     _, secrets = plan.write(tmp_path)
     env = {
         "EXAM_KEY_ESCROW": str(secrets),
+        "EXAM_CENTRAL_PUBLIC_KEY": str(tmp_path / "central.pub"),
         "EXAM_DOWNTIME_CREDIT_S": "3",
         "EXAM_DOWNTIME_RECORD_S": "1",
     }
     server = LiveServer(db.url, tmp_path / "data", extra_env=env).start()
+    fleet = enrol_fleet(server.url, plan.codes)
     try:
-        first = asyncio.run(run_fleet(server.url, plan.roster, seconds=4, pace=0.2))
+        first = asyncio.run(
+            run_fleet(server.url, plan.roster, seconds=4, pace=0.2, identities=fleet)
+        )
         time.sleep(1)
         server.kill()  # the lights go out: server and terminals together
         down_at = time.time()
         time.sleep(16)  # past the sitting's original end (start + 20 s)
         server.start()
         up_at = time.time()
-        second = asyncio.run(run_fleet(server.url, plan.roster, seconds=3, pace=0.2))
+        second = asyncio.run(
+            run_fleet(server.url, plan.roster, seconds=3, pace=0.2, identities=fleet)
+        )
     finally:
         server.stop()
     assert not first.errors and not second.errors, (first.errors, second.errors)

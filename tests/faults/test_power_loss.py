@@ -130,6 +130,7 @@ def test_a_day_of_power_cuts_loses_nothing_acknowledged(
             # the cuts here last seconds: below the credit threshold, no deadline moves
             "EXAM_DOWNTIME_CREDIT_S": "120",
         },
+        central_key=False,  # the centre pinned its own central at `exam-sync setup`
     )
     server.log_path = logs / "server.log"
     server.start()
@@ -168,6 +169,7 @@ def test_a_day_of_power_cuts_loses_nothing_acknowledged(
         assert terminal.post("/api/login", {"ticket": seats[0][1], "id_number": seats[0][2]})["ok"]
         terminal.post("/api/confirm")
         fleet_roster = [{"seat": s, "ticket": t, "id_number": i} for s, t, i in seats[1:3]]
+        identities = {row["seat"]: server.enrol(row["seat"]) for row in fleet_roster}
         assert datetime.now(UTC) < start, "the machine was too slow to get ready before the start"
 
         mark("terminal ready")
@@ -180,6 +182,7 @@ def test_a_day_of_power_cuts_loses_nothing_acknowledged(
                     fleet_roster,
                     seconds=DURATION.total_seconds() - 2,
                     pace=0.3,
+                    identities=identities,
                     rng=random.Random(rng.random()),
                 )
             ),

@@ -23,7 +23,7 @@ from exam_server.rehearsal.seed import seed_rehearsal
 from exam_server.sittings import engine, service
 from exam_server.sittings.models import Answer, Attempt
 from tests.conftest import drop_pg_database, make_pg_database
-from tests.faults.fleet import run_fleet, seeded
+from tests.faults.fleet import enrol_fleet, run_fleet, seeded
 from tests.live import LiveServer
 from tests.threads import Checked
 
@@ -59,8 +59,14 @@ def test_kill_9_during_answering_loses_no_acknowledged_answer(db: Database, tmp_
         )
     roster, secrets = plan.write(tmp_path)
     server = LiveServer(
-        db.url, tmp_path / "data", extra_env={"EXAM_KEY_ESCROW": str(secrets)}
+        db.url,
+        tmp_path / "data",
+        extra_env={
+            "EXAM_KEY_ESCROW": str(secrets),
+            "EXAM_CENTRAL_PUBLIC_KEY": str(tmp_path / "central.pub"),
+        },
     ).start()
+    fleet = enrol_fleet(server.url, plan.codes)
     before = deadlines(db, start + timedelta(minutes=1))
     kills = []
 
@@ -78,7 +84,9 @@ def test_kill_9_during_answering_loses_no_acknowledged_answer(db: Database, tmp_
     thread.start()
     try:
         report = asyncio.run(
-            run_fleet(server.url, plan.roster, seconds=14, pace=0.1, rng=fleet_rng)
+            run_fleet(
+                server.url, plan.roster, seconds=14, pace=0.1, identities=fleet, rng=fleet_rng
+            )
         )
     finally:
         thread.join(60)

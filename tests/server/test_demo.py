@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from exam_client.identity import enrol
 from tests.conftest import free_port
 from tests.live import Terminal
 
@@ -57,8 +58,20 @@ def test_demo_starts_a_server_with_the_seeded_sittings(tmp_path: Path) -> None:
         text = log.read_text()
         assert "DEMO-ZYDD-L4" in text and "职业道德" in text and "快速模式" in text
         # A candidate from the printed roster can log in at their seat before the start.
+        assert "--insecure-http" in text and "INSECURE" in text  # says so on every log line
         first = json.loads((pkg / "roster.json").read_text())[0]
-        term = Terminal(f"http://127.0.0.1:{port}", terminal_id="demo-t1", seat=first["seat"])
+        # The terminal enrols at the first candidate's seat with the code the demo printed
+        # into its codes file (the real HTTP path), then proves its key at hello.
+        codes = json.loads((tmp_path / "data" / "centre" / "enrol-codes.json").read_text())
+        identity, _ = enrol(
+            f"http://127.0.0.1:{port}",
+            codes["codes"][first["seat"]],
+            terminal_id="demo-t1",
+        )
+        assert identity.seat == first["seat"]
+        term = Terminal(
+            f"http://127.0.0.1:{port}", terminal_id="demo-t1", seat=None, identity=identity
+        )
         try:
             assert term.hello()["ok"]
             reply = term.login(first["ticket"], first["id_number"])

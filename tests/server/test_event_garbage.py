@@ -10,6 +10,7 @@ bench's p99).
 
 from __future__ import annotations
 
+import base64
 import gc
 from pathlib import Path
 
@@ -20,6 +21,27 @@ from exam_server import create_app
 from exam_server.extensions import socketio
 from exam_server.migrate import upgrade
 from exam_server.runtime import runtime
+from tests.conftest import T0
+from tests.factories import make_world
+from tests.live import enrol
+
+
+def hello_enrolled(app, client) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """An enrolled terminal's challenge and hello on ``client`` (what every terminal sends)."""
+    db = runtime(app).db
+    with db.write() as session:
+        seat = make_world(session, start=T0, candidates=1).attempt(0).seat.label
+    identity = enrol(db.url, seat, terminal_id="T-1")
+    challenge = client.emit("challenge", {}, namespace=p.NAMESPACE, callback=True)
+    hello = {
+        "protocol": 1,
+        "client": "test",
+        "terminal_id": "T-1",
+        "proof": identity.prove(base64.b64decode(challenge["challenge"])),
+    }
+    reply = client.emit("hello", hello, namespace=p.NAMESPACE, callback=True)
+    assert isinstance(reply, dict)
+    return reply
 
 
 def test_an_event_leaves_no_cyclic_garbage(tmp_path: Path) -> None:
@@ -28,9 +50,8 @@ def test_an_event_leaves_no_cyclic_garbage(tmp_path: Path) -> None:
     )
     upgrade(runtime(app).db)
     client = socketio.test_client(app, namespace=p.NAMESPACE)
-    hello = {"protocol": 1, "client": "test", "terminal_id": "T-1", "seat": "01-01"}
-    reply = client.emit("hello", hello, namespace=p.NAMESPACE, callback=True)
-    assert isinstance(reply, dict) and "server_time" in reply, reply
+    reply = hello_enrolled(app, client)
+    assert "server_time" in reply, reply
 
     gc.collect()
     gc.disable()
@@ -63,8 +84,7 @@ def test_an_event_does_not_open_the_cookie_session_again(tmp_path: Path, monkeyp
     )
     upgrade(runtime(app).db)
     client = socketio.test_client(app, namespace=p.NAMESPACE)
-    hello = {"protocol": 1, "client": "test", "terminal_id": "T-1", "seat": "01-01"}
-    client.emit("hello", hello, namespace=p.NAMESPACE, callback=True)
+    hello_enrolled(app, client)
     at_connect = len(opened)
     for _ in range(50):
         assert client.emit("heartbeat", {}, namespace=p.NAMESPACE, callback=True) is not None

@@ -22,6 +22,7 @@ from tests.factories import (
     DATA_KEY,
     END_SECRET,
     RELEASE_SECRET,
+    VAULT,
     henan_forms,
     id_number_for,
     make_world,
@@ -43,19 +44,19 @@ def test_start_without_key_stops_the_clock_until_the_key_is_entered(session: Ses
         terminal_id="T",
         seat_label=seat_label(world, 0),
     ).attempt
-    assert paper_key_for(attempt, T0) is None
+    assert paper_key_for(attempt, T0, VAULT) is None
     service.sweep(session, sitting.id, T0 + 2 * MIN)
     assert attempt.state is AttemptState.PAUSED
     with pytest.raises(ServiceError) as exc:
-        enter_sitting_key(session, T0 - MIN, sitting, RELEASE_SECRET, by="admin")
+        enter_sitting_key(session, T0 - MIN, sitting, RELEASE_SECRET, by="admin", vault=VAULT)
     assert exc.value.code == "key_too_early"
     with pytest.raises(WrongKeyError):
-        enter_sitting_key(session, T0 + 5 * MIN, sitting, END_SECRET, by="admin")
-    enter_sitting_key(session, T0 + 5 * MIN, sitting, RELEASE_SECRET, by="admin")
+        enter_sitting_key(session, T0 + 5 * MIN, sitting, END_SECRET, by="admin", vault=VAULT)
+    enter_sitting_key(session, T0 + 5 * MIN, sitting, RELEASE_SECRET, by="admin", vault=VAULT)
     assert attempt.state is AttemptState.IN_PROGRESS
     # The five minutes without a key are credited in full.
     assert engine.deadline(service.timing_of(session, attempt), T0 + 6 * MIN) == T0 + 65 * MIN
-    key = paper_key_for(attempt, T0 + 6 * MIN)
+    key = paper_key_for(attempt, T0 + 6 * MIN, VAULT)
     assert key == DATA_KEY
     paper = decrypt_paper(attempt.paper.ciphertext, key)
     assert paper.questions[0].stem.startswith("第1题")
@@ -104,8 +105,8 @@ def test_scoring_and_cutoffs_35_line_and_a_total_line_only_where_set(
             ]
             service.save_answers(session, t + MIN, reqs)
         service.sweep(session, sitting.id, sitting.end)
-        enter_end_key(session, sitting.end, sitting, END_SECRET, by="admin")
-        score_sitting(session, sitting.end, sitting)
+        enter_end_key(session, sitting.end, sitting, END_SECRET, by="admin", vault=VAULT)
+        score_sitting(session, sitting.end, sitting, VAULT)
     scores = {(n, j): world.attempt(n, j).score for n in range(3) for j in range(3)}
     assert scores[(0, 0)] == Decimal("80.00") and scores[(1, 0)] == Decimal("40.00")
     assert scores[(2, 1)] == Decimal("0.00")
@@ -131,8 +132,31 @@ def test_end_key_refused_before_the_end_and_when_wrong(session: Session) -> None
     world = make_world(session, start=T0, candidates=1)
     sitting = world.sittings[0]
     with pytest.raises(ServiceError) as exc:
-        enter_end_key(session, sitting.end - MIN, sitting, END_SECRET, by="admin")
+        enter_end_key(session, sitting.end - MIN, sitting, END_SECRET, by="admin", vault=VAULT)
     assert exc.value.code == "key_too_early"
     with pytest.raises(WrongKeyError):
-        enter_end_key(session, sitting.end, sitting, RELEASE_SECRET, by="admin")
+        enter_end_key(session, sitting.end, sitting, RELEASE_SECRET, by="admin", vault=VAULT)
     assert sitting.end_key is None
+
+
+def test_released_keys_are_stored_sealed_never_in_plaintext(session: Session) -> None:
+    """The database holds a released key only sealed under the centre secret: the key
+    itself appears nowhere in its row, and another centre secret cannot open it."""
+    from exam_server.system.vault import KeyVault, VaultError
+    from question_bank.package import derive_end_key, derive_sitting_key
+
+    world = make_world(session, start=T0, candidates=1, key_released=False)
+    sitting = world.sittings[0]
+    enter_sitting_key(session, T0 + MIN, sitting, RELEASE_SECRET, by="admin", vault=VAULT)
+    enter_end_key(session, sitting.end, sitting, END_SECRET, by="admin", vault=VAULT)
+    plain_start = derive_sitting_key(RELEASE_SECRET, sitting.code)
+    plain_end = derive_end_key(END_SECRET, sitting.code)
+    assert sitting.sitting_key is not None and plain_start not in sitting.sitting_key
+    assert sitting.end_key is not None and plain_end not in sitting.end_key
+    assert VAULT.open(sitting.sitting_key, sitting_code=sitting.code, kind="sitting") == plain_start
+    with pytest.raises(VaultError):
+        KeyVault(b"another centre's secret, 32 bytes").open(
+            sitting.sitting_key, sitting_code=sitting.code, kind="sitting"
+        )
+    with pytest.raises(VaultError):  # a sealed key moved to another kind does not open
+        VAULT.open(sitting.sitting_key, sitting_code=sitting.code, kind="end")

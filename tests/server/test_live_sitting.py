@@ -70,7 +70,8 @@ def wait_until(instant: datetime) -> None:
 
 def test_a_sitting_end_to_end_with_a_crash_in_the_middle(live_db: Database, tmp_path: Path) -> None:
     # Enough lead for the processes to start on a busy machine (three of them in workers mode).
-    lead = 14 if getattr(live_db, "mode", "") == "workers" else 6
+    # Each terminal enrols (a code, a proof) before its hello: a little more lead than before.
+    lead = 18 if getattr(live_db, "mode", "") == "workers" else 12
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=lead)
     with live_db.write() as session:
         world = make_world(
@@ -81,7 +82,7 @@ def test_a_sitting_end_to_end_with_a_crash_in_the_middle(live_db: Database, tmp_
             rules_s=(60, 5, 4),  # entry 60 s before, late entry 5 s, submit from 4 s
         )
         seats = [seat_label(world, n) for n in range(3)]
-    server = server_for(live_db, tmp_path / "data").start()
+    server = server_for(live_db, tmp_path / "data").start(timeout=90)
     terminals: list[Terminal] = []
     try:
         a = Terminal(server.url, terminal_id="T-A", seat=seats[0])
@@ -101,7 +102,7 @@ def test_a_sitting_end_to_end_with_a_crash_in_the_middle(live_db: Database, tmp_
 
         la = a.login(ticket_for(1), id_number_for(1))
         lb = b.login(ticket_for(2), id_number_for(2))
-        assert la["ok"] and la["state"] == "waiting" and la["candidate"]["name"] == "考生1"
+        assert la["ok"] and la["state"] == "waiting" and la["candidate"]["name"] == "考生1", la
         aid, bid = la["attempt_id"], lb["attempt_id"]
         deadline = la["sitting"]["deadline"]
         assert a.save(aid, 1, "Q001", ["A"])["code"] == "not_started"

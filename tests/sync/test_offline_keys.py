@@ -80,7 +80,7 @@ def test_usb_package_and_offline_codes(tmp_path: Path) -> None:
     sync(env, "setup", "--centre", CENTRE, "--central-key", str(tmp_path / "central.pub"))
     assert "已导入考试包" in sync(env, "pull", "--file", str(usb)).stdout
 
-    server = LiveServer(db.url, tmp_path / "centre").start()
+    server = LiveServer(db.url, tmp_path / "centre", central_key=False).start()
     env["EXAM_SERVER_URL"] = server.url
     terminal = None
     try:
@@ -88,8 +88,9 @@ def test_usb_package_and_offline_codes(tmp_path: Path) -> None:
             a = session.scalars(select(Attempt).order_by(Attempt.id)).first()
             seat, ticket, idn = a.seat.label, a.candidate.ticket, a.candidate.id_number
         terminal = Terminal(server.url, terminal_id="T1", seat=seat)
-        terminal.hello()
-        assert terminal.login(ticket, idn)["ok"]
+        assert terminal.hello()["ok"]
+        login = terminal.login(ticket, idn)
+        assert login["ok"], login
         wait_until(start + timedelta(seconds=0.3))
 
         typo = start_code[:-1] + ("0" if start_code[-1] != "0" else "1")

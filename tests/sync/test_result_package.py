@@ -22,7 +22,14 @@ from question_bank.package import decrypt_answer_key, derive_end_key
 from question_bank.receipts import answers_digest, receipt_code
 from question_bank.result_package import ResultPackageError, open_result_package
 from question_bank.scoring import MultiplePolicy
-from tests.factories import END_SECRET, id_number_for, make_world, seat_label, ticket_for
+from tests.factories import (
+    END_SECRET,
+    VAULT,
+    id_number_for,
+    make_world,
+    seat_label,
+    ticket_for,
+)
 
 
 def test_result_package_is_complete_and_checks_out(session: Session, clock: ManualClock) -> None:
@@ -65,8 +72,10 @@ def test_result_package_is_complete_and_checks_out(session: Session, clock: Manu
             ],
         }
     ]
-    sitting.end_key = derive_end_key(END_SECRET, sitting.code)
-    score_sitting(session, clock.now(), sitting)
+    sitting.end_key = VAULT.seal(
+        derive_end_key(END_SECRET, sitting.code), sitting_code=sitting.code, kind="end"
+    )
+    score_sitting(session, clock.now(), sitting, VAULT)
     service.sweep(session, sitting.id, clock.now())
 
     data = build_results(session, sitting, clock.now(), "0101")
@@ -94,7 +103,7 @@ def test_result_package_is_complete_and_checks_out(session: Session, clock: Manu
 
     # Central's checks pass on the honest package...
     assert check_event_log(doc["event_log"], None) == []
-    keys = decrypt_answer_key(sitting.answer_key_blob, sitting.end_key)
+    keys = decrypt_answer_key(sitting.answer_key_blob, derive_end_key(END_SECRET, sitting.code))
     for a in doc["attempts"]:
         score, receipt_ok, diffs = rescore_attempt(
             a, sitting.code, keys, MultiplePolicy.ALL_OR_NOTHING, key.public_key()

@@ -96,6 +96,7 @@ def test_registrations_to_rescored_results(central_url: str, tmp_path: Path) -> 
         centre_db.url,
         tmp_path / "centre",
         extra_env={"EXAM_SYNC_INTERVAL_S": "1", "EXAM_BACKUP_INTERVAL_S": "3"},
+        central_key=False,  # the centre pinned its own central at `exam-sync setup`
     ).start()
     terminals: list[Terminal] = []
     try:

@@ -16,7 +16,21 @@ function applySnapshot(s) {
   state.tiles = {}; state.bySeat = {};
   for (const t of s.tiles) { state.tiles[t.attempt_id] = t; state.bySeat[t.seat] = t.attempt_id; }
   state.presence = s.presence || {};
-  buildGrid(); renderAll();
+  buildGrid(); renderAll(); renderLocks(s.locks || []);
+}
+/* Tickets and terminals locked after too many wrong ID numbers: the invigilator checks
+   the candidate in person and unlocks. */
+function renderLocks(locks) {
+  const box = document.getElementById("locks");
+  box.hidden = !locks.length;
+  box.replaceChildren(...(locks.length ? [el("b", {}, T.login_locks + ": "), el("span", {}, T.lock_hint)] : []),
+    ...locks.map((l) => el("div", { class: "lock", "data-lock": l.id },
+      `${l.scope === "ticket" ? T.lock_ticket : T.lock_terminal}: ${l.label} (${l.failures}) `,
+      el("button", { type: "button", class: "primary", "data-unlock": l.id, onclick: () =>
+        confirmDialog(T.a_unlock + " · " + l.label, [{ name: "reason", label: T.reason, type: "textarea", required: true }],
+          (v) => post(`/console/api/locks/${l.id}/unlock`, v).then(done), T.a_unlock) }, T.a_unlock))));
+  if (locks.length && state.lockCount !== undefined && locks.length > state.lockCount) beep();
+  state.lockCount = locks.length;
 }
 function buildGrid() {
   const L = state.layout;

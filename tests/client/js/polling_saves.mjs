@@ -1,11 +1,15 @@
 // A terminal speaking the protocol with the official socket.io-client, long-polling only:
-// hello, login, then COUNT saves emitted at once (newest sequence number first, so every
-// older change arrives after a newer one), and every acknowledgement printed as JSON.
+// challenge and hello (signed with the terminal's enrolled Ed25519 key), login, then COUNT
+// saves emitted at once (newest sequence number first, so every older change arrives
+// after a newer one), and every acknowledgement printed as JSON.
 //
-//   node polling_saves.mjs URL SEAT TICKET ID_NUMBER COUNT
+//   node polling_saves.mjs URL SEAT TICKET ID_NUMBER COUNT TERMINAL_ID KEY_PEM_FILE
+import { createPrivateKey, sign } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { io } from "socket.io-client";
 
-const [url, seat, ticket, idNumber, countArg] = process.argv.slice(2);
+const [url, seat, ticket, idNumber, countArg, terminalId, keyFile] = process.argv.slice(2);
+const key = createPrivateKey(readFileSync(keyFile));
 const count = Number(countArg);
 const socket = io(url + "/candidate", { transports: ["polling"], reconnection: false });
 const call = (event, data) => socket.timeout(30000).emitWithAck(event, data);
@@ -16,9 +20,17 @@ socket.on("connect_error", (e) => {
 });
 socket.on("connect", async () => {
   try {
+    const challenge = await call("challenge", {});
+    // exam_common.pki.hello_proof_message: "exam-terminal-hello/v1\n" challenge "\n" id
+    const message = Buffer.concat([
+      Buffer.from("exam-terminal-hello/v1\n"), Buffer.from(challenge.challenge, "base64"),
+      Buffer.from("\n" + terminalId),
+    ]);
     const hello = await call("hello", {
-      protocol: 1, client: "socket.io-client (tests)", terminal_id: "JS-POLL", seat,
+      protocol: 1, client: "socket.io-client (tests)", terminal_id: terminalId, seat,
+      proof: sign(null, message, key).toString("base64"),
     });
+    if (!hello.ok) throw new Error("hello refused: " + JSON.stringify(hello));
     const login = await call("login", { ticket, id_number: idNumber });
     if (!login.ok) throw new Error("login refused: " + JSON.stringify(login));
     const items = login.items.map((i) => i.item_id);

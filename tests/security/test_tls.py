@@ -1,0 +1,169 @@
+"""No TLS (issue 17): the LAN link is TLS by default, the terminal pins the centre's CA and
+refuses a rogue server; plain HTTP only behind the explicit flag, which says so."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+
+from exam_client.agent import Agent, AgentConfig
+from exam_client.identity import CA_FILE, EnrolError, enrol, pinned_session
+from exam_client.journal import MemoryJournal
+from exam_server.terminals import service as terminals
+from tests.live import Terminal
+from tests.security.conftest import Centre, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def code_for(c: Centre, seat: str) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    with c.db.write() as session:
+        (issued,) = terminals.issue_codes(
+            session,
+            datetime.now(UTC),
+            terminals.seats_for(session, labels=[seat]),
+            by="tests",
+            valid=timedelta(hours=1),
+        )
+    return issued.code
+
+
+def test_the_lan_is_tls_end_to_end_and_the_terminal_pins_the_centre_ca(
+    centre: Callable[..., Centre], tmp_path: Path
+) -> None:
+    """A TLS server; a terminal enrols with the CA's fingerprint (HTTP over TLS, the
+    real path), then the real agent connects over WSS verified against that CA only,
+    logs a candidate in, opens the paper at the start and has its answer acknowledged."""
+    c = centre(tls=True, starts_in=4)
+    assert c.server.url.startswith("https://")
+    fingerprint = c.server.log().split("fingerprint: ")[1].split()[0]
+    identity, ca = enrol(
+        c.server.url,
+        code_for(c, c.seats[0]),
+        terminal_id="T-tls-1",
+        fingerprint=fingerprint,
+        ca_path=tmp_path / CA_FILE,
+    )
+    assert ca is not None and identity.ca_path == tmp_path / CA_FILE
+    assert identity.seat == c.seats[0]
+    # Nothing but the pinned CA is trusted: the system's list does not know this server.
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(f"{c.server.url}/healthz", timeout=5)
+    agent = Agent(AgentConfig(server=c.server.url, identity=identity), MemoryJournal()).start()
+    try:
+        wait_for(lambda: agent.online, 20, "the agent connects over TLS")
+        ticket, id_number = c.candidate(0)
+        assert agent.login(ticket, id_number)["ok"]
+        agent.confirm()
+        paper = wait_for(agent.paper_json, 20, "the paper opens")
+        first = paper["questions"][0]
+        assert agent.answer(first["item_id"], [first["options"][0]["label"]])["ok"]
+        wait_for(lambda: agent.stats.acknowledged == 1, 10, "the answer acknowledged")
+    finally:
+        agent.stop()
+    log = c.server.log()
+    assert "MonkeyPatchWarning" not in log  # gevent patched before anything imported ssl
+    assert "INSECURE" not in log
+
+
+def test_a_rogue_server_is_refused_by_the_terminal(
+    centre: Callable[..., Centre], tmp_path: Path
+) -> None:
+    """A rogue server on the LAN (its own CA, the centre's seats and candidates) gets
+    nothing from a terminal: enrolment refuses its certificate before sending anything,
+    and an enrolled terminal pointed at it never connects (the TLS handshake fails)."""
+    real = centre(tls=True)
+    rogue = centre(tls=True)
+    real_fp = real.server.log().split("fingerprint: ")[1].split()[0]
+    rogue_fp = rogue.server.log().split("fingerprint: ")[1].split()[0]
+    assert real_fp != rogue_fp
+    with pytest.raises(EnrolError) as refused:
+        enrol(
+            rogue.server.url,
+            code_for(rogue, rogue.seats[0]),
+            terminal_id="T-victim",
+            fingerprint=real_fp,
+            ca_path=tmp_path / "rogue-ca.pem",
+        )
+    assert refused.value.code == "wrong_ca"
+    identity, _ = enrol(
+        real.server.url,
+        code_for(real, real.seats[0]),
+        terminal_id="T-victim",
+        fingerprint=real_fp,
+        ca_path=tmp_path / CA_FILE,
+    )
+    agent = Agent(AgentConfig(server=rogue.server.url, identity=identity), MemoryJournal())
+    agent.start()
+    try:
+        wait_for(lambda: "TLS connection from" in rogue.server.log(), 20, "a refused handshake")
+        assert not agent.online and agent.stats.connects == 0
+    finally:
+        agent.stop()
+    with pytest.raises(requests.exceptions.SSLError):
+        pinned_session(identity.ca_path).get(f"{rogue.server.url}/healthz", timeout=5)
+
+
+def test_plain_http_only_behind_the_flag_and_it_says_so(
+    centre: Callable[..., Centre], tmp_path: Path
+) -> None:
+    """``--insecure-http``: every console page shows the warning and every log line
+    carries the mark; over TLS neither, and the console's cookie is Secure."""
+    plain = centre(tls=False)
+    page = requests.get(f"{plain.server.url}/console/login", timeout=5).text
+    assert 'id="insecure-http"' in page and "明文 HTTP" in page
+    # A terminal that claims another seat than its enrolled one is logged (a warning).
+    identity = plain.server.enrol(plain.seats[0], terminal_id="T-plain")
+    term = Terminal(plain.server.url, terminal_id="T-plain", seat=plain.seats[1], identity=identity)
+    assert term.hello()["seat"] == plain.seats[0]
+    term.close()
+    log = wait_for(lambda: "enrolled at" in plain.server.log() and plain.server.log(), 10, "")
+    lines = [x for x in log.splitlines() if re.match(r"^\d{4}-\d\d-\d\d ", x)]
+    assert lines and all("INSECURE plain HTTP" in x for x in lines), lines
+    assert "WARNING: INSECURE plain HTTP" in log  # and the start says so too
+    tls = centre(tls=True)
+    session = tls.server.http()
+    login = session.get(f"{tls.server.url}/console/login", timeout=5)
+    assert 'id="insecure-http"' not in login.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login.text)
+    assert token is not None
+    resp = session.post(
+        f"{tls.server.url}/console/login",
+        data={"username": "x", "password": "y", "csrf_token": token.group(1)},
+        timeout=10,
+    )
+    cookie = resp.headers.get("Set-Cookie", "") or login.headers.get("Set-Cookie", "")
+    assert "exam_console=" in cookie and "Secure" in cookie
+    # The plain port does not speak TLS, and the TLS port does not speak plain HTTP.
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(tls.server.url.replace("https://", "http://") + "/healthz", timeout=5)
+
+
+def test_the_server_certificate_is_renewed_under_the_same_ca(tmp_path: Path) -> None:
+    """A new address (or a certificate near its end) gets a new server certificate from
+    the same CA at startup: the terminals, which pinned the CA, need nothing."""
+    from datetime import UTC, datetime, timedelta
+
+    from exam_common.pki import ca_fingerprint
+    from exam_server.tls import ensure_tls, server_cert_expires, server_hosts
+
+    now = datetime.now(UTC)
+    files = ensure_tls(tmp_path, centre="001", hosts=["10.9.8.7"], now=now)
+    fp, cert = files.fingerprint(), files.server_cert.read_bytes()
+    assert "10.9.8.7" in server_hosts(files)
+    assert (files.ca_key.stat().st_mode & 0o777) == 0o600
+    assert (files.server_key.stat().st_mode & 0o777) == 0o600
+    ensure_tls(tmp_path, centre="001", hosts=["10.9.8.7"], now=now)
+    assert files.server_cert.read_bytes() == cert  # nothing to do
+    ensure_tls(tmp_path, centre="001", hosts=["10.9.8.6"], now=now)
+    assert {"10.9.8.7", "10.9.8.6"} <= set(server_hosts(files))
+    later = server_cert_expires(files) - timedelta(days=10)
+    ensure_tls(tmp_path, centre="001", now=later)
+    assert server_cert_expires(files) > later + timedelta(days=300)
+    assert ca_fingerprint(files.ca_cert.read_bytes()) == fp  # the same CA throughout
