@@ -59,7 +59,8 @@ def test_the_lan_is_tls_end_to_end_and_the_terminal_pins_the_centre_ca(
     try:
         wait_for(lambda: agent.online, 20, "the agent connects over TLS")
         ticket, id_number = c.candidate(0)
-        assert agent.login(ticket, id_number)["ok"]
+        reply = agent.login(ticket, id_number)
+        assert reply["ok"], reply
         agent.confirm()
         paper = wait_for(agent.paper_json, 20, "the paper opens")
         first = paper["questions"][0]
