@@ -158,3 +158,61 @@ def test_pass_iff_every_subject_and_the_total_clear_their_lines(scores: list[int
     assert apply_cutoffs(mean, scored(*scores)).passed == (
         min(scores) >= 30 and D(sum(scores)) / 3 >= 60
     )
+
+
+# --- every line at its boundary: a cent below, exactly on it, a cent above ----------------
+
+CENT_ = Decimal("0.01")
+
+
+def three(line: str | None, total: str | None, basis: TotalBasis) -> CutoffRule:
+    return CutoffRule(
+        tuple(
+            PartRule(s, None if line is None else Decimal(line), Decimal(100))
+            for s in ("职业道德", "职业能力", "岗位技能")
+        ),
+        None if total is None else Decimal(total),
+        basis,
+    )
+
+
+def decide(rule: CutoffRule, *scores: Decimal) -> bool:
+    results = [
+        SubjectResult(s, SubjectStatus.SCORED, x)
+        for s, x in zip(rule.subjects, scores, strict=True)
+    ]
+    return apply_cutoffs(rule, results).passed
+
+
+@pytest.mark.parametrize(("delta", "passed"), [(-CENT_, False), (Decimal(0), True), (CENT_, True)])
+def test_the_subject_line_at_its_boundary(delta: Decimal, passed: bool) -> None:
+    """Only the subject line decides here (no total line): 35 passes, 34.99 fails."""
+    rule = three("35", None, TotalBasis.SUM)
+    assert decide(rule, Decimal(80), Decimal(35) + delta, Decimal(80)) is passed
+
+
+@pytest.mark.parametrize(("delta", "passed"), [(-CENT_, False), (Decimal(0), True), (CENT_, True)])
+def test_the_total_line_as_a_sum_at_its_boundary(delta: Decimal, passed: bool) -> None:
+    """Only the sum decides: every subject clears its line, the total is 180 ± a cent."""
+    rule = three("35", "180", TotalBasis.SUM)
+    assert decide(rule, Decimal(60), Decimal(60), Decimal(60) + delta) is passed
+
+
+@pytest.mark.parametrize(
+    ("delta", "passed"), [(Decimal("-0.03"), False), (Decimal(0), True), (Decimal("0.03"), True)]
+)
+def test_the_total_line_as_a_mean_at_its_boundary(delta: Decimal, passed: bool) -> None:
+    """Only the mean decides: (a + b + c) / 3 against a line of 60; three cents on the
+    sum is one cent on the mean. The same scores against a SUM line of 60 all pass: the
+    basis, not the line's number, decides."""
+    rule = three("35", "60", TotalBasis.MEAN)
+    scores = (Decimal(40), Decimal(70), Decimal(70) + delta)
+    assert decide(rule, *scores) is passed
+    assert decide(three("35", "60", TotalBasis.SUM), *scores) is True
+
+
+def test_the_mean_is_rounded_half_up_to_the_cent() -> None:
+    """59.995 as a mean reads 60.00 (half up) and passes a line of 60; 59.994 fails."""
+    rule = three(None, "60", TotalBasis.MEAN)
+    assert decide(rule, Decimal("59.995"), Decimal("59.995"), Decimal("59.995")) is True
+    assert decide(rule, Decimal("59.994"), Decimal("59.994"), Decimal("59.994")) is False
