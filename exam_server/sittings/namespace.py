@@ -445,10 +445,11 @@ class CandidateNamespace(Namespace):
         with rt.db.read() as session:
             rules = service.ticket_rules(session)
             sittings: list[Sitting] = []
-            # a seat this centre does not have: no windows, the rule all the same
-            if term.hello is not None and term.hello.seat:
+            # the seat the terminal enrolled at (never its word); a seat this centre
+            # does not have: no windows, the rule all the same
+            if term.seat:
                 with contextlib.suppress(service.ServiceError):
-                    sittings = service.seat_sittings(session, rt.clock.now(), term.hello.seat)
+                    sittings = service.seat_sittings(session, rt.clock.now(), term.seat)
             return p.RulesOk(
                 ticket_rule=rules[0] if len(rules) == 1 else None,
                 sittings=tuple(

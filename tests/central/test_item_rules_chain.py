@@ -39,6 +39,7 @@ from central.publishing import publish
 from central.registrations import import_registrations
 from central.service import take_results
 from exam_client.agent import open_paper
+from exam_client.identity import TerminalIdentity
 from exam_server.candidates.models import Candidate
 from exam_server.eventlog.models import Event
 from exam_server.packages.service import enter_end_key, enter_sitting_key, import_package
@@ -56,6 +57,7 @@ from question_bank.result_package import build_result_package
 from question_bank.store import BankStore
 from tests.central.world import CENTRE, plan_doc, registration_rows, write_registrations
 from tests.conftest import T0
+from tests.factories import VAULT
 from tests.question_bank import qti_authored as qa
 
 SITTING = "T-ZYDD-L4"
@@ -158,12 +160,13 @@ def test_centre_and_central_score_by_the_authors_maps_and_agree(
         T0 - 2 * 3600 * SEC,
         open_package(package, central_key.public_key(), CENTRE),
         by="t",
+        central_key=central_key.public_key(),
     )
     sitting = session.scalars(select(Sitting).where(Sitting.code == SITTING)).one()
     assert sitting.plan.multiple_policy == "proportional"
 
     # candidates answer on their own shuffled papers, as the terminal sends them
-    enter_sitting_key(session, T0, sitting, release, by="admin")
+    enter_sitting_key(session, T0, sitting, release, by="admin", vault=VAULT)
     attempts = session.scalars(
         select(Attempt).where(Attempt.sitting_id == sitting.id).order_by(Attempt.id)
     ).all()
@@ -179,9 +182,19 @@ def test_centre_and_central_score_by_the_authors_maps_and_agree(
             terminal_id=f"T{n}",
             seat_label=attempts[n].seat.label,
         ).attempt
-        key = paper_key_for(attempt, T0 + 2 * SEC)
+        key = paper_key_for(attempt, T0 + 2 * SEC, VAULT)
         assert key is not None
-        _, shuffle, shown = open_paper(attempt.paper.ciphertext, key, cand.ticket)
+        # the terminal checks central's binding of the paper to this candidate first
+        identity = TerminalIdentity(
+            f"T{n}", Ed25519PrivateKey.generate(), "", "", CENTRE, central_key.public_key(), None
+        )
+        _, shuffle, shown = open_paper(
+            attempt.paper.ciphertext,
+            key,
+            cand.ticket,
+            binding=attempt.binding,
+            identity=identity,
+        )
         saves = []
         for q in shown.questions:
             texts = picks.get(q.item_id.split(".")[0], [])
@@ -195,8 +208,8 @@ def test_centre_and_central_score_by_the_authors_maps_and_agree(
         service.save_answers(session, T0 + 3 * SEC, saves)
         answered.append(attempt)
     service.sweep(session, sitting.id, end)
-    enter_end_key(session, end, sitting, end_secret, by="admin")
-    score_sitting(session, end, sitting)
+    enter_end_key(session, end, sitting, end_secret, by="admin", vault=VAULT)
+    score_sitting(session, end, sitting, VAULT)
 
     # the centre's scores are the maps' scores, scaled to the paper's points
     for attempt, total, items in zip(answered, EXPECTED_TOTALS, EXPECTED_ITEMS, strict=True):

@@ -18,7 +18,7 @@ from exam_client.agent import Agent, AgentConfig
 from exam_client.journal import MemoryJournal
 from exam_client.ui import UiOptions, create_ui
 from question_bank.package import encrypt_paper
-from tests.client.test_client_units import TICKET, login_ok
+from tests.client.test_client_units import IDENTITY, TICKET, binding_of, login_ok
 from tests.conftest import free_port, require
 from tests.factories import DATA_KEY
 from tests.question_bank import qti_authored as qa
@@ -55,9 +55,13 @@ def page() -> Iterator[object]:
 
 def test_the_body_is_shown_as_written_in_chromium(page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     paper = qa.authored_assembly(tmp_path).papers[0].paper()
-    agent = Agent(AgentConfig(server="http://127.0.0.1:1", seat="01-01"), MemoryJournal())
+    agent = Agent(
+        AgentConfig(server="http://127.0.0.1:1", seat="01-01", identity=IDENTITY), MemoryJournal()
+    )
+    ciphertext = encrypt_paper(paper, DATA_KEY)
     ok = login_ok(
-        paper=base64.b64encode(encrypt_paper(paper, DATA_KEY)).decode(),
+        paper=base64.b64encode(ciphertext).decode(),
+        binding=binding_of(ciphertext),
         items=tuple(p.ItemRef(**i.to_json()) for i in paper.public_items()),
         answers={},
         last_seq=0,

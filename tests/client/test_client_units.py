@@ -290,7 +290,11 @@ def test_the_terminal_shows_each_body_as_written_with_fixed_options_in_place(
     agent = Agent(AgentConfig(server="http://127.0.0.1:1", seat="01-01"), MemoryJournal())
     firsts = set()
     for n in range(40):
-        agent.paper, agent.shuffle, agent.shown = open_paper(ciphertext, DATA_KEY, f"2641{n:08d}")
+        ticket = f"2641{n:08d}"
+        binding = binding_of(ciphertext, ticket)
+        agent.paper, agent.shuffle, agent.shown = open_paper(
+            ciphertext, DATA_KEY, ticket, binding=binding, identity=IDENTITY
+        )
         doc = agent.paper_json()
         assert doc is not None
         q = {x["item_id"].split(".")[0]: x for x in doc["questions"]}

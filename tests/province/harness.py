@@ -10,6 +10,7 @@ them, takes the scores of the parts scored elsewhere and decides every candidate
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from exam_server.sittings.models import Attempt
 from exam_server.system.keys import public_key_hex, signing_key
 from question_bank.package import decrypt_answer_key, derive_end_key, open_package
 from question_bank.scoring import KeyedItem
+from tests.live import enrol
 
 HEADER = [
     "准考证号",
@@ -162,7 +164,9 @@ class Province:
         upgrade(self.centre)
         opened = open_package(data, self.central_key.public_key(), self.centre_code)
         with self.centre.write() as session:
-            import_package(session, now, opened, by="考点管理员")
+            import_package(
+                session, now, opened, by="考点管理员", central_key=self.central_key.public_key()
+            )
             key = signing_key(session)
         with self.central.write() as s:
             s.add(
@@ -205,9 +209,14 @@ class Province:
             return a.seat.label
 
     def terminal(self, seat: str) -> Terminal:
-        assert self.app is not None
+        """An exam PC enrolled at ``seat`` (a one-time code and its proof, as ``exam-client
+        enrol`` does), connected and past its challenge and hello."""
+        assert self.app is not None and self.centre is not None
+        identity = enrol(self.centre.url, seat, terminal_id=f"T-{seat}")
         t = Terminal(socketio.test_client(self.app, namespace=p.NAMESPACE), seat)
-        assert t.call("hello", {**t.hello_doc(), "seat": seat})["ok"]
+        challenge = t.call("challenge", {})
+        proof = identity.prove(base64.b64decode(challenge["challenge"]))
+        assert t.call("hello", {**t.hello_doc(), "proof": proof})["ok"]
         return t
 
     def start(self, sitting_id: int, code: str, start: datetime) -> None:
@@ -219,7 +228,14 @@ class Province:
         with self.centre.write() as session:
             sitting = session.get(Sitting, sitting_id)
             assert sitting is not None
-            enter_sitting_key(session, start, sitting, bytes.fromhex(secret["secret"]), by="sync")
+            enter_sitting_key(
+                session,
+                start,
+                sitting,
+                bytes.fromhex(secret["secret"]),
+                by="sync",
+                vault=runtime(self.app).vault,
+            )
             service.sweep(session, sitting_id, start)
 
     def end(self, sitting_id: int, code: str, end: datetime) -> None:
@@ -232,8 +248,15 @@ class Province:
             sitting = session.get(Sitting, sitting_id)
             assert sitting is not None
             service.sweep(session, sitting_id, end)
-            enter_end_key(session, end, sitting, bytes.fromhex(secret["secret"]), by="sync")
-            score_sitting(session, end, sitting)
+            enter_end_key(
+                session,
+                end,
+                sitting,
+                bytes.fromhex(secret["secret"]),
+                by="sync",
+                vault=runtime(self.app).vault,
+            )
+            score_sitting(session, end, sitting, runtime(self.app).vault)
 
     def push_results(self) -> list[dict[str, Any]]:
         """Every sitting's signed result package, taken in and re-scored by central."""

@@ -184,7 +184,9 @@ def test_a_package_whose_plan_lacks_a_seated_levels_form_is_refused_and_nothing_
     from exam_server.plans.models import ExamPlan
 
     with pytest.raises(PartsError), db.write() as session:
-        import_package(session, T0, Altered(), by="admin")  # type: ignore[arg-type]
+        import_package(  # type: ignore[arg-type]
+            session, T0, Altered(), by="admin", central_key=key.public_key()
+        )
     with db.read() as session:
         assert session.scalar(select(ExamPlan.id)) is None
     db.dispose()
