@@ -19,7 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
-from exam_common.tickets import GENERATED
+from exam_common.tickets import TicketRule
 from exam_server.candidates.models import Candidate
 from exam_server.centres.models import Centre, Room, Seat
 from exam_server.plans.models import ExamPlan, Paper, Sitting
@@ -130,6 +130,11 @@ class World:
         return self.attempts[(candidate_index, sitting_index)]
 
 
+#: The worlds' ticket rule: 12 digits as the province's registration system issues them,
+#: with no check digit (the manual's sample 250800610001 is one), which ticket_for follows.
+PROVINCE_TICKETS = TicketRule(name="河南省工考报名系统准考证号", length=12, charset="digits")
+
+
 def ticket_for(n: int) -> str:
     return f"26001{n:06d}0"
 
@@ -184,7 +189,8 @@ def make_world(
         year=2026,
         name="2026年工勤技能岗位等级考核",
         forms=forms if forms is not None else henan_forms(4),
-        ticket_rule=GENERATED.model_dump(mode="json"),
+        # the province issues the numbers (ticket_for's, no check digit), as Henan does
+        ticket_rule=PROVINCE_TICKETS.model_dump(mode="json"),
         documents={},
     )
     session.add(plan)

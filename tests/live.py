@@ -129,12 +129,26 @@ class LiveServer:
 
     def enrol(self, seat: str, **kw: Any) -> TerminalIdentity:
         """A terminal enrolled at ``seat``, pinning the central key this server has."""
+        from question_bank.package import load_public_key
+
         central = None
         pem = self.env.get("EXAM_CENTRAL_PUBLIC_KEY")
         if pem and Path(pem).exists():
-            from question_bank.package import load_public_key
-
             central = load_public_key(Path(pem).read_bytes())
+        elif not self.central_key:  # the central this centre pinned at `exam-sync setup`
+            from sqlalchemy import select
+
+            from exam_server.db import Database
+            from exam_server.sync.models import SyncLink
+
+            db = Database(self.db_url)
+            try:
+                with db.read() as session:
+                    link = session.scalar(select(SyncLink).order_by(SyncLink.id.desc()))
+                    if link is not None and link.central_public_key:
+                        central = load_public_key(link.central_public_key.encode())
+            finally:
+                db.dispose()
         return enrol(
             self.db_url, seat, server=self.url, ca_path=self.ca_path, central_key=central, **kw
         )

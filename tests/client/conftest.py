@@ -122,6 +122,12 @@ class ClientProcess:
     warn_at: str = "900,300"
     extra: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
+    #: where the child's output goes (default: client.log in its data folder)
+    log_path: Path | None = None
+
+    @property
+    def log_file(self) -> Path:
+        return self.log_path or self.data_dir / "client.log"
 
     @property
     def url(self) -> str:
@@ -130,7 +136,7 @@ class ClientProcess:
     def start(self, timeout: float = 20) -> ClientProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.enrol()
-        log = open(self.data_dir / "client.log", "ab")  # noqa: SIM115 - handed to the child
+        log = open(self.log_file, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -197,7 +203,7 @@ class ClientProcess:
                 self.kill()
 
     def log(self) -> str:
-        path = self.data_dir / "client.log"
+        path = self.log_file
         return path.read_text(errors="replace") if path.exists() else ""
 
     def state(self) -> dict[str, Any]:

@@ -164,9 +164,12 @@ def test_a_day_of_power_cuts_loses_nothing_acknowledged(
 
         mark("cut 1 done, pulled")
         # The terminal at the first seat, its journal on the building's disk.
-        terminal = ClientProcess(server.url, seats[0][0], lz_centre.mnt / "terminal")
+        terminal = ClientProcess(
+            server.url, seats[0][0], lz_centre.mnt / "terminal", log_path=logs / "terminal.log"
+        )
         terminal.start()
-        assert terminal.post("/api/login", {"ticket": seats[0][1], "id_number": seats[0][2]})["ok"]
+        login = terminal.post("/api/login", {"ticket": seats[0][1], "id_number": seats[0][2]})
+        assert login["ok"], login
         terminal.post("/api/confirm")
         fleet_roster = [{"seat": s, "ticket": t, "id_number": i} for s, t, i in seats[1:3]]
         identities = {row["seat"]: server.enrol(row["seat"]) for row in fleet_roster}
