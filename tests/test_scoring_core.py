@@ -10,14 +10,19 @@ from hypothesis import strategies as st
 
 from question_bank.scoring import (
     CutoffRule,
+    ItemScore,
+    ItemScoring,
     ItemType,
     KeyedItem,
     MultiplePolicy,
     PartRule,
+    ResponseMap,
+    ScoringRule,
     SubjectResult,
     SubjectStatus,
     TotalBasis,
     apply_cutoffs,
+    rule_for,
     score_item,
     score_paper,
 )
@@ -216,3 +221,136 @@ def test_the_mean_is_rounded_half_up_to_the_cent() -> None:
     rule = three(None, "60", TotalBasis.MEAN)
     assert decide(rule, Decimal("59.995"), Decimal("59.995"), Decimal("59.995")) is True
     assert decide(rule, Decimal("59.994"), Decimal("59.994"), Decimal("59.994")) is False
+
+
+# --- each item's score says what it is and by which rule (mutation-checked) ------------
+
+
+def multiple(points: str = "2", key: str = "ABCD") -> KeyedItem:
+    return KeyedItem("m1", ItemType.MULTIPLE, frozenset(key), D(points))
+
+
+def test_an_item_score_names_its_item_its_points_whether_it_was_right_and_its_rule() -> None:
+    single = KeyedItem("s1", ItemType.SINGLE, frozenset("B"), D(1))
+    assert score_item(single, ["B"]) == ItemScore("s1", D(1), D(1), True, ScoringRule.EXACT)
+    assert score_item(single, ["A"]) == ItemScore("s1", D(0), D(1), False, ScoringRule.EXACT)
+    m = multiple()
+    assert score_item(m, ["A", "B"], MultiplePolicy.HALF) == ItemScore(
+        "m1", D(1), D(2), False, ScoringRule.HALF
+    )
+    assert rule_for(m) is ScoringRule.ALL_OR_NOTHING
+    assert rule_for(m, MultiplePolicy.PROPORTIONAL) is ScoringRule.PROPORTIONAL
+    assert rule_for(single, MultiplePolicy.PROPORTIONAL) is ScoringRule.EXACT
+    own = KeyedItem(
+        "q1", ItemType.SINGLE, frozenset("A"), D(1), ItemScoring(ScoringRule.MATCH_CORRECT)
+    )
+    assert score_item(own, ["A"], MultiplePolicy.HALF) == ItemScore(
+        "q1", D(1), D(1), True, ScoringRule.MATCH_CORRECT
+    )
+
+
+def test_a_mapped_item_scores_by_its_map_scaled_to_the_papers_points() -> None:
+    mapping = ResponseMap((("A", D(1)), ("B", D(1)), ("C", D(-1))), default=D(0), lower=D(0))
+    item = KeyedItem(
+        "q2",
+        ItemType.MULTIPLE,
+        frozenset("AB"),
+        D(4),
+        ItemScoring(ScoringRule.MAP_RESPONSE, mapping),
+        choices=("A", "B", "C", "D"),
+        out_of=D(2),
+    )
+    assert score_item(item, ["A"]) == ItemScore("q2", D(2), D(4), False, ScoringRule.MAP_RESPONSE)
+    assert score_item(item, ["A", "C"]).awarded == D(0)
+    assert score_item(item, ["A", "B"], MultiplePolicy.HALF).awarded == D(4)
+    assert score_paper([item], {"q2": ["B"]}, MultiplePolicy.PROPORTIONAL).total == D(2)
+
+
+def test_partial_credit_rounds_half_up_to_the_cent() -> None:
+    # 0.25 / 2 = 0.125 and 0.5 x 1/4 = 0.125: half up gives 0.13 (half even would give 0.12)
+    assert score_item(multiple("0.25"), ["A"], MultiplePolicy.HALF).awarded == D("0.13")
+    assert score_item(multiple("0.5"), ["A"], MultiplePolicy.PROPORTIONAL).awarded == D("0.13")
+
+
+def test_a_paper_is_scored_under_the_plans_policy_and_totals_in_decimal() -> None:
+    key = [multiple(), KeyedItem("s1", ItemType.SINGLE, frozenset("A"), D(1))]
+    paper = score_paper(key, {"m1": ["A"], "s1": ["A"]}, MultiplePolicy.PROPORTIONAL)
+    assert [s.item_id for s in paper.items] == ["m1", "s1"]
+    assert (paper.total, paper.possible) == (D("1.5"), D(3))
+    assert paper.items[0].rule is ScoringRule.PROPORTIONAL
+    empty = score_paper([], {})
+    assert isinstance(empty.total, Decimal) and isinstance(empty.possible, Decimal)
+
+
+def test_a_mapped_item_needs_its_choices_and_its_own_points() -> None:
+    mapping = ItemScoring(ScoringRule.MAP_RESPONSE, ResponseMap((("A", D(1)),)))
+    for kw in ({"out_of": D(1)}, {"choices": ("A", "B")}, {"choices": ("A",), "out_of": D(0)}):
+        with pytest.raises(ValueError) as caught:
+            KeyedItem("q3", ItemType.SINGLE, frozenset("A"), D(1), mapping, **kw)  # type: ignore[arg-type]
+        assert str(caught.value) == "item q3: a mapped item needs choices and out_of"
+    # one point of its own is enough; an item's own exact rule needs no map, no choices
+    KeyedItem("q3", ItemType.SINGLE, frozenset("A"), D(1), mapping, ("A", "B"), D(1))
+    KeyedItem("q4", ItemType.SINGLE, frozenset("A"), D(1), ItemScoring(ScoringRule.MATCH_CORRECT))
+
+
+def test_cutoff_rules_refuse_what_cannot_decide_and_say_why() -> None:
+    for build, says in (
+        (lambda: CutoffRule(()), "a cutoff rule needs at least one subject"),
+        (
+            lambda: CutoffRule((PartRule("a", D(1)), PartRule("a", D(1)))),
+            "a subject is listed twice in the cutoff rule",
+        ),
+        (
+            lambda: CutoffRule((PartRule("a", None),)),
+            "a part without a line needs a total line to decide it",
+        ),
+        (
+            lambda: CutoffRule((PartRule("评审", None, verdict=True),), D(60)),
+            "a total line needs parts scored in points",
+        ),
+    ):
+        with pytest.raises(ValueError) as caught:
+            build()
+        assert str(caught.value) == says
+    # a rule of verdicts alone, without a total line, decides
+    review = CutoffRule((PartRule("评审", None, verdict=True),))
+    assert apply_cutoffs(review, [SubjectResult("评审", SubjectStatus.SCORED, verdict=True)]).passed
+    assert CutoffRule.uniform(SUBJECTS, D(35)).parts[0] == PartRule(SUBJECTS[0], D(35), D(100))
+
+
+def test_every_failing_part_is_named_with_its_reason() -> None:
+    result = apply_cutoffs(
+        HENAN_ONE,
+        [
+            SubjectResult("专业理论", SubjectStatus.ABSENT),
+            SubjectResult("综合评审", SubjectStatus.SCORED, verdict=False),
+        ],
+    )
+    assert result.reasons == ("专业理论: absent", "综合评审: verdict fail")
+    assert result.subject_passed == {"专业理论": False, "综合评审": False}
+    assert all(v is False for v in result.subject_passed.values())
+    with pytest.raises(ValueError) as caught:
+        apply_cutoffs(HENAN, [SubjectResult("x", SubjectStatus.ABSENT)])
+    assert str(caught.value) == "results for subjects outside the rule: x"
+    with pytest.raises(ValueError) as caught:
+        apply_cutoffs(
+            HENAN,
+            [SubjectResult("y", SubjectStatus.ABSENT), SubjectResult("x", SubjectStatus.ABSENT)],
+        )
+    assert str(caught.value) == "results for subjects outside the rule: x, y"
+    with pytest.raises(ValueError) as caught:
+        apply_cutoffs(HENAN, [SubjectResult(SUBJECTS[0], SubjectStatus.SCORED)])
+    assert str(caught.value) == f"{SUBJECTS[0]}: a scored subject needs a score"
+
+
+def test_the_mean_total_rounds_half_up() -> None:
+    # (60.00 + 60.25) / 2 = 60.125: half up 60.13 passes a 60.13 line (half even: 60.12)
+    rule = CutoffRule((PartRule("a", None), PartRule("b", None)), D("60.13"), TotalBasis.MEAN)
+    result = apply_cutoffs(
+        rule,
+        [
+            SubjectResult("a", SubjectStatus.SCORED, D("60.00")),
+            SubjectResult("b", SubjectStatus.SCORED, D("60.25")),
+        ],
+    )
+    assert result.passed, result.reasons

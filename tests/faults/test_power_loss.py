@@ -168,6 +168,7 @@ def test_a_day_of_power_cuts_loses_nothing_acknowledged(
             server.url, seats[0][0], lz_centre.mnt / "terminal", log_path=logs / "terminal.log"
         )
         terminal.start()
+        wait_for(lambda: terminal.state().get("online"), 30, "the terminal connected")
         login = terminal.post("/api/login", {"ticket": seats[0][1], "id_number": seats[0][2]})
         assert login["ok"], login
         terminal.post("/api/confirm")

@@ -438,3 +438,131 @@ def test_overdue_and_time_left_agree_at_every_instant_of_the_end(minutes: int) -
         assert overdue == (engine.time_left(t, now) <= timedelta(0)) == (now >= START + HOUR)
     now = START + minutes * MIN
     assert engine.time_left(t, now) == HOUR - minutes * MIN
+
+
+# --- what each refusal says (the console and the terminal show it) ---------------------
+
+
+def refused(call: object, *args: object, **kw: object) -> RuleError:
+    with pytest.raises(RuleError) as caught:
+        call(*args, **kw)  # type: ignore[operator]
+    return caught.value
+
+
+def test_every_refusal_names_its_rule_its_reason_and_the_figures_its_message_needs() -> None:
+    t = timing()
+    opens = START - 30 * MIN
+    e = refused(engine.check_login, RULES, t, opens - MS, first_login=True, admitted_late=False)
+    assert (e.code, e.detail, e.params) == (
+        Refusal.ENTRY_NOT_OPEN,
+        f"login opens at {opens.isoformat()}",
+        {"entry": 30 * MIN, "at": opens},
+    )
+    assert str(e) == f"entry_not_open: login opens at {opens.isoformat()}"
+    closed = START + 30 * MIN
+    for e in (
+        refused(engine.check_login, RULES, t, closed, first_login=True, admitted_late=False),
+        refused(engine.check_late_admission, RULES, t, closed),
+    ):
+        assert e.code is Refusal.LATE_ENTRY_CLOSED and e.params == {"late": 30 * MIN}
+        assert e.detail.endswith(f"closed at {closed.isoformat()}")
+    end = START + HOUR
+    e = refused(engine.check_login, RULES, t, end, first_login=False, admitted_late=False)
+    assert (e.code, e.detail) == (
+        Refusal.DEADLINE_PASSED,
+        "this sitting is over for this candidate",
+    )
+    e = refused(engine.check_candidate_submit, RULES, AttemptState.IN_PROGRESS, t, closed - MS)
+    assert (e.code, e.detail, e.params) == (
+        Refusal.SUBMIT_TOO_EARLY,
+        f"submission opens at {closed.isoformat()}",
+        {"submit": 30 * MIN, "at": closed},
+    )
+    e = refused(engine.check_candidate_submit, RULES, AttemptState.IN_PROGRESS, t, end)
+    assert (e.code, e.detail) == (Refusal.DEADLINE_PASSED, "the server submits at the deadline")
+    e = refused(engine.check_answer, AttemptState.WAITING, t, START - MS)
+    assert (e.code, e.detail) == (Refusal.NOT_STARTED, "the paper opens at the start time")
+    e = refused(engine.check_answer, AttemptState.PAUSED, t, START)
+    assert (e.code, e.detail) == (
+        Refusal.ATTEMPT_PAUSED,
+        "the clock is stopped; answers wait for resume",
+    )
+    e = refused(engine.check_answer, AttemptState.IN_PROGRESS, t, end)
+    assert (e.code, e.detail) == (Refusal.DEADLINE_PASSED, f"deadline was {end.isoformat()}")
+    for state, code, detail in (
+        (AttemptState.SUBMITTED, Refusal.ATTEMPT_SUBMITTED, "this attempt has been submitted"),
+        (AttemptState.ABSENT, Refusal.ATTEMPT_ABSENT, "this candidate was marked absent"),
+        (AttemptState.VOIDED, Refusal.ATTEMPT_VOIDED, "this attempt was voided"),
+    ):
+        e = refused(engine.check_answer, state, t, START)
+        assert (e.code, e.detail, e.params) == (code, detail, {})
+    e = refused(engine.transition, AttemptState.WAITING, AttemptState.SUBMITTED)
+    assert (e.code, e.detail) == (Refusal.ILLEGAL_TRANSITION, "cannot go from waiting to submitted")
+    # a refusal without a reason is its code alone
+    bare = RuleError(Refusal.NOT_YOUR_ATTEMPT)
+    assert (str(bare), bare.detail, bare.params) == ("not_your_attempt", "", {})
+    assert RuleError(Refusal.NOT_STARTED, params={"a": 1}).params == {"a": 1}
+
+
+def test_bad_parameters_say_what_is_wrong() -> None:
+    for build, says in (
+        (lambda: Timing(start=START, end=START), "a sitting must end after it starts"),
+        (lambda: timing(extra_time=-MIN), "extra time cannot be negative"),
+        (lambda: Interval(START, START - MIN), "a pause cannot end before it starts"),
+        (lambda: SittingRules(30 * MIN, -MIN, 30 * MIN), "late_entry must not be negative"),
+    ):
+        with pytest.raises(ValueError) as caught:
+            build()
+        assert str(caught.value) == says
+
+
+def test_time_left_before_the_start_is_the_whole_time_with_its_credits() -> None:
+    t = timing(extra_time=10 * MIN)
+    assert engine.time_left(t, START - HOUR) == HOUR + 10 * MIN
+    assert engine.time_left(t, START - MS) == HOUR + 10 * MIN
+    assert engine.time_left(t, START) == HOUR + 10 * MIN
+
+
+def test_a_pause_that_begins_exactly_at_the_deadline_gives_nothing_back() -> None:
+    end = START + HOUR
+    assert engine.deadline(timing(pauses=(Interval(end, end + MIN),)), end + HOUR) == end
+    assert engine.deadline(timing(pauses=(Interval(end - MS, end + MIN),)), end + HOUR) == (
+        end + MIN + MS
+    )
+
+
+def test_an_open_pause_keeps_every_rule_at_its_moving_deadline() -> None:
+    """A pause still in force counts up to ``now``: login again, submit and the server's
+    own submission all judge by the deadline as it stands at ``now``."""
+    end = START + HOUR
+    t = timing(pauses=(Interval(end - 10 * MIN),))  # in force since 10 min before the end
+    later = end + 5 * MIN  # past the nominal end, still paused: 15 min frozen in hand
+    engine.check_login(RULES, t, later, first_login=False, admitted_late=False)
+    engine.check_candidate_submit(RULES, AttemptState.PAUSED, t, later)
+    assert not engine.is_overdue(AttemptState.PAUSED, t, later)
+    # resumed at ``later``: the deadline is end + 15 min; overdue from then, not before
+    resumed = timing(pauses=(Interval(end - 10 * MIN, later),))
+    assert not engine.is_overdue(AttemptState.IN_PROGRESS, resumed, end + 15 * MIN - MS)
+    assert engine.is_overdue(AttemptState.IN_PROGRESS, resumed, end + 15 * MIN)
+
+
+def test_the_scheduler_wakes_at_the_next_thing_that_changes() -> None:
+    late = START + 30 * MIN
+    t = timing(extra_time=5 * MIN)
+    assert engine.next_wakeup([t], RULES, START - HOUR) == START
+    assert engine.next_wakeup([t], RULES, START) == late
+    assert engine.next_wakeup([t], RULES, late) == START + HOUR + 5 * MIN
+    assert engine.next_wakeup([t, timing()], RULES, late) == START + HOUR
+    assert engine.next_wakeup([t], RULES, START + 2 * HOUR) is None
+    # a paused attempt gives no deadline (its resume reschedules)
+    paused = timing(pauses=(Interval(START + 40 * MIN),))
+    assert engine.next_wakeup([paused], RULES, START + 45 * MIN) is None
+    assert engine.next_wakeup([paused], RULES, late) == START + HOUR
+    assert engine.next_wakeup([], RULES, START) is None
+
+
+def test_the_demos_quick_mode_scales_every_window() -> None:
+    assert RULES.scaled(0.1) == SittingRules(3 * MIN, 3 * MIN, 3 * MIN)
+    assert SittingRules(10 * MIN, 20 * MIN, 40 * MIN).scaled(2) == SittingRules(
+        20 * MIN, 40 * MIN, 80 * MIN
+    )
