@@ -45,8 +45,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy $(PURE_PACKAGES)
 
+# Coverage (pytest-cov, subprocesses included: pyproject.toml [tool.coverage.run]), then
+# each package and each module a day cannot do without held to its floor
+# (tools/coverage_floors.py). COVERAGE=0 runs the tests without it.
+COVERAGE ?= 1
+COV_ARGS := $(if $(filter 1,$(COVERAGE)),--cov --cov-report=,)
 pytest: $(STAMP) $(NODE_STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	rm -f .coverage .coverage.*
+	$(BIN)/python -m pytest $(COV_ARGS) $(PYTEST_ARGS)
+	$(if $(filter 1,$(COVERAGE)),$(BIN)/python tools/coverage_floors.py,)
 
 test: lint typecheck pytest
 

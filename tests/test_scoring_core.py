@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from exam_common.forms import Form
 from question_bank.scoring import (
     CutoffRule,
     ItemScore,
@@ -22,7 +23,10 @@ from question_bank.scoring import (
     SubjectStatus,
     TotalBasis,
     apply_cutoffs,
+    decimal_text,
     rule_for,
+    rule_json,
+    rules_of,
     score_item,
     score_paper,
 )
@@ -354,3 +358,159 @@ def test_the_mean_total_rounds_half_up() -> None:
         ],
     )
     assert result.passed, result.reasons
+
+
+# --- what travels: the answer key's items, the rule beside a decision ------------------
+
+
+def test_a_keyed_item_goes_to_json_and_back_whole() -> None:
+    plain = KeyedItem("s1", ItemType.SINGLE, frozenset("B"), D("1.5"))
+    assert plain.to_json() == {"item_id": "s1", "type": "single", "key": ["B"], "points": "1.5"}
+    assert KeyedItem.from_json(plain.to_json()) == plain
+    mapping = ResponseMap((("A", D("0.5")), ("C", D(-1))), default=D("0.25"), lower=D(0))
+    mapped = KeyedItem(
+        "m1",
+        ItemType.MULTIPLE,
+        frozenset("AB"),
+        D(2),
+        ItemScoring(ScoringRule.MAP_RESPONSE, mapping),
+        ("A", "B", "C"),
+        D(1),
+    )
+    assert mapped.to_json() == {
+        "item_id": "m1",
+        "type": "multiple",
+        "key": ["A", "B"],
+        "points": "2",
+        "scoring": {
+            "rule": "map_response",
+            "map": {"A": "0.5", "C": "-1"},
+            "default": "0.25",
+            "lower": "0",
+        },
+        "choices": ["A", "B", "C"],
+        "out_of": "1",
+    }
+    assert KeyedItem.from_json(mapped.to_json()) == mapped
+    own = KeyedItem(
+        "q1",
+        ItemType.SINGLE,
+        frozenset("A"),
+        D(1),
+        ItemScoring(ScoringRule.MATCH_CORRECT),
+        ("A", "B"),
+    )
+    assert own.to_json()["scoring"] == {"rule": "match_correct"} and "out_of" not in own.to_json()
+    assert KeyedItem.from_json(own.to_json()) == own
+    assert rules_of([plain, own, multiple()], MultiplePolicy.HALF) == {
+        "s1": "exact",
+        "q1": "match_correct",
+        "m1": "half",
+    }
+
+
+def test_a_map_reads_its_defaults_and_holds_its_bounds() -> None:
+    m = ResponseMap.from_json({"map": {"B": "1", "A": "-0.5"}})
+    assert m == ResponseMap((("A", D("-0.5")), ("B", D(1))), D(0), None, None)
+    assert ResponseMap.from_json({"map": {}, "default": "2", "lower": "1", "upper": "1"}) == (
+        ResponseMap((), D(2), D(1), D(1))  # equal bounds are allowed
+    )
+    assert m.raw([]) == D(0) and m.raw(["A"]) == D("-0.5") and m.raw(["A", "B"]) == D("0.5")
+    assert m.raw(["C"]) == D(0)  # an option without an entry is worth the default
+    bounded = ResponseMap((("A", D(3)), ("B", D(-3))), D(0), D(-1), D(2))
+    assert bounded.raw(["A"]) == D(2) and bounded.raw(["B"]) == D(-1)
+    for build, says in (
+        (
+            lambda: ResponseMap((("B", D(1)), ("A", D(1)))),
+            "map entries must be unique and in label order",
+        ),
+        (lambda: ResponseMap((), lower=D(2), upper=D(1)), "lower bound 2 is above upper bound 1"),
+        (lambda: ItemScoring(ScoringRule.EXACT), "exact is a plan rule, not an item's own"),
+        (
+            lambda: ItemScoring(ScoringRule.MAP_RESPONSE),
+            "map_response needs a mapping, and only it has one",
+        ),
+    ):
+        with pytest.raises(ValueError) as caught:
+            build()
+        assert str(caught.value) == says
+    assert ItemScoring.from_json({"rule": "match_correct"}) == ItemScoring(
+        ScoringRule.MATCH_CORRECT
+    )
+
+
+def test_a_maps_extremes_over_its_choices() -> None:
+    m = ResponseMap((("A", D(1)), ("B", D(2)), ("C", D(-1)), ("D", D(-2))))
+    assert m.extremes("ABCD", multiple=True) == (D(-3), D(3))
+    assert m.extremes("ABCD", multiple=False) == (D(-2), D(2))
+    assert m.extremes("AB", multiple=True) == (D(1), D(3))  # no negative value: the least one
+    assert m.extremes("CD", multiple=True) == (D(-3), D(-1))  # no positive value: the most one
+    assert ResponseMap((("A", D(0)),)).extremes("A", multiple=True) == (D(0), D(0))
+    assert ResponseMap((("A", D("0.5")),)).extremes("A", multiple=True) == (D("0.5"), D("0.5"))
+    assert m.extremes("", multiple=True) == (D(0), D(0))
+    # the least sums the negative values only (a half point does not lower it)
+    assert ResponseMap((("A", D("0.5")), ("B", D(-1)))).extremes("AB", True) == (D(-1), D("0.5"))
+    assert ResponseMap((("A", D(5)),), lower=D(1), upper=D(2)).extremes("A", True) == (D(2), D(2))
+
+
+def test_a_mapped_score_rounds_half_up_and_decimals_print_plainly() -> None:
+    third = ResponseMap((("A", D("0.125")),))
+    item = KeyedItem(
+        "m",
+        ItemType.SINGLE,
+        frozenset("A"),
+        D(1),
+        ItemScoring(ScoringRule.MAP_RESPONSE, third),
+        ("A", "B"),
+        D(1),
+    )
+    assert score_item(item, ["A"]).awarded == D("0.13")  # half even would give 0.12
+    assert [decimal_text(D(x)) for x in ("1.50", "-1", "100", "0.25", "2.0")] == [
+        "1.5",
+        "-1",
+        "100",
+        "0.25",
+        "2",
+    ]
+
+
+def test_a_forms_lines_become_its_cutoff_rule() -> None:
+    form = Form.model_validate(
+        {
+            "level": 1,
+            "parts": [
+                {
+                    "subject": "ZYLL",
+                    "name": "专业理论",
+                    "delivery": "cbt",
+                    "full_marks": 100,
+                    "line": 60,
+                },
+                {
+                    "subject": "ZHPS",
+                    "name": "综合评审",
+                    "delivery": "external",
+                    "grading": "verdict",
+                },
+            ],
+            "total": {"line": 70, "basis": "mean"},
+        }
+    )
+    rule = CutoffRule.of(form)
+    assert rule == CutoffRule(
+        (PartRule("专业理论", D(60), D(100)), PartRule("综合评审", None, None, verdict=True)),
+        D(70),
+        TotalBasis.MEAN,
+    )
+    assert rule.part("综合评审") == rule.parts[1] and rule.part("岗位技能") is None
+    assert rule_json(rule) == {
+        "parts": [
+            {"subject": "专业理论", "line": "60", "full_marks": "100", "verdict": False},
+            {"subject": "综合评审", "line": None, "full_marks": None, "verdict": True},
+        ],
+        "total_min": "70",
+        "total_basis": "mean",
+    }
+    plain = CutoffRule.of(form.model_copy(update={"total": None}))
+    assert (plain.total_min, plain.total_basis) == (None, TotalBasis.SUM)
+    assert rule_json(plain)["total_min"] is None

@@ -245,6 +245,9 @@ def test_assembly_either_meets_the_blueprint_or_explains(
         assert e.shortfalls and all(s.short > 0 for s in e.shortfalls)
         assert per_cell < 5  # 判断 easy needs 5 per paper
         return
+    # ...and it is refused whenever the bank is short (an assembler that fills a paper
+    # from too small a bank would pass the rest of this test)
+    assert per_cell >= 5, f"assembled from {per_cell} items per cell, fewer than a paper needs"
     check_paper_meets_blueprint(a, bp)
     assert len(a.papers) == variants
     # no reuse while the bank holds enough for every variant

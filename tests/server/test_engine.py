@@ -521,6 +521,9 @@ def test_time_left_before_the_start_is_the_whole_time_with_its_credits() -> None
     assert engine.time_left(t, START - HOUR) == HOUR + 10 * MIN
     assert engine.time_left(t, START - MS) == HOUR + 10 * MIN
     assert engine.time_left(t, START) == HOUR + 10 * MIN
+    # pauses to come are not known yet: before the start they give nothing
+    later = timing(pauses=(Interval(START + 10 * MIN, START + 20 * MIN),))
+    assert engine.time_left(later, START - MIN) == HOUR
 
 
 def test_a_pause_that_begins_exactly_at_the_deadline_gives_nothing_back() -> None:
@@ -554,6 +557,8 @@ def test_the_scheduler_wakes_at_the_next_thing_that_changes() -> None:
     assert engine.next_wakeup([t], RULES, late) == START + HOUR + 5 * MIN
     assert engine.next_wakeup([t, timing()], RULES, late) == START + HOUR
     assert engine.next_wakeup([t], RULES, START + 2 * HOUR) is None
+    # at the deadline itself nothing is left to wake for (never "now" again)
+    assert engine.next_wakeup([t], RULES, START + HOUR + 5 * MIN) is None
     # a paused attempt gives no deadline (its resume reschedules)
     paused = timing(pauses=(Interval(START + 40 * MIN),))
     assert engine.next_wakeup([paused], RULES, START + 45 * MIN) is None

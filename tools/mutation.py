@@ -1,0 +1,189 @@
+"""Mutation testing of the rules the suite exists to protect (``make mutation``).
+
+mutmut (a maintained mutation tester) changes one thing at a time in the rule modules
+(``<`` to ``<=``, ``+`` to ``-``, a constant, a returned value...) and runs the tests that
+cover the changed function; a mutant the tests do not notice *survived*. This script runs
+mutmut on a copy of the tree (so the checkout is never touched), then compares every
+survivor, and every mutant no test reaches, with the list of those we looked at and
+explained (``tools/mutation-known.json``): a mutant that is in neither the killed set nor
+that list fails the run, with its diff, so that a regression in what the tests prove
+cannot pass green.
+
+A mutant is known by what it changes (its module, its function and the changed lines),
+not by mutmut's number, so the list survives edits elsewhere in a file.
+
+    python tools/mutation.py                 # the core set: the sitting engine, scoring
+    python tools/mutation.py --set all       # + the shuffle, the event-log chain, the writer
+    python tools/mutation.py --record        # write the current survivors into the list,
+                                             # each with an empty reason to fill in
+
+Sets and the tests that judge them are declared in :data:`SETS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+KNOWN = ROOT / "tools" / "mutation-known.json"
+PACKAGES = ["exam_server", "exam_common", "question_bank", "central", "exam_client", "seating"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A module to mutate and the tests that judge it."""
+
+    path: str
+    tests: tuple[str, ...]
+
+
+ENGINE = Target("exam_server/sittings/engine.py", ("tests/server/test_engine.py",))
+SCORING = Target(
+    "question_bank/scoring.py",
+    (
+        "tests/test_scoring_core.py",
+        "tests/question_bank/test_qbank_qti_items.py",
+        "tests/question_bank/test_qbank_items.py",
+    ),
+)
+SETS: dict[str, tuple[Target, ...]] = {
+    "core": (ENGINE, SCORING),
+    "all": (
+        ENGINE,
+        SCORING,
+        Target("question_bank/shuffle.py", ("tests/question_bank/test_qbank_shuffle.py",)),
+        Target("exam_common/chain.py", ("tests/server/test_eventlog_chain.py",)),
+        Target("exam_server/eventlog/service.py", ("tests/server/test_eventlog_chain.py",)),
+        Target("exam_server/sittings/writer.py", ("tests/server/test_sittings_service.py",)),
+    ),
+}
+
+STATUS = re.compile(r"^\s*(?P<name>\S+): (?P<status>.+?)\s*$")
+
+
+def fingerprint(name: str, diff: str) -> str:
+    """What a mutant changes, independent of mutmut's numbering: module, function, and
+    the removed and added lines (stripped)."""
+    module, _, mangled = name.rpartition(".")
+    function = re.sub(r"__mutmut_\d+$", "", mangled).removeprefix("x_").replace("ǁ", ".")
+    function = function.removeprefix("x.").strip(".")
+    changed = [
+        line[0] + " " + line[1:].strip()
+        for line in diff.splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    return f"{module}:{function}: " + " | ".join(changed)
+
+
+def mutmut(work: Path, *args: str, check: bool = True) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "mutmut", *args],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "EXAM_MUTATION": "1"},
+    )
+    if check and out.returncode != 0:
+        sys.exit(f"mutmut {' '.join(args)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+    return out.stdout
+
+
+def prepare(work: Path, targets: tuple[Target, ...]) -> None:
+    """A copy of the tree with mutmut's configuration for ``targets``."""
+    for name in PACKAGES + ["tests"]:
+        shutil.copytree(
+            ROOT / name, work / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
+    shutil.copy(ROOT / "setup.cfg", work / "setup.cfg")
+    tests = sorted({t for target in targets for t in target.tests})
+    config = (ROOT / "pyproject.toml").read_text() + (
+        "\n[tool.mutmut]\n"
+        f"source_paths = {json.dumps(PACKAGES)}\n"
+        f"only_mutate = {json.dumps([t.path for t in targets])}\n"
+        f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n'
+    )
+    (work / "pyproject.toml").write_text(config)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--set", choices=sorted(SETS), default="core")
+    parser.add_argument("--children", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--keep", type=Path, help="run in this folder and keep it")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="add the survivors not yet listed to tools/mutation-known.json (reason empty)",
+    )
+    args = parser.parse_args()
+    targets = SETS[args.set]
+    work = args.keep or Path(tempfile.mkdtemp(prefix="exam-mutation-"))
+    if args.keep and work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    began = time.monotonic()
+    try:
+        prepare(work, targets)
+        print(f"mutation testing ({args.set}): {', '.join(t.path for t in targets)} in {work}")
+        mutmut(work, "run", "--max-children", str(args.children), check=False)
+        statuses: dict[str, str] = {}
+        for line in mutmut(work, "results", "--all", "true").splitlines():
+            m = STATUS.match(line)
+            if m:
+                statuses[m["name"]] = m["status"]
+        if not statuses:
+            sys.exit("mutmut produced no results: see its output above")
+        counts: dict[str, int] = {}
+        for status in statuses.values():
+            counts[status] = counts.get(status, 0) + 1
+        open_ = {n: s for n, s in statuses.items() if s in ("survived", "no tests", "timeout")}
+        prints = {n: mutmut(work, "show", n) for n in open_}
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+    known: dict[str, str] = json.loads(KNOWN.read_text()) if KNOWN.exists() else {}
+    new = {fingerprint(n, prints[n]): (n, s) for n, s in open_.items()}
+    unexplained = {fp: v for fp, v in new.items() if not known.get(fp)}
+    killed = counts.get("killed", 0)
+    total = sum(counts.values())
+    minutes = (time.monotonic() - began) / 60
+    print(
+        f"\n{total} mutants: {killed} killed, "
+        + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()) if s != "killed")
+        + f"; score {killed / total:.1%} ({minutes:.1f} min)"
+    )
+    print(f"{len(new) - len(unexplained)} survivors explained in {KNOWN.relative_to(ROOT)}")
+    if args.record:
+        for fp in new:
+            known.setdefault(fp, "")
+        KNOWN.write_text(
+            json.dumps(dict(sorted(known.items())), ensure_ascii=False, indent=1) + "\n"
+        )
+        print(f"recorded {len(new)} survivors in {KNOWN}")
+        return 0
+    if unexplained:
+        print(f"\n{len(unexplained)} mutants survived that no one has explained:")
+        for fp, (name, status) in sorted(unexplained.items()):
+            print(f"\n[{status}] {fp}\n{prints[name]}")
+        print(
+            "Kill each with a test that fails when the rule breaks, or, if it changes no "
+            "behaviour, add it with the reason to tools/mutation-known.json."
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
