@@ -7,9 +7,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PURE_PACKAGES := exam_common question_bank seating exam_client/protocol.py exam_client/journal.py exam_client/clock.py exam_server/sittings/engine.py
-# two workers (pytest-xdist): the live tests on one, one at a time (tests/conftest.py),
-# the in-process ones beside them; the slowest are listed at the end
-PYTEST_ARGS ?= -n 2 --dist loadgroup --durations=30
+# two workers (pytest-xdist), a test file at a time each (the live tests mostly wait on
+# their sittings' clocks, so two of them share the machine well); the slowest are listed
+PYTEST_ARGS ?= -n 2 --dist loadfile --durations=30
 
 .PHONY: demo test lint typecheck pytest clean bench help model screenshots mutation
 

@@ -129,13 +129,3 @@ def session(migrated_db: Database) -> Iterator[Session]:
 @pytest.fixture
 def fresh_db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'centre.db'}"
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``make test`` runs two workers), every test that runs real
-    servers, terminals or a browser goes to one worker, one at a time: their sittings
-    last seconds and their windows are timed, so two of them must not share the CPU with
-    each other; the in-process tests run beside them on the other worker."""
-    for item in items:
-        if item.get_closest_marker("slow") or item.get_closest_marker("browser"):
-            item.add_marker(pytest.mark.xdist_group("live"))

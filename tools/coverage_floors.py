@@ -19,12 +19,13 @@ import coverage
 
 #: package (a folder prefix) -> the least line coverage it may have, in percent
 PACKAGES: dict[str, float] = {
-    "exam_server/": 80,
-    "exam_client/": 75,
-    "exam_common/": 85,
-    "question_bank/": 80,
-    "seating/": 80,
-    "central/": 80,
+    # measured 2026-12-02 by `make test` (docs/testing.md), less about three points
+    "exam_server/": 87,  # 90.5
+    "exam_client/": 82,  # 85.5
+    "exam_common/": 88,  # 91.6
+    "question_bank/": 88,  # 91.3
+    "seating/": 88,  # 91.2
+    "central/": 87,  # 90.0
 }
 
 #: modules a day cannot do without: results to central, backups, sync, lost time
@@ -48,6 +49,8 @@ def main() -> int:
     root = Path.cwd().resolve()
     stats: dict[str, tuple[int, int]] = {}  # relative path -> (statements, missed)
     for path in cov.get_data().measured_files():
+        if not path.endswith(".py"):
+            continue  # a template's compiled code is counted under its file's name
         rel = Path(path).resolve()
         try:
             name = rel.relative_to(root).as_posix()
