@@ -114,7 +114,7 @@ def authenticate() -> None:
         with _db().write() as session:
             session.add(SeenNonce(centre_code=centre.code, nonce=signed.nonce, seen_at=now))
             session.flush()
-            service.prune_nonces(session, now, cfg.REPLAY_WINDOW_S)
+            service.prune_nonces(session, centre.code, now, cfg.REPLAY_WINDOW_S)
     except IntegrityError:
         with _db().write() as session:
             service.audit(session, now, centre.code, "refused.replay", path=path)

@@ -760,11 +760,17 @@ def summary(row: ResultPackage) -> dict[str, Any]:
     }
 
 
-def prune_nonces(session: Session, now: datetime, window_s: int) -> None:
+def prune_nonces(session: Session, centre: str, now: datetime, window_s: int) -> None:
+    """Forget ``centre``'s nonces older than twice the replay window (a request that old
+    is refused by its timestamp anyway). Only the caller's own centre: requests of
+    different centres, in different workers, never wait on each other's rows."""
     from central.models import SeenNonce
 
     session.execute(
-        delete(SeenNonce).where(SeenNonce.seen_at < now - timedelta(seconds=2 * window_s))
+        delete(SeenNonce).where(
+            SeenNonce.centre_code == centre,
+            SeenNonce.seen_at < now - timedelta(seconds=2 * window_s),
+        )
     )
 
 
