@@ -721,11 +721,28 @@ def check_outcomes(session: Session, centre: str, doc: dict[str, Any]) -> list[s
         .order_by(ResultPackage.id)
     ):
         mine.setdefault(ra.ticket, {})[subject_of.get(ra.sitting_code, "")] = ra
+    # One query for every reported candidate's level and trade, and each form's rule
+    # worked out once per level and trade (not a query and a parse per candidate: a
+    # package of 300 candidates spent half its intake on those).
+    tickets = [str(r.get("ticket")) for r in reported]
+    registered = {
+        t: (level, trade)
+        for t, level, trade in session.execute(
+            select(Registration.ticket, Registration.level, Registration.trade).where(
+                Registration.ticket.in_(tickets)
+            )
+        )
+    }
+    rules: dict[tuple[int, str], CutoffRule | None] = {}
     problems = []
     for r in reported:
         ticket = str(r.get("ticket"))
-        reg = session.scalar(select(Registration).where(Registration.ticket == ticket))
-        rule = _rule(forms, reg.level, reg.trade) if reg is not None else None
+        reg = registered.get(ticket)
+        if reg is None:
+            continue
+        if reg not in rules:
+            rules[reg] = _rule(forms, *reg)
+        rule = rules[reg]
         if rule is None:
             continue
         results = []
