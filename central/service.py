@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, undefer
 
+from central.db import batches
 from central.models import (
     AuditEvent,
     Backup,
@@ -727,9 +728,10 @@ def check_outcomes(session: Session, centre: str, doc: dict[str, Any]) -> list[s
     tickets = [str(r.get("ticket")) for r in reported]
     registered = {
         t: (level, trade)
+        for some in batches(tickets)
         for t, level, trade in session.execute(
             select(Registration.ticket, Registration.level, Registration.trade).where(
-                Registration.ticket.in_(tickets)
+                Registration.ticket.in_(some)
             )
         )
     }
