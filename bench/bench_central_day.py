@@ -153,17 +153,47 @@ class CentralProcess:
             )
         wait_http(f"{self.url}/healthz", self.proc, self.log)  # type: ignore[arg-type]
         self.sampler = Sampler(self.proc.pid).start()
+        self.dbname = url.rsplit("/", 1)[1]
+        self.pg_samples: list[tuple[float, float]] = []
+        self._stop_pg = threading.Event()
+        threading.Thread(target=self._sample_pg, daemon=True).start()
 
     def cpu_since(self, w0: float) -> dict[str, float]:
-        """Central's CPU (% of one core, all its processes) and peak RSS since ``w0``
+        """Central's CPU (% of one core and seconds, all its processes), its peak RSS,
+        and the CPU seconds of PostgreSQL's backends for this database, since ``w0``
         (samples every 0.5 s, so a window is widened by one sample each side)."""
         time.sleep(0.6)
-        return self.sampler.window(w0 - 0.6, time.time())
+        t1 = time.time()
+        out = self.sampler.window(w0 - 0.6, t1)
+        inside = [x for x in self.sampler.samples if w0 - 0.6 <= x[0] <= t1]
+        if len(inside) >= 2:
+            out["cpu_s"] = round(inside[-1][1] - inside[0][1], 1)
+        pg = [x for x in self.pg_samples if w0 - 0.6 <= x[0] <= t1]
+        if len(pg) >= 2:
+            out["pg_cpu_s"] = round(pg[-1][1] - pg[0][1], 1)
+        return out
+
+    def _sample_pg(self) -> None:
+        """CPU seconds of the PostgreSQL backends serving this database (by their
+        process titles), counting a backend that went away at its last sample."""
+        seen: dict[int, float] = {}
+        while not self._stop_pg.is_set():
+            for proc in psutil.process_iter(["cmdline"]):
+                try:
+                    title = " ".join(proc.info["cmdline"] or [])
+                    if title.startswith("postgres:") and self.dbname in title:
+                        t = proc.cpu_times()
+                        seen[proc.pid] = t.user + t.system
+                except psutil.Error:
+                    pass
+            self.pg_samples.append((time.time(), sum(seen.values())))
+            self._stop_pg.wait(0.5)
 
     def workers(self) -> list[psutil.Process]:
         return psutil.Process(self.proc.pid).children()
 
     def stop(self) -> None:
+        self._stop_pg.set()
         self.sampler.stop()
         self.proc.terminate()
         try:
