@@ -69,6 +69,9 @@ class Central:
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,
+            # its own process group: the gunicorn master leads it, so a power cut
+            # (tests/faults/lazyfs.py) takes the workers with it
+            start_new_session=True,
         )
         log.close()
         deadline = time.monotonic() + timeout
