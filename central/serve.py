@@ -87,5 +87,9 @@ def serve(
         # client address comes in X-Forwarded-For; central does not use it for anything
         # but the log, and trusts it only from the addresses given here.
         "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        # gunicorn's control socket (gunicornc) lives at one path per user by default:
+        # two centrals on one machine (a trial beside production, tests) would fight
+        # over it, and central needs none (signals do: TERM, HUP, TTIN/TTOU).
+        "control_socket_disable": True,
     }
     CentralServer(config, options).run()

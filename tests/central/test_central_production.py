@@ -118,6 +118,8 @@ def test_several_workers_serve_the_protocol(province: Province) -> None:
     assert len(workers) == WORKERS, [p.cmdline() for p in workers]
     log = province.central.log_path.read_text()
     assert "gunicorn" in log.lower() and f"{WORKERS} workers" in log
+    # no per-user control socket another central on the machine would fight over
+    assert "Control socket" not in log
 
     # every centre pulls its own package (sha256 checked by the simulated centre)
     for code in province.keys:
