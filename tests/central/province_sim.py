@@ -23,7 +23,7 @@ import os
 import random
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -350,7 +350,3 @@ class SimCentre:
 
 def upload_id(kind: str, centre: str, n: int = 0) -> str:
     return f"{kind}-{centre}-{n}-{os.urandom(4).hex()}"
-
-
-def later(seconds: float) -> datetime:
-    return datetime.now(UTC) + timedelta(seconds=seconds)

@@ -186,7 +186,7 @@ def _lock_upload_and_send(
     return locker, thread, outcome
 
 
-def _waiting_backend(province: Province) -> tuple[int, int]:
+def _waiting_backend(province: Province) -> tuple[int, int] | None:
     """(pid, client port) of the central connection waiting on the test's row lock."""
     with province.db.engine.connect() as conn:
         row = conn.execute(
@@ -195,7 +195,7 @@ def _waiting_backend(province: Province) -> tuple[int, int]:
                 "WHERE datname = current_database() AND wait_event_type = 'Lock'"
             )
         ).first()
-    return (int(row[0]), int(row[1])) if row else (0, 0)
+    return (int(row[0]), int(row[1])) if row else None
 
 
 def test_a_worker_killed_mid_upload_loses_nothing_and_counts_nothing_twice(
@@ -211,7 +211,7 @@ def test_a_worker_killed_mid_upload_loses_nothing_and_counts_nothing_twice(
     locker, thread, outcome = _lock_upload_and_send(province, centre, data, "results", uid, chunk)
     try:
         _pid, port = wait_until(
-            lambda: _waiting_backend(province)[0] and _waiting_backend(province),
+            lambda: _waiting_backend(province),
             "the chunk's request to wait on the upload's row",
         )
         serving = [
@@ -259,7 +259,7 @@ def test_central_database_connection_cut_mid_upload(province: Province) -> None:
     locker, thread, outcome = _lock_upload_and_send(province, centre, data, "backup", uid, chunk)
     try:
         pid, _port = wait_until(
-            lambda: _waiting_backend(province)[0] and _waiting_backend(province),
+            lambda: _waiting_backend(province),
             "the chunk's request to wait on the upload's row",
         )
         with province.db.engine.connect() as conn:
