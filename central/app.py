@@ -88,36 +88,40 @@ def authenticate() -> None:
         signed = parse_headers(dict(request.headers))
     except RequestAuthError as exc:
         raise CentralError(exc.code, str(exc), 401) from None
-    with _db().read() as session:
-        centre = session.scalar(select(CentreAccount).where(CentreAccount.code == signed.centre))
-        if centre is not None:
-            session.expunge(centre)  # a plain record for the rest of the request
-    if centre is None:
-        raise CentralError(
-            "unknown_centre",
-            f"考点 {signed.centre} 未在省中心登记：请先由省中心登记考点公钥 (unknown centre)",
-            401,
-        )
-    try:
-        verify_request(
-            service.public_key_of(centre),
-            signed,
-            request.method,
-            path,
-            body,
-            now,
-            cfg.REPLAY_WINDOW_S,
-        )
-    except RequestAuthError as exc:
-        raise CentralError(exc.code, str(exc), 401) from None
+    # One transaction: the centre's key, the signature, and the nonce recorded (a
+    # refusal rolls it back and leaves nothing). Every request pays this before its
+    # view, so it is one connection checkout, not two.
     try:
         with _db().write() as session:
+            centre = session.scalar(
+                select(CentreAccount).where(CentreAccount.code == signed.centre)
+            )
+            if centre is None:
+                raise CentralError(
+                    "unknown_centre",
+                    f"考点 {signed.centre} 未在省中心登记：请先由省中心登记考点公钥 "
+                    "(unknown centre)",
+                    401,
+                )
+            try:
+                verify_request(
+                    service.public_key_of(centre),
+                    signed,
+                    request.method,
+                    path,
+                    body,
+                    now,
+                    cfg.REPLAY_WINDOW_S,
+                )
+            except RequestAuthError as exc:
+                raise CentralError(exc.code, str(exc), 401) from None
+            session.expunge(centre)  # a plain record for the rest of the request
             session.add(SeenNonce(centre_code=centre.code, nonce=signed.nonce, seen_at=now))
             session.flush()
-            service.prune_nonces(session, now, cfg.REPLAY_WINDOW_S)
+            service.prune_nonces(session, centre.code, now, cfg.REPLAY_WINDOW_S)
     except IntegrityError:
         with _db().write() as session:
-            service.audit(session, now, centre.code, "refused.replay", path=path)
+            service.audit(session, now, signed.centre, "refused.replay", path=path)
         raise CentralError(
             "replayed_request",
             "这个请求已经收到过（重放），已拒绝 / replayed request refused",

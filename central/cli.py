@@ -531,24 +531,99 @@ def offline_code_cmd(sitting: str, centre: str, end: bool, database: str | None)
     )
 
 
-@main.command(help="运行省中心服务 / run central's web API for the centres' sync tools.")
+@main.command(
+    help="运行省中心服务 / run central's web API for the centres' sync tools, on gunicorn "
+    "with several worker processes (production). Every worker shares central's database and "
+    "keeps nothing another needs, so several machines can run it behind a load balancer. "
+    "--dev runs werkzeug's development server instead: for the demo and trials only."
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Worker processes (default: 2 per core + 1).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Threads per worker; workers x threads is the most database connections in use.",
+)
+@click.option(
+    "--timeout",
+    type=click.IntRange(5, 3600),
+    default=60,
+    show_default=True,
+    help="Seconds before the master replaces a stuck worker.",
+)
+@click.option(
+    "--access-log",
+    default=None,
+    help="Write an access log here ('-' for standard output); none by default.",
+)
+@click.option(
+    "--dev",
+    is_flag=True,
+    help="werkzeug's development server, one process: for the demo and a trial only.",
+)
 @database_option
 @data_dir_option
-def run(host: str, port: int, database: str | None, data_dir: str | None) -> None:
-    from werkzeug.serving import run_simple
-
-    from central.app import create_app
+def run(
+    host: str,
+    port: int,
+    workers: int | None,
+    threads: int,
+    timeout: int,
+    access_log: str | None,
+    dev: bool,
+    database: str | None,
+    data_dir: str | None,
+) -> None:
     from central.migrate import current
 
     cfg = _config(database, data_dir)
-    app = create_app(cfg)
-    if current(app.extensions["central"]["db"]) is None:
-        raise click.ClickException("省中心数据库尚未初始化：请先运行 `exam-central db upgrade`")
-    click.echo(f"省中心服务已启动 / central listening on http://{host}:{port}")
+    d = _db(cfg)
+    try:
+        if current(d) is None:
+            raise click.ClickException(
+                "省中心数据库尚未初始化：请先运行 `exam-central db upgrade` / run it first"
+            )
+    finally:
+        d.dispose()  # no connection may cross the fork into the workers
+    if dev:
+        from werkzeug.serving import run_simple
+
+        from central.app import create_app
+
+        click.echo(
+            "注意：这是开发用服务器，只用于演示和试用，不能用于全省考试 / werkzeug's "
+            "development server: for the demo and trials only, never for a province",
+            err=True,
+        )
+        click.echo(f"省中心服务已启动 / central listening on http://{host}:{port}")
+        sys.stdout.flush()
+        run_simple(host, port, create_app(cfg), threaded=True)
+        return
+    from central.serve import default_workers, serve
+
+    n = workers or default_workers()
+    click.echo(
+        f"省中心服务已启动（gunicorn，{n} 个进程 × {threads} 线程）/ central listening on "
+        f"http://{host}:{port} ({n} workers x {threads} threads)"
+    )
     sys.stdout.flush()
-    run_simple(host, port, app, threaded=True)
+    serve(
+        cfg,
+        host=host,
+        port=port,
+        workers=n,
+        threads=threads,
+        timeout=timeout,
+        access_log=access_log,
+    )
 
 
 @main.command(

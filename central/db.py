@@ -80,6 +80,18 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+#: values per ``IN (...)`` list: PostgreSQL takes at most 65,535 parameters in one
+#: statement, and a province imports 100,000 registrations in one file
+IN_BATCH = 10_000
+
+
+def batches(values: list[Any], size: int | None = None) -> Iterator[list[Any]]:
+    """``values`` in lists of at most ``size`` (:data:`IN_BATCH`) for ``column.in_()``."""
+    size = size or IN_BATCH
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
 class CentralDatabase:
     def __init__(self, url: str) -> None:
         self.url = url

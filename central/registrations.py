@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from stdnum.cn import ric
 
+from central.db import batches
 from central.models import AuditEvent, Registration
 from exam_common.forms import LEVEL_ZH
 from exam_common.tickets import TicketError
@@ -305,17 +306,15 @@ def import_registrations(
 
     existing = {
         r.id_number: r
-        for r in session.scalars(
-            select(Registration).where(
-                Registration.id_number.in_([x["id_number"] for x in records])
-            )
-        )
+        for ids in batches([x["id_number"] for x in records])
+        for r in session.scalars(select(Registration).where(Registration.id_number.in_(ids)))
     }
     taken = {
         t: idn
+        for tickets in batches([x["ticket"] for x in records if x["ticket"]])
         for t, idn in session.execute(
             select(Registration.ticket, Registration.id_number).where(
-                Registration.ticket.in_([x["ticket"] for x in records if x["ticket"]])
+                Registration.ticket.in_(tickets)
             )
         )
     }

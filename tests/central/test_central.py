@@ -108,6 +108,42 @@ def test_xlsx_import_with_a_photo_and_a_given_ticket(
         assert first is not None and first.photo and (first.room, first.seat) == ("001", 2)
 
 
+def test_registrations_are_looked_up_in_batches(
+    central: CentralDatabase, plan: PlanDoc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL takes at most 65,535 parameters in a statement and a province imports
+    100,000 registrations in one file: existing rows and taken tickets are looked up in
+    batches (here of 2, so that every lookup spans several)."""
+    monkeypatch.setattr("central.db.IN_BATCH", 2)
+    rows = registration_rows(4)
+    with central.write() as s:
+        import_registrations(
+            s, write_registrations(tmp_path, rows), T0, plan=plan, catalogue=shipped("henan")
+        )
+    rows[4][2] = "改名"  # the last row, in the third batch: updated, not added again
+    with central.write() as s:
+        import_registrations(
+            s, write_registrations(tmp_path, rows), T0, plan=plan, catalogue=shipped("henan")
+        )
+    with central.read() as s:
+        assert s.scalar(select(func.count()).select_from(Registration)) == 5
+        assert s.scalar(select(Registration.name).where(Registration.id_number == rows[4][1]))
+        names = set(s.scalars(select(Registration.name)))
+        assert "改名" in names
+        given = s.scalar(select(Registration.ticket).where(Registration.id_number == rows[0][1]))
+    other = [list(r) for r in rows[3:4]]
+    other[0][0] = given  # another person with the first one's ticket
+    with pytest.raises(RegistrationError) as err, central.write() as s:
+        import_registrations(
+            s,
+            write_registrations(tmp_path, other, "clash.csv"),
+            T0,
+            plan=plan,
+            catalogue=shipped("henan"),
+        )
+    assert "已属于另一名考生" in str(err.value)
+
+
 def seed(db: CentralDatabase, plan: PlanDoc, tmp_path: Path) -> Ed25519PrivateKey:
     centre_key = Ed25519PrivateKey.generate()
     raw = centre_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()

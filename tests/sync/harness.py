@@ -58,13 +58,20 @@ class Central:
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return run([PY, "-m", "central.cli", *args], self.env, check=check)
 
-    def start(self, timeout: float = 30) -> Central:
+    def start(
+        self, timeout: float = 30, *, serving: tuple[str, ...] = ("--workers", "2")
+    ) -> Central:
+        """``exam-central run`` as in production (gunicorn, two workers unless ``serving``
+        says otherwise), ready when ``/healthz`` answers."""
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
-            [PY, "-m", "central.cli", "run", "--port", str(self.port)],
+            [PY, "-m", "central.cli", "run", "--port", str(self.port), *serving],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,
+            # its own process group: the gunicorn master leads it, so a power cut
+            # (tests/faults/lazyfs.py) takes the workers with it
+            start_new_session=True,
         )
         log.close()
         deadline = time.monotonic() + timeout
