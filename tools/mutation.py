@@ -56,15 +56,28 @@ SCORING = Target(
         "tests/question_bank/test_qbank_items.py",
     ),
 )
+CHAIN_TESTS = (
+    "tests/common/test_chain_format.py",
+    "tests/server/test_eventlog_chain.py",
+    "tests/security/test_anchor.py",
+)
 SETS: dict[str, tuple[Target, ...]] = {
     "core": (ENGINE, SCORING),
     "all": (
         ENGINE,
         SCORING,
         Target("question_bank/shuffle.py", ("tests/question_bank/test_qbank_shuffle.py",)),
-        Target("exam_common/chain.py", ("tests/server/test_eventlog_chain.py",)),
-        Target("exam_server/eventlog/service.py", ("tests/server/test_eventlog_chain.py",)),
-        Target("exam_server/sittings/writer.py", ("tests/server/test_sittings_service.py",)),
+        Target("exam_common/chain.py", CHAIN_TESTS),
+        Target("exam_server/eventlog/service.py", CHAIN_TESTS),
+        # the answer path's model (tests/server/test_answer_path_model.py), with fewer
+        # examples under mutation (EXAM_MUTATION): a mutant there is killed in the first few
+        Target(
+            "exam_server/sittings/writer.py",
+            (
+                "tests/server/test_sittings_service.py",
+                "tests/server/test_answer_path_model.py::test_answer_path_model_sqlite",
+            ),
+        ),
     ),
 }
 

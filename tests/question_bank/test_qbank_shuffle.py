@@ -196,3 +196,61 @@ def test_fixed_options_keep_their_place_over_many_tickets(tmp_path: Path) -> Non
     assert seen["ZD-TF-05"] == {("正确", "错误")}
     assert len(seen["ZD-ALL-02"]) == 24 and len(seen["ZD-PIC-06"]) == 6
     assert len(orders) > 1
+
+
+def test_the_stream_is_the_documented_one_across_many_blocks() -> None:
+    """The stream written out from its specification: SHA-256 of ``seed:ticket:`` and an
+    8-byte big-endian block counter, read as big-endian 32-bit words, each word below the
+    largest multiple of n taken mod n (others drawn again). 40 draws span five blocks."""
+    import hashlib
+
+    from question_bank.shuffle import _Stream
+
+    def spec(seed: str, ticket: str, n: int, count: int) -> list[int]:
+        words = []
+        for block in range(count):
+            digest = hashlib.sha256(f"{seed}:{ticket}:".encode() + block.to_bytes(8, "big"))
+            d = digest.digest()
+            words += [int.from_bytes(d[i : i + 4], "big") for i in range(0, 32, 4)]
+        limit = 2**32 - 2**32 % n
+        return [w % n for w in words if w < limit][:40]
+
+    stream = _Stream("seed", "250800610001")
+    assert [stream.below(1000) for _ in range(40)] == spec("seed", "250800610001", 1000, 6)
+    assert _Stream("seed", "250800610001").shuffle(list(range(12))) == [
+        10, 4, 7, 5, 0, 9, 2, 8, 1, 11, 3, 6
+    ]  # fmt: skip
+
+
+def test_a_shuffle_names_its_paper_and_ticket_and_refuses_labels_it_does_not_show() -> None:
+    import pytest
+
+    from question_bank.shuffle import ShuffleError
+
+    options = tuple(Option(c, c) for c in "ABCD")
+    questions = (
+        PaperQuestion("Q-1.v1", ItemType.SINGLE, "s", options, Decimal(1), 0),
+        # a question whose section index is out of range still appears, last
+        PaperQuestion("Q-2.v1", ItemType.SINGLE, "s", options, Decimal(1), 1),
+    )
+    paper = Paper(
+        "P-7",
+        "S",
+        1,
+        "00" * 16,
+        Subject.ETHICS,
+        5,
+        None,
+        "t",
+        (PaperSection(ItemType.SINGLE, "x", 1, Decimal(1)),),
+        questions,
+    )
+    sh = shuffle_for(paper, "250800610001")
+    assert (sh.paper_id, sh.ticket) == ("P-7", "250800610001")
+    assert sh.order == ("Q-1.v1", "Q-2.v1")
+    with pytest.raises(ShuffleError) as caught:
+        sh.to_canonical("Q-1.v1", ["E"])
+    assert str(caught.value) == "Q-1.v1: no displayed option E"
+    with pytest.raises(ShuffleError) as caught:
+        sh.to_display("Q-1.v1", ["Z"])
+    assert str(caught.value) == "Q-1.v1: no canonical option Z"

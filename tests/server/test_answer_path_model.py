@@ -471,7 +471,8 @@ def run_model(template: Any, examples: int, steps: int) -> None:
 def test_answer_path_model_sqlite() -> None:
     template = SqliteTemplate()
     try:
-        run_model(template, examples=40, steps=40)
+        # under mutation testing (tools/mutation.py) each mutant runs it: fewer examples
+        run_model(template, examples=12 if os.environ.get("EXAM_MUTATION") else 40, steps=40)
     finally:
         template.close()
 

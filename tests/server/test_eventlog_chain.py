@@ -109,6 +109,67 @@ def test_changed_content_is_named(chain: Session) -> None:
     assert not report.ok and report.first_broken_seq == 3 and "changed" in report.problem
 
 
+def head_at(session: Session, seq: int) -> str:
+    h = session.scalar(select(Event.hash).where(Event.seq == seq))
+    assert h is not None
+    return h
+
+
+@pytest.mark.parametrize(
+    ("tamper", "intact", "broken", "problem"),
+    [
+        ("DELETE FROM event_log WHERE seq > 7", 7, 8, "entries after the last one were removed"),
+        ("DELETE FROM event_log WHERE seq = 4", 3, 4, "entry 4 is missing"),
+        ("UPDATE event_log SET kind = 'x' WHERE seq = 3", 2, 3, "its content was changed"),
+        (
+            "UPDATE event_log SET prev_hash = 'f' WHERE seq = 6",
+            5,
+            6,
+            "its link to the previous entry is wrong",
+        ),
+    ],
+)
+def test_each_break_is_reported_whole(
+    chain: Session, tamper: str, intact: int, broken: int, problem: str
+) -> None:
+    """The report names the intact entries, the last good head (what central can still
+    vouch for), the first broken entry and what is wrong with it, in so many words."""
+    assert verify_chain(chain) == eventlog.ChainReport(True, 10, head_at(chain, 10))
+    good_head = head_at(chain, intact)
+    report = report_after(chain, lambda s: s.execute(text(tamper)))
+    assert report == eventlog.ChainReport(False, intact, good_head, broken, problem)
+
+
+def test_an_entry_keeps_what_it_was_given(session: Session) -> None:
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from tests.factories import make_world
+
+    world = make_world(session, start=T0)
+    attempt = world.attempt(0)
+    ids = (world.sittings[0].id, attempt.seat.room_id, attempt.id)
+    ev = eventlog.append(
+        session,
+        at=T0,
+        actor="console:李老师",
+        kind="attempt.extra_time",
+        data={"minutes": Decimal("5"), "until": T0 + timedelta(minutes=5), "备注": "视力"},
+        sitting_id=ids[0],
+        room_id=ids[1],
+        attempt_id=ids[2],
+    )
+    assert (ev.actor, ev.kind, ev.reason) == ("console:李老师", "attempt.extra_time", "")
+    assert (ev.sitting_id, ev.room_id, ev.attempt_id) == ids
+    assert ev.data == {"minutes": "5", "until": str(T0 + timedelta(minutes=5)), "备注": "视力"}
+    ev2 = eventlog.append(
+        session, at=T0, actor="server", kind="x", data={"a": 1}, reason="为何", sitting_id=None
+    )
+    assert (ev2.data, ev2.reason, ev2.seq, ev2.prev_hash) == ({"a": 1}, "为何", ev.seq + 1, ev.hash)
+    session.flush()
+    assert verify_chain(session).ok
+
+
 # --- central's check of a result package's log ------------------------------------------
 
 
