@@ -30,6 +30,11 @@ class Commands(click.Group):
             return super().invoke(ctx)
         except (ConfigError, DamagedSecret) as exc:
             raise click.ClickException(str(exc)) from None
+        except PermissionError as exc:
+            raise click.ClickException(
+                f"没有权限访问 {exc.filename}：请改正权限（chown/chmod）或用 --data-dir 指定另一个"
+                f"目录 / permission denied: {exc.filename}"
+            ) from None
         except sqlalchemy.exc.ArgumentError as exc:
             raise click.ClickException(
                 f"数据库地址无效 / not a database URL: {exc}. 例如 / e.g. "
@@ -45,6 +50,25 @@ class Commands(click.Group):
             ) from None
 
 
+def check_data_dir(cfg: Config, *, create: bool = False) -> None:
+    """A data directory this process cannot use is one line naming it and the fix;
+    ``create``: make it (0700) when it does not exist yet."""
+    from exam_server.config import data_dir_problem
+
+    path = Path(cfg.DATA_DIR)
+    problem = data_dir_problem(path)
+    if problem is None and create:
+        try:
+            ensure_dir(path)
+        except OSError as exc:
+            problem = (
+                f"无法创建数据目录 {path}：{exc.strerror}。请改正权限或用 --data-dir 指定另一个"
+                f"目录 / cannot create the data directory {path}"
+            )
+    if problem:
+        raise click.ClickException(problem)
+
+
 def _config(database: str | None, data_dir: str | None) -> Config:
     overrides: dict[str, object] = {}
     if database:
@@ -57,10 +81,13 @@ def _config(database: str | None, data_dir: str | None) -> Config:
 database_option = click.option(
     "--database",
     envvar="EXAM_DATABASE_URL",
-    help="SQLAlchemy URL (default: sqlite:///var/centre.db).",
+    help="SQLAlchemy URL (default: database_url in the data folder's centre.toml, else "
+    "sqlite:///<data folder>/centre.db).",
 )
 data_dir_option = click.option(
-    "--data-dir", envvar="EXAM_DATA_DIR", help="Folder for keys and backups (default: var)."
+    "--data-dir",
+    envvar="EXAM_DATA_DIR",
+    help="The centre's data folder: centre.toml, keys, backups (default: var).",
 )
 insecure_option = click.option(
     "--insecure-http",
@@ -98,6 +125,7 @@ def db_upgrade(database: str | None, data_dir: str | None) -> None:
     from exam_server.migrate import current, upgrade
 
     cfg = _config(database, data_dir)
+    check_data_dir(cfg, create=True)
     _ensure_sqlite_dir(cfg.DATABASE_URL)
     database_ = Database(cfg.DATABASE_URL)
     upgrade(database_)
@@ -142,8 +170,10 @@ def run(
     if insecure_http:
         cfg.INSECURE_HTTP = True
     if workers > 1:
-        from exam_server.serving import run_workers
+        from exam_server.serving import hold_data_dir, run_workers
 
+        check_data_dir(cfg, create=True)
+        _lock = hold_data_dir(cfg.DATA_DIR)  # noqa: F841 - held while the workers run
         run_workers(cfg, host, port, workers, ["--insecure-http"] if cfg.INSECURE_HTTP else [])
         return
     advice = postgres_single_process_advice(cfg, workers, as_worker=reuse_port)
@@ -176,15 +206,20 @@ def serve(cfg: Config, host: str, port: int, *, reuse_port: bool = False) -> Non
 
         if not monkey.is_module_patched("socket"):  # exam_server.boot patched already
             monkey.patch_all()
-    from exam_common.durable import ensure_dir, write_atomic
+    from exam_common.durable import write_atomic
     from exam_server import create_app
     from exam_server.migrate import current
     from exam_server.runtime import runtime
     from exam_server.serving import insecure_logging, listen, serve_app
     from exam_server.sittings.scheduler import SittingScheduler
 
-    ensure_dir(cfg.DATA_DIR)  # 0700: keys, the secret, the journal of uploads
+    check_data_dir(cfg, create=True)  # 0700: keys, the secret, the journal of uploads
+    from exam_server.serving import hold_data_dir
+
+    lock = None if reuse_port else hold_data_dir(cfg.DATA_DIR)  # workers: the parent holds it
     _ensure_sqlite_dir(cfg.DATABASE_URL)
+    # Bind first: a port already taken fails here, before anything else starts.
+    sock = listen(host, port, reuse_port=reuse_port)
     context = None
     if cfg.INSECURE_HTTP:
         insecure_logging()
@@ -199,18 +234,17 @@ def serve(cfg: Config, host: str, port: int, *, reuse_port: bool = False) -> Non
         context = server_context(files)
         cfg.TLS = True
         scheme = "https"
-    # Bind first: a port already taken fails here, before anything else starts.
-    sock = listen(host, port, reuse_port=reuse_port)
     app = create_app(cfg)
     rt = runtime(app)
     if current(rt.db) is None:
         raise click.ClickException(
-            "数据库尚未初始化 / the database has no schema: run `exam-server db upgrade` first."
+            f"数据库尚未初始化（{cfg.where()}，数据库 {cfg.DATABASE_URL}）：请先运行 "
+            f"`{cfg.fix('exam-server db upgrade')}` / the database has no schema"
         )
     if cfg.SCHEDULER:
         SittingScheduler(rt).start()
     rt.writer.start()
-    _log_sittings(rt)
+    _log_sittings(rt, cfg)
     local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     write_atomic(cfg.data_path("server_url"), f"{scheme}://{local}:{port}\n")
     if context is not None:
@@ -228,21 +262,27 @@ def serve(cfg: Config, host: str, port: int, *, reuse_port: bool = False) -> Non
         f"(pid {os.getpid()})"
     )
     sys.stdout.flush()
-    serve_app(app, cfg, sock, ssl_context=context)
+    try:
+        serve_app(app, cfg, sock, ssl_context=context)
+    finally:
+        if lock is not None:
+            lock.close()
 
 
-def _log_sittings(rt: object) -> None:
+def _log_sittings(rt: object, cfg: Config) -> None:
     from sqlalchemy import select
 
     from exam_server.plans.models import Sitting
     from exam_server.runtime import Runtime
 
     assert isinstance(rt, Runtime)
+    tz = cfg.tz
+    click.echo(f"场次（考点时区 {cfg.TIME_ZONE}）/ sittings (the centre's time zone):")
     with rt.db.read() as session:
         for s in session.scalars(select(Sitting).order_by(Sitting.start)):
             click.echo(
                 f"  场次 sitting {s.id} {s.code} {s.subject}: "
-                f"{s.start.astimezone().strftime('%Y-%m-%d %H:%M:%S')} - {s.end.astimezone().strftime('%H:%M:%S')}"
+                f"{s.start.astimezone(tz):%Y-%m-%d %H:%M:%S} - {s.end.astimezone(tz):%H:%M:%S}"
                 + (" (closed)" if s.closed_at else "")
             )
 
@@ -377,15 +417,26 @@ def _read_heads(doc: object) -> list[tuple[int, str]]:
     "--data-dir",
     default="demo-data",
     show_default=True,
-    help="Where the demo's centre database lives (recreated).",
+    help="Where the demo's data lives (the centre in <data-dir>/centre).",
 )
 @click.option(
     "--package-dir",
-    default="demo-data/central",
-    show_default=True,
-    help="Where central's demo package is.",
+    default=None,
+    help="Where central's demo package is (default: <data-dir>/central).",
 )
 @click.option("--seed-only", is_flag=True, help="Seed and exit without starting the server.")
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="Delete the last demo's data in --data-dir without asking (a running demo is never "
+    "touched).",
+)
+@click.option(
+    "--build/--no-build",
+    default=True,
+    show_default=True,
+    help="Build central's demo package into --package-dir first (`exam-central demo-package`).",
+)
 @click.option(
     "--tls/--insecure-http",
     default=False,
@@ -394,11 +445,22 @@ def _read_heads(doc: object) -> list[tuple[int, str]]:
     "plain HTTP (the default for the demo: every page and log line says so).",
 )
 def demo(
-    quick: bool, port: int, data_dir: str, package_dir: str, seed_only: bool, tls: bool
+    quick: bool,
+    port: int,
+    data_dir: str,
+    package_dir: str | None,
+    seed_only: bool,
+    reset: bool,
+    build: bool,
+    tls: bool,
 ) -> None:
-    from exam_server.demo import prepare_demo
+    from exam_server.demo import build_package, guard_demo, prepare_demo
 
-    cfg = prepare_demo(Path(data_dir), Path(package_dir), quick=quick, port=port, tls=tls)
+    guard_demo(Path(data_dir), port, reset=reset, interactive=sys.stdin.isatty())
+    packages = Path(package_dir) if package_dir else Path(data_dir, "central")
+    if build:
+        build_package(packages, quick=quick)
+    cfg = prepare_demo(Path(data_dir), packages, quick=quick, port=port, tls=tls)
     if not seed_only:
         serve(cfg, "127.0.0.1", port)
 

@@ -4,20 +4,77 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from exam_common.durable import ensure_dir
-from exam_server.config import Config
+from exam_server.config import Config, write_file
+
+
+def guard_demo(data_dir: Path, port: int, *, reset: bool, interactive: bool) -> None:
+    """Before anything is written: refuse to touch a demo that is running, and delete a
+    stopped one only when asked (``reset``, or a yes at the prompt)."""
+    from exam_server.serving import bind_failure, data_dir_holder
+
+    centre_dir = data_dir / "centre"
+    holder = data_dir_holder(str(centre_dir))
+    if holder is not None:
+        raise click.ClickException(
+            f"演示正在运行（pid {holder}，数据目录 {centre_dir}），未作任何改动：请先在它的窗口按 "
+            f"Ctrl-C 或运行 `kill {holder}` 停止它，或用另一个目录和端口："
+            f"`make demo DEMO_ARGS='--data-dir demo-data-2 --port {port + 1}'` "
+            f"/ a demo is running there (pid {holder}); nothing was touched"
+        )
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise click.ClickException(
+                f"{bind_failure('127.0.0.1', port, exc)}；未作任何改动 / nothing was touched"
+            ) from None
+    if not centre_dir.exists() or not any(centre_dir.iterdir()):
+        return
+    if reset:
+        return
+    question = (
+        f"{data_dir} 里有上次演示的数据（数据库、备份、密钥）。删除并重新开始？"
+        f" / delete the last demo's data in {data_dir} and start afresh?"
+    )
+    if interactive and click.confirm(question, default=False):
+        return
+    raise click.ClickException(
+        f"未作任何改动：{data_dir} 里有上次演示的数据。要删除并重新开始，运行 "
+        f"`make demo DEMO_ARGS=--reset`；要保留它，用另一个目录 "
+        f"`make demo DEMO_ARGS='--data-dir demo-data-2'` / nothing was touched: the last demo's "
+        f"data is in {data_dir} (--reset deletes it)"
+    )
+
+
+def build_package(package_dir: Path, *, quick: bool) -> None:
+    """Build the demo's package the way central does, with central's own command (the
+    centre never imports central's code)."""
+    cmd = [sys.executable, "-m", "central.cli", "demo-package", "--out", str(package_dir)]
+    done = subprocess.run(
+        [*cmd, "--quick" if quick else "--full"], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise click.ClickException(
+            f"演示考试包生成失败 / building the demo package failed: "
+            f"{(done.stderr or done.stdout).strip().splitlines()[-1:]}"
+        )
 
 
 def prepare_demo(
     data_dir: Path, package_dir: Path, *, quick: bool, port: int, tls: bool = False
 ) -> Config:
-    """Recreate the demo's centre from the package central built, with an enrolment code
-    for every seat (``enrol-codes.json``); print what to do next."""
+    """Recreate the demo's centre from the package central built, with its configuration
+    file (``centre.toml``) and an enrolment code for every seat (``enrol-codes.json``);
+    print what to do next. :func:`guard_demo` has checked that nothing running is touched."""
     from exam_server.db import Database
     from exam_server.migrate import upgrade
     from exam_server.packages.cli import import_file
@@ -32,16 +89,17 @@ def prepare_demo(
     if centre_dir.exists():
         shutil.rmtree(centre_dir)
     ensure_dir(centre_dir)
-    cfg = Config.from_mapping(
-        {
-            "DATABASE_URL": f"sqlite:///{centre_dir / 'centre.db'}",
-            "DATA_DIR": str(centre_dir),
-            "CENTRE_CODE": "0101",
-            "CENTRAL_PUBLIC_KEY": str(package_dir / "central.pub"),
-            "KEY_ESCROW": str(package_dir / "secrets.json"),
-            "INSECURE_HTTP": not tls,
-        }
-    )
+    settings: dict[str, object] = {
+        "DATABASE_URL": f"sqlite:///{(centre_dir / 'centre.db').resolve()}",
+        "CENTRE_CODE": "0101",
+        "CENTRAL_PUBLIC_KEY": str((package_dir / "central.pub").resolve()),
+        "KEY_ESCROW": str((package_dir / "secrets.json").resolve()),
+        "INSECURE_HTTP": not tls,
+    }
+    conf = write_file(centre_dir, settings)
+    # The demo's own settings win over any EXAM_* of this shell (a real centre's database
+    # URL in the environment must never receive the demo).
+    cfg = Config.from_mapping({"DATA_DIR": str(centre_dir), **settings})
     db = Database(cfg.DATABASE_URL)
     upgrade(db)
     report = import_file(cfg, db, package, by="demo-admin")
@@ -57,14 +115,21 @@ def prepare_demo(
         if quick
         else "完整模式：每科 60 分钟，按考试须知的 30 分钟规则 (full mode: the real rules)"
     )
-    now = datetime.now(UTC).astimezone()
+    now = datetime.now(UTC).astimezone(cfg.tz)
     click.echo("")
     click.echo("=" * 72)
     click.echo(
         f"演示考点已准备好 / demo centre ready ({now:%H:%M:%S}): {report.sittings} 场次, "
         f"{report.papers} 套加密试卷, {report.candidates} 名考生"
     )
+    click.echo(
+        f"所有时间均为考点时区 {cfg.TIME_ZONE}（{now:%Z, UTC%z}），屏幕、打印件和命令行一致 "
+        f"/ every time shown is the centre's time zone {cfg.TIME_ZONE}"
+    )
     click.echo(mode)
+    click.echo(f"考点数据目录 / centre data: {centre_dir}  (配置 / config: {conf})")
+    click.echo(f"省中心考试包 / central's package: {package_dir}")
+    click.echo(f"  同步状况 / sync status: .venv/bin/exam-sync status --data-dir {centre_dir}")
     click.echo(
         "试卷在开考前一直加密；演示中由本机扮演省中心，在开考时下达密钥 "
         "(papers stay encrypted until start; the demo plays central and releases keys on time)"

@@ -26,6 +26,7 @@ def healthz() -> ResponseReturnValue:
         status="ok" if status == 200 else "degraded",
         database=database,
         server_time=rt.clock.now().isoformat(),
+        centre=rt.config.CENTRE_CODE,
         scheduler=scheduler,
         answer_writer=rt.writer.stats(),
     ), status

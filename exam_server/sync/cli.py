@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from exam_common.durable import PUBLIC, write_atomic
-from exam_server.cli import Commands
-from exam_server.config import Config
+from exam_server.cli import Commands, check_data_dir
+from exam_server.config import Config, write_file
 
 
 def _now() -> datetime:
@@ -32,10 +32,12 @@ def _db(cfg: Config):  # type: ignore[no-untyped-def]
     from exam_server.db import Database
     from exam_server.migrate import current
 
+    check_data_dir(cfg)
     db = Database(cfg.DATABASE_URL)
     if current(db) is None:
         raise click.ClickException(
-            "考点数据库尚未初始化：请先运行 `exam-server db upgrade` (no schema)"
+            f"考点数据库尚未初始化（{cfg.where()}，数据库 {cfg.DATABASE_URL}）：请先运行 "
+            f"`{cfg.fix('exam-server db upgrade')}` / the centre database has no schema"
         )
     return db
 
@@ -56,10 +58,13 @@ def _errors(cfg: Config, db) -> Iterator[None]:  # type: ignore[no-untyped-def]
 database_option = click.option(
     "--database",
     envvar="EXAM_DATABASE_URL",
-    help="Centre database URL (default: sqlite:///var/centre.db).",
+    help="Centre database URL (default: the data folder's centre.toml, else "
+    "sqlite:///<data folder>/centre.db).",
 )
 data_dir_option = click.option(
-    "--data-dir", envvar="EXAM_DATA_DIR", help="Centre data folder (default: var)."
+    "--data-dir",
+    envvar="EXAM_DATA_DIR",
+    help="Centre data folder, holding centre.toml (default: var).",
 )
 
 
@@ -107,8 +112,21 @@ def setup(
             )
     except ValueError as exc:
         raise click.ClickException(f"省中心公钥无效 / bad central key: {exc}") from None
+    pinned = write_atomic(cfg.data_path("central.pub"), central_key.read_bytes(), PUBLIC)
+    conf = write_file(
+        cfg.DATA_DIR,
+        {
+            "CENTRE_CODE": centre,
+            "CENTRAL_URL": central_url,
+            "CENTRAL_PUBLIC_KEY": str(pinned.resolve()),
+        },
+    )
     out = write_atomic(cfg.data_path("centre.pub"), key + "\n", PUBLIC)
     click.echo(f"已保存：考点 {centre}，省中心 {central_url or '（离线）'}")
+    click.echo(
+        f"考点配置已写入 {conf}（exam-server、exam-sync、控制台和恢复都读它；EXAM_* 环境变量优先）"
+        f" / saved to {conf}, read by every centre tool"
+    )
     click.echo(f"本考点公钥（请交省中心登记：exam-central centre add {centre} --public-key …）：")
     click.echo(f"  {key}")
     click.echo(f"  （也已写入 {out}）")
