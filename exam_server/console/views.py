@@ -399,7 +399,7 @@ def room_record(sitting_id: int, room_id: int) -> ResponseReturnValue:
 
     rt = runtime()
     with rt.db.read() as db:
-        pdf, name = room_record_pdf(db, sitting_id, room_id, lang=lang())
+        pdf, name = room_record_pdf(db, sitting_id, room_id, lang=lang(), now=rt.clock.now())
     with rt.db.write() as db:
         from exam_server.eventlog import service as eventlog
 

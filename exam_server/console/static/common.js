@@ -44,6 +44,19 @@ function banner(text, kind) {
   b.hidden = !text; b.textContent = text || ""; b.className = "banner " + (kind || "");
 }
 
+/* After an action: a line that stays a few seconds where the eye is (top of the page), and
+   is read out by screen readers, so an invigilator sees that the click did something. */
+function notify(text) {
+  let n = document.getElementById("notice");
+  if (!n) {
+    n = el("div", { id: "notice", class: "notice", role: "status", "aria-live": "polite" });
+    document.body.append(n);
+  }
+  n.textContent = text; n.hidden = false;
+  clearTimeout(notify.timer);
+  notify.timer = setTimeout(() => { n.hidden = true; }, 6000);
+}
+
 /* A confirmation dialog: fields = [{name, label, type, value, required, options}].
    Resolves with the values, or null if cancelled; `submit(values)` may reject with a
    message, which is shown in the dialog (it stays open). */
@@ -88,6 +101,7 @@ function confirmDialog(title, fields, submit, okLabel) {
         const r = await submit(values);
         if (r && r.ok === false) { err.textContent = r.message || r.code; return; }
         done(values);
+        notify(fmt("done_action", { what: title }));
       } finally { ok.disabled = false; }
     };
     dlg.showModal();
