@@ -545,11 +545,16 @@ def rehearse(candidates: int, minutes: float, data_dir: str | None) -> None:
     cfg = _config(None, data_dir)
     checks = run_rehearsal(cfg, candidates, minutes, echo=click.echo)
     for c in checks:
+        if not c.judged:
+            click.echo(f"  参考 ·  {c.name}: {c.measured}")
+            continue
         mark = "通过 ✓" if c.ok else "未通过 ✗"
-        click.echo(f"  {mark}  {c.name}: {c.measured}（目标 target {c.target}）")
+        click.echo(f"  {mark}  {c.name}: {c.measured}（标准 threshold {c.target}）")
+        if c.reason:
+            click.echo(f"         理由 / why: {c.reason}")
         if not c.ok and c.advice:
             click.echo(f"         建议 / advice: {c.advice}")
-    if all(c.ok for c in checks):
+    if all(c.ok for c in checks if c.judged):
         click.echo(f"结论：本考点可以承载 {candidates} 名考生 / READY for {candidates} candidates")
     else:
         click.echo(f"结论：本考点尚未准备好承载 {candidates} 名考生 / NOT READY", err=True)
