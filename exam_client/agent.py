@@ -215,6 +215,8 @@ class Agent:
         self._login_epoch = -1
         self._fatal: dict[str, str] | None = None
         self.clock_warning = False
+        #: the centre's time zone, as the server said at hello
+        self.time_zone = "Asia/Shanghai"
         self._next_heartbeat = 0.0
         self._next_status = 0.0
         self._next_login_try = 0.0
@@ -428,6 +430,7 @@ class Agent:
             self.config.seat = ok.seat  # the enrolled seat, whatever this PC thought
         self._observe(ok.server_time, sent)
         self.clock_warning = ok.clock_warning
+        self.time_zone = ok.time_zone
         self._fatal = None
         with self._lock:
             self._handshake_epoch = epoch
@@ -1110,6 +1113,7 @@ class Agent:
                 "terminal_id": self.terminal_id,
                 "clock_synced": now is not None,
                 "server_time": now.isoformat() if now else None,
+                "time_zone": self.time_zone,
                 "fatal": self._fatal,
                 "closed": self.closed,
                 "state": self.state,

@@ -268,7 +268,8 @@ function fmt(seconds) {
 
 function beijing(iso, withDate) {
   if (!iso) return "";
-  const opts = { timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
+  // The centre's time zone, as its server said (one zone on every screen, PDF and CLI line).
+  const opts = { timeZone: (state && state.time_zone) || "Asia/Shanghai", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
   if (withDate) Object.assign(opts, { year: "numeric", month: "2-digit", day: "2-digit" });
   return new Intl.DateTimeFormat(lang === "en" ? "en-GB" : "zh-CN", opts).format(new Date(iso));
 }

@@ -182,3 +182,38 @@ def test_a_second_server_on_one_data_dir_is_refused(tmp_path: Path) -> None:
         assert "正被另一个考点服务器" in second.stderr
     finally:
         first.stop()
+
+
+def test_one_time_zone_from_the_file_for_the_console_the_pdfs_and_the_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from exam_client import protocol as p
+    from exam_server import create_app
+    from seating.i18n import fmt_time, printing_in
+
+    for var in [v for v in os.environ if v.startswith("EXAM_")]:
+        monkeypatch.delenv(var)
+    write_file(tmp_path, {"TIME_ZONE": "Asia/Urumqi"})
+    cfg = Config.from_mapping({"DATA_DIR": str(tmp_path)})
+    noon = datetime(2026, 12, 2, 4, 0, tzinfo=UTC)
+    assert f"{noon.astimezone(cfg.tz):%H:%M}" == "10:00"  # UTC+6
+    assert fmt_time(noon) == "12:00"  # documents print China time by default
+    with printing_in(cfg.tz):
+        assert fmt_time(noon) == "10:00"
+    assert fmt_time(noon) == "12:00"
+    # The console's pages carry the zone to their scripts, and the terminal hears it at hello.
+    from exam_server.migrate import upgrade
+
+    app = create_app({"DATA_DIR": str(tmp_path), "TESTING": True})
+    from exam_server.runtime import runtime
+
+    upgrade(runtime(app).db)
+    page = app.test_client().get("/console/login").get_data(as_text=True)
+    assert '<meta name="time-zone" content="Asia/Urumqi">' in page
+    assert p.HelloOk(protocol=1, server_time=noon).time_zone == "Asia/Shanghai"
+    runtime(app).db.dispose()
+    bad = Config.from_mapping({"DATA_DIR": str(tmp_path), "TIME_ZONE": "Mars/Olympus"})
+    with pytest.raises(ConfigError, match="未知的时区"):
+        _ = bad.tz

@@ -3,6 +3,8 @@
 const BOOT = JSON.parse(document.getElementById("boot").textContent);
 const T = BOOT.text;
 const CSRF = document.querySelector('meta[name="csrf-token"]').content;
+// The centre's time zone (configured, TIME_ZONE): every time on the console is in it.
+const TIME_ZONE = (document.querySelector('meta[name="time-zone"]') || {}).content || "Asia/Shanghai";
 let serverSkewMs = 0; // server time minus this browser's time
 
 function fmt(key, vars) {
@@ -15,7 +17,7 @@ function syncClock(iso) { if (iso) serverSkewMs = Date.parse(iso) - Date.now(); 
 function hhmm(iso, seconds) {
   if (!iso) return "";
   return new Date(iso).toLocaleTimeString("zh-CN", {
-    timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit",
+    timeZone: TIME_ZONE, hour: "2-digit", minute: "2-digit",
     second: seconds ? "2-digit" : undefined, hour12: false });
 }
 function el(tag, attrs, ...children) {
