@@ -422,7 +422,7 @@ def _read_heads(doc: object) -> list[tuple[int, str]]:
 @click.option(
     "--package-dir",
     default=None,
-    help="Where central's demo package is (default: <data-dir>/central).",
+    help="--escrow: use the package already built here instead of building one.",
 )
 @click.option("--seed-only", is_flag=True, help="Seed and exit without starting the server.")
 @click.option(
@@ -432,10 +432,16 @@ def _read_heads(doc: object) -> list[tuple[int, str]]:
     "touched).",
 )
 @click.option(
-    "--build/--no-build",
-    default=True,
-    show_default=True,
-    help="Build central's demo package into --package-dir first (`exam-central demo-package`).",
+    "--central-port",
+    default=None,
+    type=int,
+    help="The demo central's port (default: --port + 1).",
+)
+@click.option(
+    "--escrow",
+    is_flag=True,
+    help="No central server: the centre releases the keys itself from central's secrets file "
+    "(the package built by `exam-central demo-package`). Faster; shows no sync.",
 )
 @click.option(
     "--tls/--insecure-http",
@@ -451,18 +457,29 @@ def demo(
     package_dir: str | None,
     seed_only: bool,
     reset: bool,
-    build: bool,
+    central_port: int | None,
+    escrow: bool,
     tls: bool,
 ) -> None:
-    from exam_server.demo import build_package, guard_demo, prepare_demo
+    from exam_server.demo import build_package, guard_demo, prepare_demo, start_central
 
-    guard_demo(Path(data_dir), port, reset=reset, interactive=sys.stdin.isatty())
-    packages = Path(package_dir) if package_dir else Path(data_dir, "central")
-    if build:
-        build_package(packages, quick=quick)
-    cfg = prepare_demo(Path(data_dir), packages, quick=quick, port=port, tls=tls)
-    if not seed_only:
-        serve(cfg, "127.0.0.1", port)
+    ports = [port] if escrow else [port, central_port or port + 1]
+    guard_demo(Path(data_dir), ports, reset=reset, interactive=sys.stdin.isatty())
+    if escrow:
+        packages = Path(package_dir) if package_dir else Path(data_dir, "central")
+        if package_dir is None:
+            build_package(packages, quick=quick)
+        cfg = prepare_demo(Path(data_dir), packages, quick=quick, port=port, tls=tls)
+        if not seed_only:
+            serve(cfg, "127.0.0.1", port)
+        return
+    central = start_central(Path(data_dir, "central"), ports[1], quick=quick)
+    try:
+        cfg = prepare_demo(Path(data_dir), None, quick=quick, port=port, tls=tls, central=central)
+        if not seed_only:
+            serve(cfg, "127.0.0.1", port)
+    finally:
+        central.stop()
 
 
 @main.command(
