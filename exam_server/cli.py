@@ -11,6 +11,7 @@ patch_if_serving(sys.argv)  # first of all: gevent before anything imports ssl
 import contextlib  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
+import signal  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -474,6 +475,12 @@ def demo(
             serve(cfg, "127.0.0.1", port)
         return
     central = start_central(Path(data_dir, "central"), ports[1], quick=quick)
+
+    def stop(*_: object) -> None:  # `kill PID` of the demo stops its central too
+        central.stop()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         cfg = prepare_demo(Path(data_dir), None, quick=quick, port=port, tls=tls, central=central)
         if not seed_only:

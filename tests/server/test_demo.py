@@ -24,7 +24,7 @@ def test_demo_starts_a_server_with_the_seeded_sittings(tmp_path: Path) -> None:
     command, seeds the centre, writes its centre.toml and serves; a second `make demo`
     while it runs touches nothing, and a stopped demo is deleted only when asked."""
     pkg = tmp_path / "data" / "central"
-    port = free_port()
+    port, central_port = free_port(), free_port()
     log = tmp_path / "demo.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -37,6 +37,8 @@ def test_demo_starts_a_server_with_the_seeded_sittings(tmp_path: Path) -> None:
                 str(tmp_path / "data"),
                 "--port",
                 str(port),
+                "--central-port",
+                str(central_port),
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -60,7 +62,7 @@ def test_demo_starts_a_server_with_the_seeded_sittings(tmp_path: Path) -> None:
         assert text.count("所有时间均为考点时区 Asia/Shanghai") == 1
         assert f"exam-sync status --data-dir {centre}" in text
         # A second demo on the same folder, while this one runs: refused, nothing touched.
-        before = {p: p.stat().st_mtime_ns for p in (centre / "centre.db", pkg / "package.zip")}
+        before = {p: p.stat().st_mtime_ns for p in (centre / "centre.db", pkg / "central.db")}
         again = subprocess.run(
             [sys.executable, "-m", "exam_server.cli", "demo", "--data-dir", str(tmp_path / "data")]
             + ["--port", str(free_port())],
@@ -82,9 +84,22 @@ def test_demo_starts_a_server_with_the_seeded_sittings(tmp_path: Path) -> None:
             env={k: v for k, v in os.environ.items() if not k.startswith("EXAM_")},
         )
         assert "考点 0101" in status.stdout and "考试包：已导入 1 个" in status.stdout
+        # A real central beside it, on its own port, which the centre reached through
+        # exam-sync (package pulled; the keys come from it at the start).
+        assert f"省中心 / central: http://127.0.0.1:{central_port}" in text
+        assert requests.get(f"http://127.0.0.1:{central_port}/healthz", timeout=5).ok
+        assert "省中心 http://127.0.0.1:" in status.stdout
+        results = subprocess.run(
+            [sys.executable, "-m", "central.cli", "results", "--database"]
+            + [f"sqlite:///{pkg / 'central.db'}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert results.returncode == 0 and "尚未收到成绩包" in results.stdout
         # A candidate from the printed roster can log in at their seat before the start.
         assert "--insecure-http" in text and "INSECURE" in text  # says so on every log line
-        first = json.loads((pkg / "roster.json").read_text())[0]
+        first = json.loads((tmp_path / "data" / "roster.json").read_text())[0]
         # The terminal enrols at the first candidate's seat with the code the demo printed
         # into its codes file (the real HTTP path), then proves its key at hello.
         codes = json.loads((tmp_path / "data" / "centre" / "enrol-codes.json").read_text())
@@ -116,7 +131,7 @@ def test_demo_starts_a_server_with_the_seeded_sittings(tmp_path: Path) -> None:
 def test_a_stopped_demo_is_deleted_only_when_asked(tmp_path: Path) -> None:
     data = tmp_path / "data"
     cmd = [sys.executable, "-m", "exam_server.cli", "demo", "--data-dir", str(data)]
-    cmd += ["--port", str(free_port()), "--seed-only"]
+    cmd += ["--port", str(free_port()), "--seed-only", "--escrow"]
     first = subprocess.run(
         cmd, capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL
     )
