@@ -288,7 +288,7 @@ def kiosk(ui_port: int, chromium: str, dry_run: bool) -> None:
     "--roster",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="JSON list of {ticket, id_number, seat} (the demo writes demo-data/central/roster.json).",
+    help="JSON list of {ticket, id_number, seat} (the demo writes demo-data/roster.json).",
 )
 @click.option("--pace", default=5.0, show_default=True, help="Seconds between answers (±50 %).")
 @click.option("--submit", is_flag=True, help="Submit once allowed and every item is answered.")

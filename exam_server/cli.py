@@ -405,7 +405,7 @@ def _read_heads(doc: object) -> list[tuple[int, str]]:
 
 
 @main.command(
-    help="一键演示 / run the demo centre from the package `exam-central demo-package` built."
+    help="一键演示 / the demo: a real central (its own port and database) and a centre that reaches it through exam-sync; refuses to touch a running demo."
 )
 @click.option(
     "--quick/--full",
