@@ -693,10 +693,13 @@ def demo_package(out: str, quick: bool) -> None:
     type=click.Path(file_okay=False),
 )
 @click.option("--quick/--full", default=True, show_default=True)
-def demo_inputs(out: str, quick: bool) -> None:
+@click.option("--tempo", default="", hidden=True, help="Tests: START_IN_S,DURATION_S,WINDOW_S.")
+def demo_inputs(out: str, quick: bool, tempo: str) -> None:
     from central.demo import write_demo_central_inputs
 
-    plan_path, reg_path = write_demo_central_inputs(Path(out), datetime.now(UTC), quick=quick)
+    plan_path, reg_path = write_demo_central_inputs(
+        Path(out), datetime.now(UTC), quick=quick, tempo=tempo
+    )
     click.echo(f"  plan: {plan_path}")
     click.echo(f"  registrations: {reg_path}")
 

@@ -140,14 +140,31 @@ REGISTRATION_HEADER = (
 )
 
 
-def write_demo_central_inputs(out: Path, now: datetime, *, quick: bool) -> tuple[Path, Path]:
+def tempo_times(now: datetime, tempo: str) -> DemoTimes:
+    """``START_IN_S,DURATION_S,WINDOW_S`` (the tests' walk through a whole demo day in a
+    minute or two): the first sitting starts that many seconds from now, each lasts
+    DURATION_S, the rule windows are WINDOW_S, and the next starts after a gap of
+    DURATION_S + WINDOW_S."""
+    first, duration, window = (int(x) for x in tempo.split(","))
+    start = (now + timedelta(seconds=first)).replace(microsecond=0)
+    return DemoTimes(
+        start,
+        timedelta(seconds=duration),
+        timedelta(seconds=duration + window),
+        (window, window, window),
+    )
+
+
+def write_demo_central_inputs(
+    out: Path, now: datetime, *, quick: bool, tempo: str = ""
+) -> tuple[Path, Path]:
     """What a province loads into a real central for the demo: the plan (Henan's level-four
     form, the demo centre and room, three sittings at the demo's times) and the approved
     registrations (26 candidates). Returns (plan.json, registrations.csv)."""
     import csv
 
     ensure_dir(out)
-    times = demo_times(now, quick=quick)
+    times = tempo_times(now, tempo) if tempo else demo_times(now, quick=quick)
     henan = sample_plan("henan-2026")
     level, trade = 4, "电工"
     sittings = []

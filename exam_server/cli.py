@@ -444,6 +444,7 @@ def _read_heads(doc: object) -> list[tuple[int, str]]:
     help="No central server: the centre releases the keys itself from central's secrets file "
     "(the package built by `exam-central demo-package`). Faster; shows no sync.",
 )
+@click.option("--tempo", default="", hidden=True, help="Tests: START_IN_S,DURATION_S,WINDOW_S.")
 @click.option(
     "--tls/--insecure-http",
     default=False,
@@ -460,6 +461,7 @@ def demo(
     reset: bool,
     central_port: int | None,
     escrow: bool,
+    tempo: str,
     tls: bool,
 ) -> None:
     from exam_server.demo import build_package, guard_demo, prepare_demo, start_central
@@ -474,7 +476,7 @@ def demo(
         if not seed_only:
             serve(cfg, "127.0.0.1", port)
         return
-    central = start_central(Path(data_dir, "central"), ports[1], quick=quick)
+    central = start_central(Path(data_dir, "central"), ports[1], quick=quick, tempo=tempo)
 
     def stop(*_: object) -> None:  # `kill PID` of the demo stops its central too
         central.stop()

@@ -116,7 +116,7 @@ def _step(what: str, args: list[str], env: dict[str, str]) -> str:
     return done.stdout
 
 
-def start_central(folder: Path, port: int, *, quick: bool) -> DemoCentral:
+def start_central(folder: Path, port: int, *, quick: bool, tempo: str = "") -> DemoCentral:
     """Central as the province runs it: the catalogue, the plan and the registrations
     loaded, the centre's package published, and ``exam-central run`` serving the sync API."""
     folder = folder.resolve()
@@ -128,7 +128,7 @@ def start_central(folder: Path, port: int, *, quick: bool) -> DemoCentral:
         EXAM_CENTRAL_DATA_DIR=str(folder / "data"),
     )
     c = ["central.cli"]
-    when = ["--quick" if quick else "--full"]
+    when = ["--quick" if quick else "--full"] + (["--tempo", tempo] if tempo else [])
     _step("演示计划", [*c, "demo-inputs", "--out", str(folder), *when], env)
     _step("省中心数据库", [*c, "db", "upgrade"], env)
     _step("省中心密钥", [*c, "init"], env)

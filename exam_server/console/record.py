@@ -54,7 +54,7 @@ def _say(text: str, lang: str) -> str:
 
 def _who(actor: str, lang: str) -> str:
     """Who recorded it: a person's name as logged, the server in words."""
-    if actor in ("server", "scheduler", "system"):
+    if actor in ("server", "scheduler", "system") or actor.startswith("server:"):
         return "server (automatic)" if lang == "en" else "服务器自动记录"
     return actor
 
