@@ -86,3 +86,59 @@ def test_an_unreachable_server_is_said_and_the_login_page_promises_nothing(
     page.click("#lang")
     assert "cannot be reached" in page.inner_text("#conn")
     assert Path(term.data_dir, "journal.db").exists()
+
+
+def test_a_message_is_shown_once_and_not_again_on_reload(browser) -> None:  # noqa: F811
+    """The issue's fault: the invigilator's broadcast came back on every reload of the
+    candidate's page. The real page and UI server, an agent given the pushes directly."""
+    from datetime import UTC, datetime, timedelta
+
+    from exam_client import protocol as p
+    from exam_client.agent import Agent, AgentConfig
+    from exam_client.journal import MemoryJournal
+    from exam_client.ui import UiOptions, UiServer
+    from tests.client.test_client_units import IDENTITY
+    from tests.conftest import free_port
+
+    agent = Agent(
+        AgentConfig(server="http://127.0.0.1:1", seat="01-01", identity=IDENTITY), MemoryJournal()
+    )
+    # A candidate's attempt (the page shows messages only then), on the simplest screen
+    # that needs no paper: the sitting closed at this seat.
+    agent.attempt_id = 41
+    agent.closed = {"code": "sitting_closed", "message": "本场考试已结束"}
+    ui = UiServer(agent, UiOptions(port=free_port())).start()
+    try:
+        at = datetime(2026, 6, 1, 1, 20, tzinfo=UTC)
+        agent._on_broadcast(
+            p.dump(p.Broadcast(sitting_id=1, room_id=3, text="请保持安静", sender="监考", at=at))
+        )
+        page = browser.new_context(locale="zh-CN").new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(ui.url)
+        page.wait_for_selector("#banner:not([hidden])")
+        assert "请保持安静" in page.inner_text("#banner-text")
+        page.click("#banner-ok")
+        assert page.is_hidden("#banner")
+        for _ in range(2):
+            page.reload()
+            page.wait_for_timeout(1500)  # several polls of the agent's state
+            assert page.is_hidden("#banner"), "the message came back on reload"
+        # A new message is shown, once.
+        agent._on_broadcast(
+            p.dump(
+                p.Broadcast(
+                    sitting_id=1,
+                    room_id=3,
+                    text="还有十分钟",
+                    sender="主考",
+                    at=at + timedelta(minutes=5),
+                )
+            )
+        )
+        page.wait_for_selector("#banner:not([hidden])")
+        assert "还有十分钟" in page.inner_text("#banner-text")
+        assert not errors, errors
+    finally:
+        ui.stop()
