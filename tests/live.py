@@ -46,9 +46,11 @@ def enrol(
     ca_path: Path | None = None,
     key: Ed25519PrivateKey | None = None,
     central_key: Ed25519PublicKey | None = None,
+    centre: str = "001",
 ) -> TerminalIdentity:
     """Enrol a new terminal at ``seat`` through the service (code, proof) in the server's
-    database, and return its identity as ``exam-client enrol`` would have saved it."""
+    database, and return its identity as ``exam-client enrol`` would have saved it
+    (``centre``: the server's centre code, which `exam-client run` checks)."""
     import uuid
     from datetime import UTC, datetime, timedelta
 
@@ -83,7 +85,7 @@ def enrol(
         key=key,
         server=server,
         seat=seat,
-        centre="001",
+        centre=centre,
         central_key=central_key or CENTRAL_KEY.public_key(),
         ca_path=ca_path,
     )
@@ -135,6 +137,7 @@ class LiveServer:
             from question_bank.package import load_public_key
 
             central = load_public_key(Path(pem).read_bytes())
+        kw.setdefault("centre", self.env.get("EXAM_CENTRE_CODE") or "001")
         return enrol(
             self.db_url, seat, server=self.url, ca_path=self.ca_path, central_key=central, **kw
         )
