@@ -478,11 +478,20 @@ def demo(
         return
     central = start_central(Path(data_dir, "central"), ports[1], quick=quick, tempo=tempo)
 
-    def stop(*_: object) -> None:  # `kill PID` of the demo stops its central too
+    def stop(*_: object) -> None:
+        """`kill PID` of the demo stops its central too, then ends as SIGTERM always did."""
         central.stop()
-        raise SystemExit(0)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, stop)
+    if Config().ASYNC_MODE == "gevent":
+        import gevent
+
+        # A Python handler would wait for the blocked event loop to return; gevent's runs
+        # in the loop.
+        gevent.signal_handler(signal.SIGTERM, stop)
+    else:
+        signal.signal(signal.SIGTERM, stop)
     try:
         cfg = prepare_demo(Path(data_dir), None, quick=quick, port=port, tls=tls, central=central)
         if not seed_only:

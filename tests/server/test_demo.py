@@ -125,7 +125,10 @@ def test_demo_starts_a_server_with_the_seeded_sittings(tmp_path: Path) -> None:
             term.close()
     finally:
         proc.terminate()
-        proc.wait(10)
+        proc.wait(20)
+    # `kill` of the demo stops its central too (nothing left running on its port).
+    with pytest.raises(requests.RequestException):
+        requests.get(f"http://127.0.0.1:{central_port}/healthz", timeout=2)
 
 
 def test_a_stopped_demo_is_deleted_only_when_asked(tmp_path: Path) -> None:
