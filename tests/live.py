@@ -46,11 +46,10 @@ def enrol(
     ca_path: Path | None = None,
     key: Ed25519PrivateKey | None = None,
     central_key: Ed25519PublicKey | None = None,
-    centre: str = "001",
 ) -> TerminalIdentity:
     """Enrol a new terminal at ``seat`` through the service (code, proof) in the server's
-    database, and return its identity as ``exam-client enrol`` would have saved it
-    (``centre``: the server's centre code, which `exam-client run` checks)."""
+    database, and return its identity as ``exam-client enrol`` would have saved it (with
+    the centre of the seat, as the server answers: `exam-client run` checks it)."""
     import uuid
     from datetime import UTC, datetime, timedelta
 
@@ -69,6 +68,7 @@ def enrol(
             proof = base64.b64encode(
                 key.sign(enrol_proof_message(code.code, terminal_id, public))
             ).decode()
+            centre = seats[0].room.centre.code
             service.enrol(
                 session,
                 now,
@@ -137,7 +137,6 @@ class LiveServer:
             from question_bank.package import load_public_key
 
             central = load_public_key(Path(pem).read_bytes())
-        kw.setdefault("centre", self.env.get("EXAM_CENTRE_CODE") or "001")
         return enrol(
             self.db_url, seat, server=self.url, ca_path=self.ca_path, central_key=central, **kw
         )
