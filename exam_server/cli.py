@@ -40,14 +40,15 @@ class Commands(click.Group):
             raise click.ClickException(
                 f"数据库地址无效 / not a database URL: {exc}. 例如 / e.g. "
                 "sqlite:///var/centre.db, postgresql+psycopg://user@127.0.0.1:5432/centre "
-                "(EXAM_DATABASE_URL or --database)"
+                "(--database, EXAM_DATABASE_URL, or database_url in <data dir>/centre.toml)"
             ) from None
         except sqlalchemy.exc.OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise click.ClickException(
-                f"无法使用数据库 / the database failed: {reason}. 请检查 EXAM_DATABASE_URL"
-                "（或 --database）是否正确、数据库是否在运行 / check EXAM_DATABASE_URL (or "
-                "--database) and that the database is running"
+                f"无法使用数据库 / the database failed: {reason}. 请检查 --database、"
+                "EXAM_DATABASE_URL 或数据目录里 centre.toml 的 database_url 是否正确、数据库是否在"
+                "运行 / check --database, EXAM_DATABASE_URL or database_url in <data dir>/"
+                "centre.toml, and that the database is running"
             ) from None
 
 
