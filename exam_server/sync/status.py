@@ -90,6 +90,8 @@ def status_lines(session: Session, cfg: Config, now: datetime) -> tuple[list[str
                 check += f"；省中心发现成绩包问题：{problems[0]}"
             results = f"成绩 已上传（{_t(item.done_at)}）{check}"
             ok = ok and not diff and not problems
+        elif item.state == "carried":
+            results = f"成绩 已拷贝交省中心（U 盘，{_t(item.done_at)}）"
         elif item.state == "refused":
             results = f"成绩 被省中心拒收：{item.last_error}"
             ok = False
@@ -125,6 +127,12 @@ def status_lines(session: Session, cfg: Config, now: datetime) -> tuple[list[str
         f"已上传：{sum(1 for i in done if i.kind == 'results')} 个成绩包，"
         f"{sum(1 for i in done if i.kind == 'backup')} 个备份"
     )
+    carried = [i for i in items if i.state == "carried"]
+    if carried:
+        lines.append(
+            f"已用 U 盘交省中心：{sum(1 for i in carried if i.kind == 'results')} 个成绩包，"
+            f"{sum(1 for i in carried if i.kind == 'backup')} 个备份"
+        )
     for i in refused:
         lines.append(f"被拒收：{i.path.rsplit('/', 1)[-1]}：{i.last_error}")
     backup = session.get(SyncStatus, "last_backup")
