@@ -35,8 +35,7 @@ $(NODE_STAMP): package.json package-lock.json
 	fi
 
 demo: $(STAMP) $(NODE_STAMP)
-	$(BIN)/exam-central demo-package --out demo-data/central $(DEMO_ARGS)
-	$(BIN)/exam-server demo --package-dir demo-data/central $(DEMO_ARGS)
+	$(BIN)/exam-server demo $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -755,5 +755,29 @@ def demo_package(out: str, quick: bool) -> None:
         click.echo(f"  {name}: {path}")
 
 
+@main.command(
+    "demo-inputs",
+    help="生成演示用的考试计划和报名信息 / write the demo's plan.json and registrations.csv, "
+    "for `plan load` and `registrations import` (what `make demo` loads into a real central).",
+)
+@click.option(
+    "--out",
+    "out",
+    default="demo-data/central",
+    show_default=True,
+    type=click.Path(file_okay=False),
+)
+@click.option("--quick/--full", default=True, show_default=True)
+@click.option("--tempo", default="", hidden=True, help="Tests: START_IN_S,DURATION_S,WINDOW_S.")
+def demo_inputs(out: str, quick: bool, tempo: str) -> None:
+    from central.demo import write_demo_central_inputs
+
+    plan_path, reg_path = write_demo_central_inputs(
+        Path(out), datetime.now(UTC), quick=quick, tempo=tempo
+    )
+    click.echo(f"  plan: {plan_path}")
+    click.echo(f"  registrations: {reg_path}")
+
+
 if __name__ == "__main__":
     main()

@@ -124,3 +124,112 @@ def write_demo_package(out: Path, now: datetime, *, quick: bool) -> dict[str, st
         ),
     )
     return {k: str(v) for k, v in files.items()}
+
+
+#: the registration file's columns (the province's registration export)
+REGISTRATION_HEADER = (
+    "准考证号",
+    "身份证号",
+    "姓名",
+    "性别",
+    "出生日期",
+    "工作单位",
+    "工种",
+    "等级",
+    "考点代码",
+)
+
+
+def tempo_times(now: datetime, tempo: str) -> DemoTimes:
+    """``START_IN_S,DURATION_S,WINDOW_S`` (the tests' walk through a whole demo day in a
+    minute or two): the first sitting starts that many seconds from now, each lasts
+    DURATION_S, the rule windows are WINDOW_S, and the next starts after a gap of
+    DURATION_S + WINDOW_S."""
+    first, duration, window = (int(x) for x in tempo.split(","))
+    start = (now + timedelta(seconds=first)).replace(microsecond=0)
+    return DemoTimes(
+        start,
+        timedelta(seconds=duration),
+        timedelta(seconds=duration + window),
+        (window, window, window),
+    )
+
+
+def write_demo_central_inputs(
+    out: Path, now: datetime, *, quick: bool, tempo: str = ""
+) -> tuple[Path, Path]:
+    """What a province loads into a real central for the demo: the plan (Henan's level-four
+    form, the demo centre and room, three sittings at the demo's times) and the approved
+    registrations (26 candidates). Returns (plan.json, registrations.csv)."""
+    import csv
+
+    ensure_dir(out)
+    times = tempo_times(now, tempo) if tempo else demo_times(now, quick=quick)
+    henan = sample_plan("henan-2026")
+    level, trade = 4, "电工"
+    sittings = []
+    for i, (code, _subject) in enumerate(SUBJECTS):
+        start = times.first_start + times.gap * i
+        sittings.append(
+            {
+                "code": f"DEMO-{code}-L{level}",
+                "subject_code": code,
+                "level": level,
+                "trade": trade if code == "GWJN" else None,
+                "trades": [trade] if code == "GWJN" else [],
+                "start": start.isoformat(),
+                "end": (start + times.duration).isoformat(),
+                "variants": ["A", "B", "C"],
+                "windows_s": list(times.windows),
+                "blueprint": "sample",
+            }
+        )
+    plan = {
+        **henan,
+        "year": now.year,
+        "name": f"{now.year}年工勤技能岗位等级考核（演示）",
+        "seed": "demo",
+        "ticket_rule": None,  # central numbers the candidates itself (the demo has no province system)
+        "forms": [f for f in henan["forms"] if f["level"] == level],
+        "centres": [
+            {
+                "code": CENTRE,
+                "name": "演示考点（示例职业技能鉴定中心）",
+                "address": "示例市示例路 1 号",
+                "rooms": [
+                    {
+                        "code": "001",
+                        "name": "第01考场",
+                        "rows": 5,
+                        "cols": 6,
+                        "spare_seats": 4,
+                        "location": "实训楼1层101室",
+                    }
+                ],
+            }
+        ],
+        "sittings": sittings,
+    }
+    plan_path = write_atomic(out / "plan.json", json.dumps(plan, ensure_ascii=False, indent=1))
+    reg_path = out / "registrations.csv"
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(REGISTRATION_HEADER)
+    for c in sample.candidates(CANDIDATES, seed=7):
+        writer.writerow(
+            [
+                "",
+                c.id_number,
+                c.name,
+                "男" if c.gender.value == "male" else "女",
+                str(c.birth_date),
+                c.employer,
+                trade,
+                "四级",
+                CENTRE,
+            ]
+        )
+    write_atomic(reg_path, buf.getvalue(), PUBLIC)
+    return plan_path, reg_path

@@ -160,13 +160,31 @@ def open_paper(
     return paper, shuffle, displayed_paper(paper, shuffle)
 
 
+#: what the terminal itself refuses, in words (the page shows its own by ``code``; the
+#: local API says it too, so that nothing reading it meets a bare code)
+LOCAL_REFUSALS: dict[str, str] = {
+    "not_logged_in": "请先登录 / please log in first",
+    "not_finished": "尚未交卷 / not submitted yet",
+    "attempt_submitted": "本科目已交卷，不能再作答 / this subject has been submitted",
+    "not_started": "尚未开考，试卷在开考时打开 / the paper opens at the start",
+    "deadline_passed": "考试时间已到 / time is up",
+    "attempt_paused": "考试已暂停，请等待监考老师 / the exam is paused: please wait",
+    "unknown_item": "试卷中没有这道题 / no such question in this paper",
+    "submit_too_early": "还未到可以交卷的时间 / it is too early to submit",
+    "offline": "暂时无法连接考点服务器，请稍候再试 / the centre server cannot be reached now",
+    "answers_pending": "还有答案未保存到考点服务器，请稍候再交卷 / answers are still being saved",
+}
+
+
 class AgentError(Exception):
-    """A request from the UI that cannot be done now; ``code`` for the UI's message table."""
+    """A request from the UI that cannot be done now; ``code`` for the UI's message table,
+    ``message`` in words (never the bare code)."""
 
     def __init__(self, code: str, message: str = "") -> None:
-        super().__init__(message or code)
+        message = message or LOCAL_REFUSALS.get(code, f"操作被拒绝 / refused ({code})")
+        super().__init__(message)
         self.code = code
-        self.message = message or code
+        self.message = message
 
 
 def _windows_json(w: p.SittingWindows | None) -> dict[str, int] | None:
@@ -197,6 +215,8 @@ class Agent:
         self._login_epoch = -1
         self._fatal: dict[str, str] | None = None
         self.clock_warning = False
+        #: the centre's time zone, as the server said at hello
+        self.time_zone = "Asia/Shanghai"
         self._next_heartbeat = 0.0
         self._next_status = 0.0
         self._next_login_try = 0.0
@@ -410,6 +430,7 @@ class Agent:
             self.config.seat = ok.seat  # the enrolled seat, whatever this PC thought
         self._observe(ok.server_time, sent)
         self.clock_warning = ok.clock_warning
+        self.time_zone = ok.time_zone
         self._fatal = None
         with self._lock:
             self._handshake_epoch = epoch
@@ -1092,6 +1113,7 @@ class Agent:
                 "terminal_id": self.terminal_id,
                 "clock_synced": now is not None,
                 "server_time": now.isoformat() if now else None,
+                "time_zone": self.time_zone,
                 "fatal": self._fatal,
                 "closed": self.closed,
                 "state": self.state,

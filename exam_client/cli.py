@@ -195,6 +195,7 @@ def run(
         raise click.ClickException(
             f"本地端口 {ui_port} 无法使用 / cannot listen on 127.0.0.1:{ui_port}: {exc}"
         ) from None
+    reachable = check_server(server, identity.centre, identity.ca_path)
     agent.start()
     ui.start()
     if identity.ca_path is None:
@@ -205,6 +206,8 @@ def run(
         f"考试终端已启动 / terminal {identity.terminal_id} at seat {identity.seat} -> {server}\n"
         f"考生界面 / candidate UI: {ui.url}"
     )
+    if reachable is not None:
+        click.echo(reachable, err=True)
     sys.stdout.flush()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -213,6 +216,47 @@ def run(
     ui.stop()
     agent.stop()
     journal.close()
+
+
+def check_server(server: str, centre: str, ca_path: Path | None, timeout: float = 3) -> str | None:
+    """Ask ``server``'s ``/healthz`` before the terminal starts. A server that answers as
+    another centre, or is no exam server, is refused (a wrong URL); one that does not answer
+    is a warning the terminal starts with, since a terminal restarted during an outage must
+    still serve its candidate from the journal. None when all is well."""
+    import requests
+
+    from exam_client.identity import pinned_session
+
+    try:
+        resp = pinned_session(ca_path).get(f"{server}/healthz", timeout=timeout)
+    except requests.exceptions.SSLError:
+        raise click.ClickException(
+            f"{server} 的证书不是本机绑定时信任的考点 CA 签发的：地址错了，或考点换了 CA（请重新绑定）"
+            f" / {server} is not the centre this terminal trusts (its certificate is from "
+            "another CA)"
+        ) from None
+    except requests.RequestException as exc:
+        reason = type(exc).__name__
+        return (
+            f"警告：无法连接考点服务器 {server}（{reason}）：终端会一直自动重连，但在连上之前考生"
+            f"无法登录。请检查服务器是否在运行、地址和网络 / WARNING: cannot reach {server}: "
+            "the terminal keeps trying, but no candidate can log in until it answers"
+        )
+    try:
+        doc = resp.json()
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict) or "server_time" not in doc:
+        raise click.ClickException(
+            f"{server} 不是考点服务器（/healthz 返回 HTTP {resp.status_code}）：请检查 --server 地址"
+            f" / {server} is not a centre server: check --server"
+        )
+    if doc.get("centre") and centre and doc["centre"] != centre:
+        raise click.ClickException(
+            f"{server} 是考点 {doc['centre']} 的服务器，本机绑定的是考点 {centre}：请检查 --server "
+            f"地址 / {server} serves centre {doc['centre']}, this terminal is enrolled at {centre}"
+        )
+    return None
 
 
 @main.command(help="以全屏锁定方式打开考生界面 / open the candidate UI in Chromium kiosk mode.")
@@ -244,7 +288,7 @@ def kiosk(ui_port: int, chromium: str, dry_run: bool) -> None:
     "--roster",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="JSON list of {ticket, id_number, seat} (the demo writes demo-data/central/roster.json).",
+    help="JSON list of {ticket, id_number, seat} (the demo writes demo-data/roster.json).",
 )
 @click.option("--pace", default=5.0, show_default=True, help="Seconds between answers (±50 %).")
 @click.option("--submit", is_flag=True, help="Submit once allowed and every item is answered.")

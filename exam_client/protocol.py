@@ -215,6 +215,10 @@ class HelloOk(Message):
     server_time: datetime
     clock_warning: bool = False
     seat: str | None = Field(default=None, description="the seat this terminal enrolled at")
+    time_zone: str = Field(
+        default="Asia/Shanghai",
+        description="the centre's time zone (IANA name): every time the screen shows is in it",
+    )
 
 
 class SittingInfo(Message):

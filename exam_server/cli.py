@@ -11,6 +11,7 @@ patch_if_serving(sys.argv)  # first of all: gevent before anything imports ssl
 import contextlib  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
+import signal  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -30,19 +31,44 @@ class Commands(click.Group):
             return super().invoke(ctx)
         except (ConfigError, DamagedSecret) as exc:
             raise click.ClickException(str(exc)) from None
+        except PermissionError as exc:
+            raise click.ClickException(
+                f"没有权限访问 {exc.filename}：请改正权限（chown/chmod）或用 --data-dir 指定另一个"
+                f"目录 / permission denied: {exc.filename}"
+            ) from None
         except sqlalchemy.exc.ArgumentError as exc:
             raise click.ClickException(
                 f"数据库地址无效 / not a database URL: {exc}. 例如 / e.g. "
                 "sqlite:///var/centre.db, postgresql+psycopg://user@127.0.0.1:5432/centre "
-                "(EXAM_DATABASE_URL or --database)"
+                "(--database, EXAM_DATABASE_URL, or database_url in <data dir>/centre.toml)"
             ) from None
         except sqlalchemy.exc.OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise click.ClickException(
-                f"无法使用数据库 / the database failed: {reason}. 请检查 EXAM_DATABASE_URL"
-                "（或 --database）是否正确、数据库是否在运行 / check EXAM_DATABASE_URL (or "
-                "--database) and that the database is running"
+                f"无法使用数据库 / the database failed: {reason}. 请检查 --database、"
+                "EXAM_DATABASE_URL 或数据目录里 centre.toml 的 database_url 是否正确、数据库是否在"
+                "运行 / check --database, EXAM_DATABASE_URL or database_url in <data dir>/"
+                "centre.toml, and that the database is running"
             ) from None
+
+
+def check_data_dir(cfg: Config, *, create: bool = False) -> None:
+    """A data directory this process cannot use is one line naming it and the fix;
+    ``create``: make it (0700) when it does not exist yet."""
+    from exam_server.config import data_dir_problem
+
+    path = Path(cfg.DATA_DIR)
+    problem = data_dir_problem(path)
+    if problem is None and create:
+        try:
+            ensure_dir(path)
+        except OSError as exc:
+            problem = (
+                f"无法创建数据目录 {path}：{exc.strerror}。请改正权限或用 --data-dir 指定另一个"
+                f"目录 / cannot create the data directory {path}"
+            )
+    if problem:
+        raise click.ClickException(problem)
 
 
 def _config(database: str | None, data_dir: str | None) -> Config:
@@ -57,10 +83,13 @@ def _config(database: str | None, data_dir: str | None) -> Config:
 database_option = click.option(
     "--database",
     envvar="EXAM_DATABASE_URL",
-    help="SQLAlchemy URL (default: sqlite:///var/centre.db).",
+    help="SQLAlchemy URL (default: database_url in the data folder's centre.toml, else "
+    "sqlite:///<data folder>/centre.db).",
 )
 data_dir_option = click.option(
-    "--data-dir", envvar="EXAM_DATA_DIR", help="Folder for keys and backups (default: var)."
+    "--data-dir",
+    envvar="EXAM_DATA_DIR",
+    help="The centre's data folder: centre.toml, keys, backups (default: var).",
 )
 insecure_option = click.option(
     "--insecure-http",
@@ -98,6 +127,7 @@ def db_upgrade(database: str | None, data_dir: str | None) -> None:
     from exam_server.migrate import current, upgrade
 
     cfg = _config(database, data_dir)
+    check_data_dir(cfg, create=True)
     _ensure_sqlite_dir(cfg.DATABASE_URL)
     database_ = Database(cfg.DATABASE_URL)
     upgrade(database_)
@@ -142,8 +172,10 @@ def run(
     if insecure_http:
         cfg.INSECURE_HTTP = True
     if workers > 1:
-        from exam_server.serving import run_workers
+        from exam_server.serving import hold_data_dir, run_workers
 
+        check_data_dir(cfg, create=True)
+        _lock = hold_data_dir(cfg.DATA_DIR)  # noqa: F841 - held while the workers run
         run_workers(cfg, host, port, workers, ["--insecure-http"] if cfg.INSECURE_HTTP else [])
         return
     advice = postgres_single_process_advice(cfg, workers, as_worker=reuse_port)
@@ -176,15 +208,20 @@ def serve(cfg: Config, host: str, port: int, *, reuse_port: bool = False) -> Non
 
         if not monkey.is_module_patched("socket"):  # exam_server.boot patched already
             monkey.patch_all()
-    from exam_common.durable import ensure_dir, write_atomic
+    from exam_common.durable import write_atomic
     from exam_server import create_app
     from exam_server.migrate import current
     from exam_server.runtime import runtime
     from exam_server.serving import insecure_logging, listen, serve_app
     from exam_server.sittings.scheduler import SittingScheduler
 
-    ensure_dir(cfg.DATA_DIR)  # 0700: keys, the secret, the journal of uploads
+    check_data_dir(cfg, create=True)  # 0700: keys, the secret, the journal of uploads
+    from exam_server.serving import hold_data_dir
+
+    lock = None if reuse_port else hold_data_dir(cfg.DATA_DIR)  # workers: the parent holds it
     _ensure_sqlite_dir(cfg.DATABASE_URL)
+    # Bind first: a port already taken fails here, before anything else starts.
+    sock = listen(host, port, reuse_port=reuse_port)
     context = None
     if cfg.INSECURE_HTTP:
         insecure_logging()
@@ -199,18 +236,17 @@ def serve(cfg: Config, host: str, port: int, *, reuse_port: bool = False) -> Non
         context = server_context(files)
         cfg.TLS = True
         scheme = "https"
-    # Bind first: a port already taken fails here, before anything else starts.
-    sock = listen(host, port, reuse_port=reuse_port)
     app = create_app(cfg)
     rt = runtime(app)
     if current(rt.db) is None:
         raise click.ClickException(
-            "数据库尚未初始化 / the database has no schema: run `exam-server db upgrade` first."
+            f"数据库尚未初始化（{cfg.where()}，数据库 {cfg.DATABASE_URL}）：请先运行 "
+            f"`{cfg.fix('exam-server db upgrade')}` / the database has no schema"
         )
     if cfg.SCHEDULER:
         SittingScheduler(rt).start()
     rt.writer.start()
-    _log_sittings(rt)
+    _log_sittings(rt, cfg)
     local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     write_atomic(cfg.data_path("server_url"), f"{scheme}://{local}:{port}\n")
     if context is not None:
@@ -228,21 +264,27 @@ def serve(cfg: Config, host: str, port: int, *, reuse_port: bool = False) -> Non
         f"(pid {os.getpid()})"
     )
     sys.stdout.flush()
-    serve_app(app, cfg, sock, ssl_context=context)
+    try:
+        serve_app(app, cfg, sock, ssl_context=context)
+    finally:
+        if lock is not None:
+            lock.close()
 
 
-def _log_sittings(rt: object) -> None:
+def _log_sittings(rt: object, cfg: Config) -> None:
     from sqlalchemy import select
 
     from exam_server.plans.models import Sitting
     from exam_server.runtime import Runtime
 
     assert isinstance(rt, Runtime)
+    tz = cfg.tz
+    click.echo(f"场次（考点时区 {cfg.TIME_ZONE}）/ sittings (the centre's time zone):")
     with rt.db.read() as session:
         for s in session.scalars(select(Sitting).order_by(Sitting.start)):
             click.echo(
                 f"  场次 sitting {s.id} {s.code} {s.subject}: "
-                f"{s.start.astimezone().strftime('%Y-%m-%d %H:%M:%S')} - {s.end.astimezone().strftime('%H:%M:%S')}"
+                f"{s.start.astimezone(tz):%Y-%m-%d %H:%M:%S} - {s.end.astimezone(tz):%H:%M:%S}"
                 + (" (closed)" if s.closed_at else "")
             )
 
@@ -364,7 +406,7 @@ def _read_heads(doc: object) -> list[tuple[int, str]]:
 
 
 @main.command(
-    help="一键演示 / run the demo centre from the package `exam-central demo-package` built."
+    help="一键演示 / the demo: a real central (its own port and database) and a centre that reaches it through exam-sync; refuses to touch a running demo."
 )
 @click.option(
     "--quick/--full",
@@ -377,15 +419,33 @@ def _read_heads(doc: object) -> list[tuple[int, str]]:
     "--data-dir",
     default="demo-data",
     show_default=True,
-    help="Where the demo's centre database lives (recreated).",
+    help="Where the demo's data lives (the centre in <data-dir>/centre).",
 )
 @click.option(
     "--package-dir",
-    default="demo-data/central",
-    show_default=True,
-    help="Where central's demo package is.",
+    default=None,
+    help="--escrow: use the package already built here instead of building one.",
 )
 @click.option("--seed-only", is_flag=True, help="Seed and exit without starting the server.")
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="Delete the last demo's data in --data-dir without asking (a running demo is never "
+    "touched).",
+)
+@click.option(
+    "--central-port",
+    default=None,
+    type=int,
+    help="The demo central's port (default: --port + 1).",
+)
+@click.option(
+    "--escrow",
+    is_flag=True,
+    help="No central server: the centre releases the keys itself from central's secrets file "
+    "(the package built by `exam-central demo-package`). Faster; shows no sync.",
+)
+@click.option("--tempo", default="", hidden=True, help="Tests: START_IN_S,DURATION_S,WINDOW_S.")
 @click.option(
     "--tls/--insecure-http",
     default=False,
@@ -394,13 +454,51 @@ def _read_heads(doc: object) -> list[tuple[int, str]]:
     "plain HTTP (the default for the demo: every page and log line says so).",
 )
 def demo(
-    quick: bool, port: int, data_dir: str, package_dir: str, seed_only: bool, tls: bool
+    quick: bool,
+    port: int,
+    data_dir: str,
+    package_dir: str | None,
+    seed_only: bool,
+    reset: bool,
+    central_port: int | None,
+    escrow: bool,
+    tempo: str,
+    tls: bool,
 ) -> None:
-    from exam_server.demo import prepare_demo
+    from exam_server.demo import build_package, guard_demo, prepare_demo, start_central
 
-    cfg = prepare_demo(Path(data_dir), Path(package_dir), quick=quick, port=port, tls=tls)
-    if not seed_only:
-        serve(cfg, "127.0.0.1", port)
+    ports = [port] if escrow else [port, central_port or port + 1]
+    guard_demo(Path(data_dir), ports, reset=reset, interactive=sys.stdin.isatty())
+    if escrow:
+        packages = Path(package_dir) if package_dir else Path(data_dir, "central")
+        if package_dir is None:
+            build_package(packages, quick=quick)
+        cfg = prepare_demo(Path(data_dir), packages, quick=quick, port=port, tls=tls)
+        if not seed_only:
+            serve(cfg, "127.0.0.1", port)
+        return
+    central = start_central(Path(data_dir, "central"), ports[1], quick=quick, tempo=tempo)
+
+    def stop(*_: object) -> None:
+        """`kill PID` of the demo stops its central too, then ends as SIGTERM always did."""
+        central.stop()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    if Config().ASYNC_MODE == "gevent":
+        import gevent
+
+        # A Python handler would wait for the blocked event loop to return; gevent's runs
+        # in the loop.
+        gevent.signal_handler(signal.SIGTERM, stop)
+    else:
+        signal.signal(signal.SIGTERM, stop)
+    try:
+        cfg = prepare_demo(Path(data_dir), None, quick=quick, port=port, tls=tls, central=central)
+        if not seed_only:
+            serve(cfg, "127.0.0.1", port)
+    finally:
+        central.stop()
 
 
 @main.command(
@@ -483,11 +581,16 @@ def rehearse(candidates: int, minutes: float, data_dir: str | None) -> None:
     cfg = _config(None, data_dir)
     checks = run_rehearsal(cfg, candidates, minutes, echo=click.echo)
     for c in checks:
+        if not c.judged:
+            click.echo(f"  参考 ·  {c.name}: {c.measured}")
+            continue
         mark = "通过 ✓" if c.ok else "未通过 ✗"
-        click.echo(f"  {mark}  {c.name}: {c.measured}（目标 target {c.target}）")
+        click.echo(f"  {mark}  {c.name}: {c.measured}（标准 threshold {c.target}）")
+        if c.reason:
+            click.echo(f"         理由 / why: {c.reason}")
         if not c.ok and c.advice:
             click.echo(f"         建议 / advice: {c.advice}")
-    if all(c.ok for c in checks):
+    if all(c.ok for c in checks if c.judged):
         click.echo(f"结论：本考点可以承载 {candidates} 名考生 / READY for {candidates} candidates")
     else:
         click.echo(f"结论：本考点尚未准备好承载 {candidates} 名考生 / NOT READY", err=True)

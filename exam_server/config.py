@@ -1,13 +1,28 @@
-"""Configuration, read from the environment (``EXAM_*``); see the README's table."""
+"""Configuration of the centre: one file in the data directory, ``EXAM_*`` over it.
+
+Every centre tool (``exam-server``, ``exam-sync``, the console, ``exam-server restore``)
+reads the same settings in the same order: a command-line option, else the environment
+variable ``EXAM_<NAME>``, else ``<data dir>/centre.toml`` (written by ``exam-sync setup``
+and ``exam-server demo``), else the default. The data directory itself comes from
+``--data-dir`` or ``EXAM_DATA_DIR`` (default ``var``), and the database defaults to
+``centre.db`` inside it, so one ``--data-dir`` is all a tool needs to find the centre.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+import tomllib
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from exam_common.durable import ensure_dir
+import tomli_w
+
+from exam_common.durable import PUBLIC, ensure_dir, write_atomic
+
+#: the centre's configuration file, inside the data directory
+CONFIG_FILE = "centre.toml"
 
 
 def _env(name: str, default: str) -> str:
@@ -44,9 +59,8 @@ def _float(name: str, default: str) -> float:
 @dataclass
 class Config:
     #: SQLAlchemy URL of the centre database
-    DATABASE_URL: str = field(
-        default_factory=lambda: _env("DATABASE_URL", "sqlite:///var/centre.db")
-    )
+    #: (default: ``sqlite:///<DATA_DIR>/centre.db``)
+    DATABASE_URL: str = field(default_factory=lambda: _env("DATABASE_URL", ""))
     #: Flask secret (sessions, CSRF). Generated into the data dir when not set.
     SECRET_KEY: str = field(default_factory=lambda: _env("SECRET_KEY", ""))
     #: where backups, the generated secret and keys live
@@ -123,19 +137,144 @@ class Config:
     TLS: bool = False
     TESTING: bool = False
 
+    #: the centre's time zone: every screen, printed document and CLI line shows times in it
+    TIME_ZONE: str = field(default_factory=lambda: _env("TIME_ZONE", "Asia/Shanghai"))
+    #: the file the settings came from, if there was one (not a setting)
+    SOURCE_FILE: str = ""
+
     @classmethod
     def from_mapping(cls, overrides: dict[str, Any] | None) -> Config:
+        """Options given by the caller over ``EXAM_*`` over ``<DATA_DIR>/centre.toml``."""
         cfg = cls()
         names = {f.name for f in fields(cls)}
-        for key, value in (overrides or {}).items():
+        overrides = dict(overrides or {})
+        for key in overrides:
             if key not in names:
                 raise KeyError(
                     f"unknown configuration key {key!r}; known: {', '.join(sorted(names))}"
                 )
+        data_dir = str(overrides.get("DATA_DIR") or cfg.DATA_DIR)
+        unusable = data_dir_problem(Path(data_dir))
+        if unusable:
+            raise ConfigError(unusable)
+        path = Path(data_dir, CONFIG_FILE)
+        for key, value in read_file(path).items():
+            if f"EXAM_{key}" not in os.environ and key not in overrides:
+                setattr(cfg, key, value)
+        if path.exists():
+            cfg.SOURCE_FILE = str(path)
+        for key, value in overrides.items():
             setattr(cfg, key, value)
+        if not cfg.DATABASE_URL:
+            cfg.DATABASE_URL = f"sqlite:///{Path(cfg.DATA_DIR, 'centre.db')}"
         return cfg
+
+    def where(self) -> str:
+        """Where this configuration looked, for every status and error line."""
+        source = self.SOURCE_FILE or f"{Path(self.DATA_DIR, CONFIG_FILE)}（不存在 / none）"
+        return f"数据目录 / data dir {self.DATA_DIR}，配置 / config {source}"
+
+    def fix(self, command: str) -> str:
+        """``command`` as the admin should type it for this data directory."""
+        return command if self.DATA_DIR == "var" else f"{command} --data-dir {self.DATA_DIR}"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The centre's time zone (``TIME_ZONE``), refused in one line when unknown."""
+        try:
+            return ZoneInfo(self.TIME_ZONE)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"未知的时区 TIME_ZONE={self.TIME_ZONE!r}，例如 Asia/Shanghai "
+                f"(unknown time zone; e.g. Asia/Shanghai)"
+            ) from None
 
     def data_path(self, *parts: str) -> Path:
         path = Path(self.DATA_DIR, *parts)
         ensure_dir(path.parent)
         return path
+
+
+def data_dir_problem(path: Path) -> str | None:
+    """Why this process cannot use the data directory ``path`` (one line naming it and the
+    fix), or None: a folder that does not exist yet is no problem (it is made when needed)."""
+    if path.exists() and not path.is_dir():
+        problem = "不是目录 / not a directory"
+    elif path.exists() and not os.access(path, os.R_OK | os.W_OK | os.X_OK):
+        problem = "本用户没有读写权限 / not readable and writable by this user"
+    else:
+        return None
+    return (
+        f"无法使用数据目录 {path}：{problem}。请改正（chown/chmod）或用 --data-dir 指定另一个"
+        f"目录 / cannot use the data directory {path}"
+    )
+
+
+#: settings a centre keeps in its file (lower case there); the rest are per-process knobs
+_FILE_KEYS = {
+    f.name
+    for f in fields(Config)
+    if f.name not in ("TLS", "TESTING", "SOURCE_FILE", "DATA_DIR", "SECRET_KEY")
+}
+
+
+def _type_of(name: str) -> type:
+    f = next(f for f in fields(Config) if f.name == name)
+    if f.default is not MISSING:
+        return type(f.default)
+    assert f.default_factory is not MISSING
+    return type(f.default_factory())
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """The settings in a centre's ``centre.toml`` (upper-case names), checked; {} when
+    there is no file. A file that cannot be read or holds a wrong setting is refused in
+    one line naming the file and the setting."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(
+            f"无法读取考点配置文件 {path}：{exc.strerror}，请检查文件和目录的权限 "
+            f"(cannot read the centre configuration {path}: {exc.strerror})"
+        ) from None
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"考点配置文件 {path} 格式错误：{exc} (not valid TOML: {exc})") from None
+    values: dict[str, Any] = {}
+    for key, value in doc.items():
+        name = key.upper()
+        if name not in _FILE_KEYS:
+            known = ", ".join(sorted(k.lower() for k in _FILE_KEYS))
+            raise ConfigError(
+                f"考点配置文件 {path} 中有未知的设置 {key!r} (unknown setting {key!r}; known: {known})"
+            )
+        want = _type_of(name)
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+            raise ConfigError(
+                f"考点配置文件 {path} 中 {key} = {value!r} 类型不对，应为 {want.__name__} "
+                f"({key} must be {want.__name__})"
+            )
+        values[name] = value
+    return values
+
+
+def write_file(data_dir: str | Path, settings: dict[str, Any]) -> Path:
+    """Merge ``settings`` (upper-case names) into ``<data_dir>/centre.toml`` and write it
+    atomically; what the file held already is kept. Returns the file."""
+    path = Path(ensure_dir(data_dir), CONFIG_FILE)
+    current = {k.lower(): v for k, v in read_file(path).items()}
+    for key, value in settings.items():
+        if key not in _FILE_KEYS:
+            raise KeyError(f"{key} is not a centre file setting")
+        current[key.lower()] = value
+    header = (
+        "# 考点配置 / the centre's configuration: read by exam-server, exam-sync, the console\n"
+        "# and exam-server restore. EXAM_<NAME> environment variables override it.\n"
+    )
+    write_atomic(path, header + tomli_w.dumps(dict(sorted(current.items()))), PUBLIC)
+    return path

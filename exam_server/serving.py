@@ -10,6 +10,7 @@ scheduler runs: ``exam-server scheduler``, started by :func:`run_workers`.
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
 import os
@@ -27,14 +28,88 @@ from exam_server.config import Config
 
 
 def listen(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    """The listening socket; an address a person got wrong (a port in use, a port below
+    1024, an address not of this machine) is one line saying what to do, not a traceback."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if reuse_port:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise click.ClickException(bind_failure(host, port, exc)) from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def bind_failure(host: str, port: int, exc: OSError) -> str:
+    """What to say when ``host:port`` cannot be listened on."""
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"端口 {port} 已被占用（{host}:{port}），可能已有一个服务器在运行：请先停止它，"
+            f"或用 --port 换一个端口 / port {port} is in use: stop what runs there or use --port"
+        )
+    if exc.errno == errno.EACCES:
+        return (
+            f"没有权限监听端口 {port}（1024 以下的端口需要管理员权限）：请用 --port 5000 等端口 "
+            f"/ no permission to listen on port {port}: use a port above 1024"
+        )
+    if exc.errno in (errno.EADDRNOTAVAIL, socket.EAI_NONAME) or isinstance(exc, socket.gaierror):
+        return (
+            f"地址 {host} 不是本机的地址：请用 --host 0.0.0.0（所有网卡）或本机的 IP "
+            f"/ {host} is not an address of this machine: use --host 0.0.0.0 or one of its own"
+        )
+    return f"无法监听 {host}:{port}：{exc.strerror or exc} / cannot listen on {host}:{port}"
+
+
+class DataDirInUse(click.ClickException):
+    """Another server process holds this data directory."""
+
+
+def hold_data_dir(data_dir: str) -> Any:
+    """Lock ``<data_dir>/server.lock`` for as long as this process lives (the returned
+    file must be kept open): two servers on one data directory would both run the
+    scheduler and write the same database. The lock goes with the process, even on kill -9."""
+    import fcntl
+
+    path = os.path.join(data_dir, "server.lock")
+    handle = open(path, "a+")  # noqa: SIM115 - held open for the life of the process
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        pid = handle.read().strip() or "?"
+        handle.close()
+        raise DataDirInUse(
+            f"数据目录 {data_dir} 正被另一个考点服务器（pid {pid}）使用：请先停止它"
+            f"（kill {pid}），或用另一个 --data-dir / the data directory {data_dir} is in use "
+            f"by another server (pid {pid})"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def data_dir_holder(data_dir: str) -> str | None:
+    """The pid of the server holding ``data_dir`` (as text), or None when none does."""
+    import fcntl
+
+    path = os.path.join(data_dir, "server.lock")
+    try:
+        handle = open(path)  # noqa: SIM115
+    except OSError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return handle.read().strip() or "?"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
 
 
 def tune_gc(cfg: Config) -> None:

@@ -373,7 +373,7 @@ def _render(
             return documents.seating_charts(plan, rooms=keys, **kw)
         codes = sittings or tuple(s.code for s in plan.sittings)
         recs = [
-            RoomRecord(k[0], k[1], code)
+            RoomRecord(k[0], k[1], code, counts_final=False)  # blank: filled in by hand
             for code in codes
             for k in (keys or plan.used_room_keys())
             if plan.in_room(k, code)

@@ -7,7 +7,10 @@ the key itself, so a gap shows as Chinese text rather than as ``door.title``.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime, tzinfo
 
 from seating.model import CHINA_TZ, Gender, level_name
 
@@ -231,8 +234,25 @@ def level_text(level: int, lang: str = "zh_CN") -> str:
     return level_name(level, lang)
 
 
+#: the time zone documents print times in: China's unless a centre configured its own
+#: (:func:`printing_in` around the printing)
+_ZONE: ContextVar[tzinfo] = ContextVar("seating_time_zone", default=CHINA_TZ)
+
+
+@contextmanager
+def printing_in(zone: tzinfo) -> Iterator[None]:
+    """Print times in ``zone`` inside the block (the centre's configured time zone)."""
+    token = _ZONE.set(zone)
+    try:
+        yield
+    finally:
+        _ZONE.reset(token)
+
+
 def local(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=CHINA_TZ) if dt.tzinfo is None else dt.astimezone(CHINA_TZ)
+    """``dt`` in the printing time zone (a naive time is taken to be in it already)."""
+    zone = _ZONE.get()
+    return dt.replace(tzinfo=zone) if dt.tzinfo is None else dt.astimezone(zone)
 
 
 def fmt_date(dt: datetime, lang: str = "zh_CN") -> str:

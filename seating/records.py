@@ -84,6 +84,9 @@ class RoomRecord:
     sitting: str
     events: tuple[RoomEvent, ...] = ()
     invigilators: tuple[str, ...] = ()
+    #: whether the absences are final (late entry has closed), so that present and absent
+    #: can be counted; False prints blanks to fill in by hand (a record printed before)
+    counts_final: bool = True
 
 
 @dataclass(frozen=True)

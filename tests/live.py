@@ -48,7 +48,8 @@ def enrol(
     central_key: Ed25519PublicKey | None = None,
 ) -> TerminalIdentity:
     """Enrol a new terminal at ``seat`` through the service (code, proof) in the server's
-    database, and return its identity as ``exam-client enrol`` would have saved it."""
+    database, and return its identity as ``exam-client enrol`` would have saved it (with
+    the centre of the seat, as the server answers: `exam-client run` checks it)."""
     import uuid
     from datetime import UTC, datetime, timedelta
 
@@ -67,6 +68,7 @@ def enrol(
             proof = base64.b64encode(
                 key.sign(enrol_proof_message(code.code, terminal_id, public))
             ).decode()
+            centre = seats[0].room.centre.code
             service.enrol(
                 session,
                 now,
@@ -83,7 +85,7 @@ def enrol(
         key=key,
         server=server,
         seat=seat,
-        centre="001",
+        centre=centre,
         central_key=central_key or CENTRAL_KEY.public_key(),
         ca_path=ca_path,
     )

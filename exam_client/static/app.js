@@ -17,7 +17,8 @@ const I18N = {
     closed_title: "本终端已停止作答", raise_hand: "请举手示意监考老师。", back_to_login: "返回登录",
     error_title: "无法使用考试系统", ok: "知道了", submit_confirm_title: "确认交卷",
     cancel: "继续作答", submit_confirm: "确认交卷", lang_button: "English",
-    online: "● 已连接", offline: "● 网络中断：答案已保存在本机，恢复后自动上传", agent_down: "● 考试程序无响应，请举手",
+    online: "● 已连接", offline: "● 网络中断：答案已保存在本机，恢复后自动上传",
+    offline_idle: "● 暂时无法连接考点服务器，正在自动重连；如持续出现请举手", agent_down: "● 考试程序无响应，请举手",
     pending: "（待上传 {n} 条）", flag: "标记本题", unflag: "取消标记",
     stall: "有 {n} 条答案已超过 {m} 分钟未能保存到考点服务器（{reason}）。答案已保存在本机，请举手告知监考老师。",
     single: "单选题", multiple: "多选题", true_false: "判断题", points: "{p} 分",
@@ -91,6 +92,7 @@ const I18N = {
     submit_confirm_title: "Submit your paper?", cancel: "Keep answering", submit_confirm: "Submit",
     lang_button: "中文",
     online: "● Connected", offline: "● Network down: answers are kept on this PC and sent when it is back",
+    offline_idle: "● The centre server cannot be reached; reconnecting. If this persists, raise your hand",
     agent_down: "● Exam program not responding: raise your hand",
     pending: " ({n} waiting to send)", flag: "Flag", unflag: "Unflag",
     stall: "{n} of your answers have not been stored on the centre server for over {m} min ({reason}). They are kept on this computer: raise your hand and tell the invigilator.",
@@ -266,7 +268,8 @@ function fmt(seconds) {
 
 function beijing(iso, withDate) {
   if (!iso) return "";
-  const opts = { timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
+  // The centre's time zone, as its server said (one zone on every screen, PDF and CLI line).
+  const opts = { timeZone: (state && state.time_zone) || "Asia/Shanghai", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
   if (withDate) Object.assign(opts, { year: "numeric", month: "2-digit", day: "2-digit" });
   return new Intl.DateTimeFormat(lang === "en" ? "en-GB" : "zh-CN", opts).format(new Date(iso));
 }
@@ -351,7 +354,11 @@ function renderBar() {
   if (!agentUp) {
     conn.className = "conn offline"; conn.textContent = t("agent_down");
   } else if (state && !state.online) {
-    conn.className = "conn offline"; conn.textContent = t("offline") + (state.pending ? t("pending", { n: state.pending }) : "");
+    // "Answers are kept on this PC" only once there is an answer to keep: before it, the
+    // sentence would comfort a candidate who has nothing saved anywhere.
+    const hasAnswers = state.pending > 0 || Object.keys(state.answers || {}).length > 0;
+    conn.className = "conn offline";
+    conn.textContent = hasAnswers ? t("offline") + (state.pending ? t("pending", { n: state.pending }) : "") : t("offline_idle");
   } else {
     conn.className = "conn"; conn.textContent = t("online") + (state && state.pending ? t("pending", { n: state.pending }) : "");
   }

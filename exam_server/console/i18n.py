@@ -92,6 +92,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "closed": ("已结束", "closed"),
     "open": ("进行中", "open"),
     "backups": ("备份", "Backups"),
+    "done_action": ("已完成：{what}", "Done: {what}"),
+    # words, not symbols: the console's fonts (WenQuanYi) have no ⏳, which showed as a box
+    "backups_done": ("已上传", "uploaded"),
+    "backups_pending": ("待上传", "to upload"),
+    "backups_refused": ("被拒收", "refused"),
     "sync": ("数据同步", "Sync"),
     "not_configured": ("未配置", "not configured"),
     "progress": ("考试进度", "Progress"),

@@ -3,6 +3,8 @@ printed by :func:`seating.documents.room_records`."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -19,12 +21,12 @@ from seating.documents import room_records
 
 #: event kinds that are printed as "other events" (其他情况)
 NOTE_KINDS = {
-    "attempt.admitted_late": "准予迟到入场",
-    "attempt.photo_mismatch": "照片核验不符",
-    "attempt.force_submitted": "强制交卷",
-    "room.broadcast": "发送通知",
-    "lost_time.dismissed": "终端失联，未补时",
-    "server.downtime": "服务器停止运行",
+    "attempt.admitted_late": ("准予迟到入场", "late entry admitted"),
+    "attempt.photo_mismatch": ("照片核验不符", "photo did not match"),
+    "attempt.force_submitted": ("强制交卷", "submitted by the invigilator"),
+    "room.broadcast": ("发送通知", "message sent"),
+    "lost_time.dismissed": ("终端失联，未补时", "terminal lost, no time credited"),
+    "server.downtime": ("服务器停止运行", "the server was not running"),
 }
 
 
@@ -41,10 +43,32 @@ def _gender(value: str) -> sm.Gender:
     return sm.Gender.MALE if value in ("男", "male", "M", "m") else sm.Gender.FEMALE
 
 
+def _say(text: str, lang: str) -> str:
+    """One language of a bilingual "中文 / English" text (the server writes its own reasons
+    so), so that a Chinese record holds no English and an English one no Chinese."""
+    zh, sep, en = (text or "").partition(" / ")
+    if not sep:
+        return text or ""
+    return en.strip() if lang == "en" else zh.strip()
+
+
+def _who(actor: str, lang: str) -> str:
+    """Who recorded it: a person's name as logged, the server in words."""
+    if actor in ("server", "scheduler", "system") or actor.startswith("server:"):
+        return "server (automatic)" if lang == "en" else "服务器自动记录"
+    return actor
+
+
 def room_record_pdf(
-    session: Session, sitting_id: int, room_id: int, *, lang: str = "zh_CN"
+    session: Session,
+    sitting_id: int,
+    room_id: int,
+    *,
+    lang: str = "zh_CN",
+    now: datetime | None = None,
 ) -> tuple[bytes, str]:
-    """The PDF and a file name for it."""
+    """The PDF and a file name for it. Before late entry closes (``now``) the counts of
+    present and absent are left blank: nobody is absent yet."""
     sitting = session.get(Sitting, sitting_id)
     room = session.get(Room, room_id)
     if sitting is None or room is None:
@@ -113,12 +137,19 @@ def room_record_pdf(
             continue  # another room's candidate
         if ev.kind == "attempt.absent" and t:
             absent_logged.add(ev.attempt_id)
-            events.append(rec.Absence(t, f"{ev.reason}（{ev.actor}）" if ev.reason else ev.actor))
+            who = _who(ev.actor, lang)
+            reason = _say(ev.reason, lang)
+            events.append(rec.Absence(t, f"{reason}（{who}）" if reason else who))
         elif ev.kind == "attempt.voided" and t:
-            events.append(rec.Violation(t, ev.at, ev.reason, "本科目成绩作废", ev.actor))
+            void = "score void" if lang == "en" else "本科目成绩作废"
+            events.append(
+                rec.Violation(t, ev.at, _say(ev.reason, lang), void, _who(ev.actor, lang))
+            )
         elif ev.kind == "attempt.extra_time" and t:
             minutes = round(int(ev.data.get("seconds", 0)) / 60)
-            events.append(rec.ExtraTime(t, ev.at, minutes, ev.reason, ev.actor))
+            events.append(
+                rec.ExtraTime(t, ev.at, minutes, _say(ev.reason, lang), _who(ev.actor, lang))
+            )
         elif ev.kind == "attempt.relogin_authorised" and ev.attempt_id:
             authorisations[ev.attempt_id] = ev
         elif ev.kind == "candidate.seat_changed" and t and ev.attempt_id:
@@ -129,16 +160,21 @@ def room_record_pdf(
                     ev.at,
                     _seat_number(ev.data.get("from_seat")),
                     _seat_number(ev.data.get("seat")),
-                    auth.reason if auth else "",
-                    auth.actor if auth else "",
+                    _say(auth.reason, lang) if auth else "",
+                    _who(auth.actor, lang) if auth else "",
                 )
             )
         elif ev.kind in NOTE_KINDS and (t or ev.room_id in (room_id, None)):
-            text = NOTE_KINDS[ev.kind]
-            who = f" {t}" if t else ""
-            detail = ev.reason or str(ev.data.get("text", ""))
+            text = NOTE_KINDS[ev.kind][1 if lang == "en" else 0]
+            whom = f" {t}" if t else ""
+            detail = _say(ev.reason or str(ev.data.get("text", "")), lang)
+            sep = ": " if lang == "en" else "："
             events.append(
-                rec.Note(ev.at, f"{text}{who}：{detail}" if detail else f"{text}{who}", ev.actor)
+                rec.Note(
+                    ev.at,
+                    f"{text}{whom}{sep}{detail}" if detail else f"{text}{whom}",
+                    _who(ev.actor, lang),
+                )
             )
     for attempt_id, (a, c, _) in by_attempt.items():
         if a.state is AttemptState.ABSENT and attempt_id not in absent_logged:
@@ -150,7 +186,11 @@ def room_record_pdf(
         )
         .order_by(Pause.started_at)
     ):
-        events.append(rec.Pause(pause.started_at, pause.ended_at, pause.reason, pause.by))
+        events.append(
+            rec.Pause(
+                pause.started_at, pause.ended_at, _say(pause.reason, lang), _who(pause.by, lang)
+            )
+        )
     invigilators = tuple(
         session.scalars(
             select(User.display_name)
@@ -162,7 +202,12 @@ def room_record_pdf(
             .order_by(User.display_name)
         )
     )
-    record = rec.RoomRecord(ccode, rcode, sitting.code, tuple(events), invigilators)
+    final = now is not None and (
+        sitting.closed_at is not None or now >= sitting.start + sitting.rules.late_entry
+    )
+    record = rec.RoomRecord(
+        ccode, rcode, sitting.code, tuple(events), invigilators, counts_final=final
+    )
     pdf = room_records(plan, [record], lang=lang)
     return pdf, f"room-record-{sitting.code}-{room.code}.pdf"
 

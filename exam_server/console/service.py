@@ -386,9 +386,9 @@ def dismiss_lost_time(
 
 
 def _hm(at: datetime | None) -> str:
-    from seating.model import CHINA_TZ
+    from seating.i18n import local
 
-    return at.astimezone(CHINA_TZ).strftime("%H:%M:%S") if at else "?"
+    return local(at).strftime("%H:%M:%S") if at else "?"
 
 
 def refuse_if_rule(exc: Exception) -> str:

@@ -52,7 +52,6 @@ from exam_server.sittings.engine import RuleError
 from exam_server.sittings.namespace import attempt_room, sitting_room
 from exam_server.sittings.service import ServiceError
 from exam_server.throttle import service as throttle
-from seating.model import CHINA_TZ
 
 bp = Blueprint(
     "console", __name__, url_prefix="/console", template_folder="templates", static_folder="static"
@@ -68,7 +67,7 @@ def hub() -> ConsoleHub:
 
 @bp.app_template_filter("local")
 def local_time(value: datetime | None, fmt: str = "%H:%M") -> str:
-    return value.astimezone(CHINA_TZ).strftime(fmt) if value else ""
+    return value.astimezone(runtime().config.tz).strftime(fmt) if value else ""
 
 
 @bp.context_processor
@@ -79,6 +78,7 @@ def _globals() -> dict[str, Any]:
         "lang": lg,
         "user": current_user(),
         "insecure": runtime().config.INSECURE_HTTP,
+        "time_zone": runtime().config.TIME_ZONE,
     }
 
 
@@ -396,10 +396,11 @@ def room_record(sitting_id: int, room_id: int) -> ResponseReturnValue:
     if not may_watch(user, sitting_id, room_id):
         return refusal("not_your_room", 403)
     from exam_server.console.record import room_record_pdf
+    from seating.i18n import printing_in
 
     rt = runtime()
-    with rt.db.read() as db:
-        pdf, name = room_record_pdf(db, sitting_id, room_id, lang=lang())
+    with rt.db.read() as db, printing_in(rt.config.tz):
+        pdf, name = room_record_pdf(db, sitting_id, room_id, lang=lang(), now=rt.clock.now())
     with rt.db.write() as db:
         from exam_server.eventlog import service as eventlog
 

@@ -19,9 +19,12 @@ def import_file(cfg: Config, db: Database, path: Path, *, by: str) -> ImportRepo
     from exam_server.sittings.service import ServiceError
 
     if not cfg.CENTRE_CODE or not cfg.CENTRAL_PUBLIC_KEY:
+        setup = cfg.fix(
+            "exam-sync setup --centre 考点代码 --central-url 省中心地址 --central-key central.pub"
+        )
         raise click.ClickException(
-            "本考点尚未配置考点代码和省中心公钥 (EXAM_CENTRE_CODE, EXAM_CENTRAL_PUBLIC_KEY)："
-            "请先完成考点设置 / set the centre code and central's public key first"
+            f"本考点尚未设置考点代码和省中心公钥（{cfg.where()}）：请先运行 `{setup}` "
+            "/ the centre code and central's public key are not set"
         )
     try:
         key = load_public_key(Path(cfg.CENTRAL_PUBLIC_KEY).read_bytes())

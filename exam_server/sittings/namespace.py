@@ -249,7 +249,11 @@ class CandidateNamespace(Namespace):
             at=now,
         )
         return p.HelloOk(
-            protocol=p.PROTOCOL_VERSION, server_time=now, clock_warning=warning, seat=identity.seat
+            protocol=p.PROTOCOL_VERSION,
+            server_time=now,
+            clock_warning=warning,
+            seat=identity.seat,
+            time_zone=runtime().config.TIME_ZONE,
         )
 
     @_edge

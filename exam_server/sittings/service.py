@@ -131,6 +131,7 @@ def _open_attempt_for(session: Session, candidate: Candidate, now: datetime) -> 
         .order_by(Sitting.start)
     ).all()
     upcoming: Attempt | None = None
+    refused: Attempt | None = None
     for attempt in attempts:
         if attempt.state in engine.FINAL_STATES and attempt.state is not AttemptState.ABSENT:
             continue
@@ -140,7 +141,16 @@ def _open_attempt_for(session: Session, candidate: Candidate, now: datetime) -> 
             upcoming = upcoming or attempt
             continue
         if now < engine.deadline(timing, now) or engine.is_paused(timing, now):
+            # Where two sittings' windows overlap (the next one's login opens before this
+            # one ends), a sitting this candidate can no longer enter (absent, late entry
+            # closed) must not hide the next one they came for: its refusal is kept only
+            # in case no other sitting lets them in.
+            if attempt.state is AttemptState.ABSENT or not _may_log_in(attempt, timing, now):
+                refused = refused or attempt
+                continue
             return attempt
+    if refused is not None:
+        return refused
     if upcoming is not None:
         return upcoming  # check_login will say when it opens
     # The candidate's most recent attempt, so that the refusal says why (late, submitted...).
@@ -148,6 +158,20 @@ def _open_attempt_for(session: Session, candidate: Candidate, now: datetime) -> 
     if finished:
         return finished[-1]
     raise ServiceError("no_open_sitting")
+
+
+def _may_log_in(attempt: Attempt, timing: engine.Timing, now: datetime) -> bool:
+    try:
+        engine.check_login(
+            attempt.sitting.rules,
+            timing,
+            now,
+            first_login=attempt.logged_in_at is None,
+            admitted_late=attempt.admitted_late,
+        )
+    except RuleError:
+        return False
+    return True
 
 
 def _attempt_in_sitting(session: Session, candidate: Candidate, sitting_id: int) -> Attempt:

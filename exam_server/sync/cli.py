@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from exam_common.durable import PUBLIC, write_atomic
-from exam_server.cli import Commands
-from exam_server.config import Config
+from exam_server.cli import Commands, check_data_dir
+from exam_server.config import Config, write_file
 
 
 def _now() -> datetime:
@@ -32,10 +32,12 @@ def _db(cfg: Config):  # type: ignore[no-untyped-def]
     from exam_server.db import Database
     from exam_server.migrate import current
 
+    check_data_dir(cfg)
     db = Database(cfg.DATABASE_URL)
     if current(db) is None:
         raise click.ClickException(
-            "考点数据库尚未初始化：请先运行 `exam-server db upgrade` (no schema)"
+            f"考点数据库尚未初始化（{cfg.where()}，数据库 {cfg.DATABASE_URL}）：请先运行 "
+            f"`{cfg.fix('exam-server db upgrade')}` / the centre database has no schema"
         )
     return db
 
@@ -56,10 +58,13 @@ def _errors(cfg: Config, db) -> Iterator[None]:  # type: ignore[no-untyped-def]
 database_option = click.option(
     "--database",
     envvar="EXAM_DATABASE_URL",
-    help="Centre database URL (default: sqlite:///var/centre.db).",
+    help="Centre database URL (default: the data folder's centre.toml, else "
+    "sqlite:///<data folder>/centre.db).",
 )
 data_dir_option = click.option(
-    "--data-dir", envvar="EXAM_DATA_DIR", help="Centre data folder (default: var)."
+    "--data-dir",
+    envvar="EXAM_DATA_DIR",
+    help="Centre data folder, holding centre.toml (default: var).",
 )
 
 
@@ -107,8 +112,21 @@ def setup(
             )
     except ValueError as exc:
         raise click.ClickException(f"省中心公钥无效 / bad central key: {exc}") from None
+    pinned = write_atomic(cfg.data_path("central.pub"), central_key.read_bytes(), PUBLIC)
+    conf = write_file(
+        cfg.DATA_DIR,
+        {
+            "CENTRE_CODE": centre,
+            "CENTRAL_URL": central_url,
+            "CENTRAL_PUBLIC_KEY": str(pinned.resolve()),
+        },
+    )
     out = write_atomic(cfg.data_path("centre.pub"), key + "\n", PUBLIC)
     click.echo(f"已保存：考点 {centre}，省中心 {central_url or '（离线）'}")
+    click.echo(
+        f"考点配置已写入 {conf}（exam-server、exam-sync、控制台和恢复都读它；EXAM_* 环境变量优先）"
+        f" / saved to {conf}, read by every centre tool"
+    )
     click.echo(f"本考点公钥（请交省中心登记：exam-central centre add {centre} --public-key …）：")
     click.echo(f"  {key}")
     click.echo(f"  （也已写入 {out}）")
@@ -221,6 +239,12 @@ def _how(how: str, kind: str = "start") -> str:
 @click.option("--backups/--no-backups", default=True, help="Upload backups.")
 @click.option("--backup-now", is_flag=True, help="Take a backup first and queue it.")
 @click.option(
+    "--carried",
+    is_flag=True,
+    help="离线考点：已把列出的文件拷贝到 U 盘交给省中心 / offline centre: the files listed have "
+    "been handed to central on a USB stick (status then counts them as delivered).",
+)
+@click.option(
     "--retries",
     default=5,
     show_default=True,
@@ -232,6 +256,7 @@ def push(
     results: bool,
     backups: bool,
     backup_now: bool,
+    carried: bool,
     retries: int,
     database: str | None,
     data_dir: str | None,
@@ -258,8 +283,13 @@ def push(
         with db.read() as session:
             link = get_link(session, cfg)
         if link is not None and not link.central_url:
-            _offline_outbox(db, kinds)
+            _offline_outbox(db, kinds, carried=carried, now=now)
             return
+        if carried:
+            raise click.ClickException(
+                "--carried 只用于没有省中心地址的离线考点；本考点的文件会自动上传 "
+                "/ --carried is for offline centres only"
+            )
         report = do_push(cfg, db, now, kinds=kinds, retries=retries)
     for name, reply, resumed in zip(report.done, report.replies, report.resumed_from, strict=True):
         extra = f"，从第 {resumed} 字节续传" if resumed else ""
@@ -279,18 +309,40 @@ def push(
         sys.exit(1)
 
 
-def _offline_outbox(db, kinds: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
-    """An offline centre: say which files to carry to central on a USB stick."""
+def _offline_outbox(  # type: ignore[no-untyped-def]
+    db, kinds: tuple[str, ...], *, carried: bool, now: datetime
+) -> None:
+    """An offline centre: say which files to carry to central on a USB stick; with
+    ``carried``, record that they were handed over (status then stops asking for them)."""
     from sqlalchemy import select
 
+    from exam_server.eventlog import service as eventlog
     from exam_server.sync.models import OutboxItem
 
-    with db.read() as session:
+    with db.write() as session:
         items = session.scalars(
             select(OutboxItem).where(OutboxItem.state == "pending", OutboxItem.kind.in_(kinds))
         ).all()
         paths = [i.path for i in items]
-    click.echo("本考点没有填写省中心地址：请把下列文件拷贝到 U 盘交省中心（exam-central intake）：")
+        if carried:
+            for item in items:
+                item.state, item.done_at = "carried", now
+            if items:
+                eventlog.append(
+                    session,
+                    at=now,
+                    actor="admin",
+                    kind="sync.carried",
+                    data={"files": [Path(p).name for p in paths]},
+                )
+    if carried:
+        for path in paths:
+            click.echo(f"已记为拷贝交省中心 / recorded as handed over: {Path(path).name}")
+        if not paths:
+            click.echo("没有待交的文件 / nothing to hand over")
+        return
+    click.echo("本考点没有填写省中心地址：请把下列文件拷贝到 U 盘交省中心（exam-central intake），")
+    click.echo("交出后运行 `exam-sync push --carried` 记下 / then record it with --carried：")
     for path in paths:
         click.echo(f"  {path}")
     if not paths:

@@ -42,7 +42,8 @@ class OutboxItem(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sitting_id: Mapped[int | None] = mapped_column(ForeignKey("sitting.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    #: pending | done | refused (central refused it for good: see last_error)
+    #: pending | done | refused (central refused it for good: see last_error) | carried
+    #: (an offline centre's admin handed it to central on a USB stick)
     state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     tries: Mapped[int] = mapped_column(default=0)
     next_try_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -82,6 +82,9 @@ def setup(
     else:
         row.centre_code, row.central_url, row.central_public_key, row.set_at = centre, url, pem, now
     key = public_key_hex(signing_key(session))
+    stale = session.get(SyncStatus, "last_error")
+    if stale is not None:  # an error from before the setup (e.g. not_set_up) is past
+        session.delete(stale)
     session.flush()
     eventlog.append(
         session, at=now, actor="admin", kind="sync.setup", data={"centre": centre, "central": url}
@@ -98,6 +101,17 @@ def note(session: Session, now: datetime, key: str, value: str) -> None:
     session.flush()
 
 
+def not_set_up(cfg: Config) -> SyncError:
+    """The refusal when the centre has no code or no central key, naming where it looked."""
+    return SyncError(
+        "not_set_up",
+        f"尚未完成同步设置（{cfg.where()}）：请运行 "
+        f"`{cfg.fix('exam-sync setup --centre 考点代码 --central-url 省中心地址 --central-key central.pub')}`"
+        " (not set up)",
+        transient=False,
+    )
+
+
 def record_error(db: Database, now: datetime, message: str) -> None:
     with db.write() as session:
         note(session, now, "last_error", message)
@@ -108,11 +122,7 @@ def client(db: Database, cfg: Config, *, timeout: float = 15) -> CentralClient:
         link = get_link(session, cfg)
         key = signing_key(session)
     if link is None:
-        raise SyncError(
-            "not_set_up",
-            "尚未完成同步设置：请先运行 `exam-sync setup` (not set up)",
-            transient=False,
-        )
+        raise not_set_up(cfg)
     if not link.central_url:
         raise SyncError(
             "offline",
@@ -135,9 +145,7 @@ def pull(cfg: Config, db: Database, now: datetime, *, file: Path | None = None) 
     with db.read() as session:
         link = get_link(session, cfg)
     if link is None:
-        raise SyncError(
-            "not_set_up", "尚未完成同步设置：请先运行 `exam-sync setup`", transient=False
-        )
+        raise not_set_up(cfg)
     eff = effective_config(cfg, link)
     if file is not None:
         report = import_file(eff, db, file, by="admin:usb")

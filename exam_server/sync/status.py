@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,11 +13,13 @@ from exam_server.packages.models import ImportedPackage
 from exam_server.plans.models import Sitting
 from exam_server.sync.models import OutboxItem, SyncStatus
 from exam_server.sync.service import get_link
-from seating.model import CHINA_TZ
 
 
-def _t(dt: datetime | None) -> str:
-    return dt.astimezone(CHINA_TZ).strftime("%m-%d %H:%M:%S") if dt else "—"
+def _at(tz: tzinfo) -> Callable[[datetime | None], str]:
+    def show(dt: datetime | None) -> str:
+        return dt.astimezone(tz).strftime("%m-%d %H:%M:%S") if dt else "—"
+
+    return show
 
 
 def _size(n: int) -> str:
@@ -26,13 +29,16 @@ def _size(n: int) -> str:
 def status_lines(session: Session, cfg: Config, now: datetime) -> tuple[list[str], bool]:
     """The report, and whether everything due is done (exit code 0) or not."""
     lines: list[str] = []
+    _t = _at(cfg.tz)  # the centre's time zone, as on every screen
     link = get_link(session, cfg)
     if link is None:
         return [
-            "尚未设置：请先运行 `exam-sync setup`，填写考点代码、省中心地址和省中心公钥。"
+            f"尚未设置（{cfg.where()}）：请运行 "
+            f"`{cfg.fix('exam-sync setup --centre 考点代码 --central-url 省中心地址 --central-key central.pub')}`"
+            "，填写考点代码、省中心地址和省中心公钥 / not set up"
         ], False
     url = link.central_url or "（未填写：只能用 U 盘导入和离线密钥码）"
-    lines.append(f"考点 {link.centre_code}，省中心 {url}")
+    lines.append(f"考点 {link.centre_code}，省中心 {url}（{cfg.where()}）")
     packages = session.scalars(select(ImportedPackage).order_by(ImportedPackage.id)).all()
     if packages:
         last = packages[-1]
@@ -84,6 +90,8 @@ def status_lines(session: Session, cfg: Config, now: datetime) -> tuple[list[str
                 check += f"；省中心发现成绩包问题：{problems[0]}"
             results = f"成绩 已上传（{_t(item.done_at)}）{check}"
             ok = ok and not diff and not problems
+        elif item.state == "carried":
+            results = f"成绩 已拷贝交省中心（U 盘，{_t(item.done_at)}）"
         elif item.state == "refused":
             results = f"成绩 被省中心拒收：{item.last_error}"
             ok = False
@@ -103,13 +111,28 @@ def status_lines(session: Session, cfg: Config, now: datetime) -> tuple[list[str
             for k in ("results", "backup")
             if any(i.kind == k for i in pending)
         )
-        lines.append(f"待上传：{kinds}，共 {_size(sum(i.size for i in pending))}（会自动重试）")
+        size = _size(sum(i.size for i in pending))
+        if link.central_url:
+            lines.append(
+                f"待上传：{kinds}，共 {size}（服务器运行时会自动重试，或运行 `exam-sync push`）"
+            )
+        else:
+            lines.append(
+                f"待交省中心：{kinds}，共 {size}。本考点没有省中心地址，不会自动上传："
+                f"请运行 `{cfg.fix('exam-sync push')}` 查看文件，拷贝到 U 盘交省中心"
+            )
     else:
         lines.append("待上传：无")
     lines.append(
         f"已上传：{sum(1 for i in done if i.kind == 'results')} 个成绩包，"
         f"{sum(1 for i in done if i.kind == 'backup')} 个备份"
     )
+    carried = [i for i in items if i.state == "carried"]
+    if carried:
+        lines.append(
+            f"已用 U 盘交省中心：{sum(1 for i in carried if i.kind == 'results')} 个成绩包，"
+            f"{sum(1 for i in carried if i.kind == 'backup')} 个备份"
+        )
     for i in refused:
         lines.append(f"被拒收：{i.path.rsplit('/', 1)[-1]}：{i.last_error}")
     backup = session.get(SyncStatus, "last_backup")

@@ -97,7 +97,7 @@ def _one(
             t("expected", lang),
             str(len(expected)),
             t("present", lang) + " / " + t("absent_count", lang),
-            f"{len(expected) - len(absent)} / {len(absent)}",
+            f"{len(expected) - len(absent)} / {len(absent)}" if rec.counts_final else "____ / ____",
         ],
         [t("invigilators", lang), "、".join(rec.invigilators) or "", "", ""],
     ]

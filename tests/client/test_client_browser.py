@@ -146,6 +146,7 @@ def test_candidate_from_login_to_receipt_in_chromium(
     assert "后可交卷" in p1.inner_text("#submit-hint")
     early = p1.evaluate("fetch('/api/submit', {method: 'POST'}).then(r => r.json())")
     assert early["code"] == "submit_too_early"
+    assert early["message"] == "还未到可以交卷的时间 / it is too early to submit"  # not the code
 
     # The server dies; candidates keep answering; the indicator says what is happening.
     s.server.kill()

@@ -281,3 +281,35 @@ def test_the_room_record_is_filled_from_the_log(console: Console, tmp_path) -> N
     ).stdout
     for expected in ("考场情况记录", "考生2", "夹带资料", "终端死机", "inv1老师"):
         assert expected in text, expected
+
+
+def _record_text(console: Console, client, tmp_path, lang: str = "zh_CN") -> str:  # type: ignore[no-untyped-def]
+    ids = console.ids
+    path = f"/console/sittings/{ids['sitting']}/rooms/{ids['room1']}/record.pdf"
+    resp = client.get(path + ("?lang=en" if lang == "en" else ""))
+    assert resp.status_code == 200
+    pdf = tmp_path / f"record-{lang}.pdf"
+    pdf.write_bytes(resp.data)
+    return subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_a_blank_record_is_blank_and_a_chinese_record_is_chinese(
+    console: Console, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """The issue's faults: a record printed before the sitting said "26 / 0" present and
+    absent (nobody can be absent yet), and the server's absences printed their English half
+    and "（server）" inside the Chinese record."""
+    inv1 = console.login("inv1")
+    console.clock.set(START - timedelta(minutes=10))
+    blank = _record_text(console, inv1, tmp_path)
+    assert "____ / ____" in blank and " / 0" not in blank
+    console.clock.set(START + timedelta(minutes=31))  # late entry closed: absences are final
+    with console.db.write() as session:
+        sittings.sweep(session, console.ids["sitting"], console.clock.now())
+    text = _record_text(console, inv1, tmp_path)
+    assert "____ / ____" not in text and "后未登录" in text
+    assert "服务器自动记录" in text
+    for english in ("not logged in", "server", "late entry"):
+        assert english not in text, english

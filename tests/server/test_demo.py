@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -19,13 +20,11 @@ pytestmark = pytest.mark.slow
 
 
 def test_demo_starts_a_server_with_the_seeded_sittings(tmp_path: Path) -> None:
-    pkg = tmp_path / "central"
-    subprocess.run(
-        [sys.executable, "-m", "central.cli", "demo-package", "--out", str(pkg)],
-        check=True,
-        capture_output=True,
-    )
-    port = free_port()
+    """`make demo` is `exam-server demo`: it builds central's package with central's own
+    command, seeds the centre, writes its centre.toml and serves; a second `make demo`
+    while it runs touches nothing, and a stopped demo is deleted only when asked."""
+    pkg = tmp_path / "data" / "central"
+    port, central_port = free_port(), free_port()
     log = tmp_path / "demo.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -34,18 +33,18 @@ def test_demo_starts_a_server_with_the_seeded_sittings(tmp_path: Path) -> None:
                 "-m",
                 "exam_server.cli",
                 "demo",
-                "--package-dir",
-                str(pkg),
                 "--data-dir",
                 str(tmp_path / "data"),
                 "--port",
                 str(port),
+                "--central-port",
+                str(central_port),
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 40
+        deadline = time.monotonic() + 60
         health = None
         while time.monotonic() < deadline:
             try:
@@ -57,9 +56,50 @@ def test_demo_starts_a_server_with_the_seeded_sittings(tmp_path: Path) -> None:
         assert health.json()["scheduler"] == "running"
         text = log.read_text()
         assert "DEMO-ZYDD-L4" in text and "职业道德" in text and "快速模式" in text
+        # Where each part is, and the one time zone, said once.
+        centre = tmp_path / "data" / "centre"
+        assert f"考点数据目录 / centre data: {centre}" in text
+        assert text.count("所有时间均为考点时区 Asia/Shanghai") == 1
+        assert f"exam-sync status --data-dir {centre}" in text
+        # A second demo on the same folder, while this one runs: refused, nothing touched.
+        before = {p: p.stat().st_mtime_ns for p in (centre / "centre.db", pkg / "central.db")}
+        again = subprocess.run(
+            [sys.executable, "-m", "exam_server.cli", "demo", "--data-dir", str(tmp_path / "data")]
+            + ["--port", str(free_port())],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        assert again.returncode == 1 and "Traceback" not in again.stderr
+        assert f"演示正在运行（pid {proc.pid}" in again.stderr and "kill" in again.stderr
+        assert "demo centre ready" not in again.stdout
+        assert before == {p: p.stat().st_mtime_ns for p in before}
+        # The centre's tools find the demo through its folder alone.
+        status = subprocess.run(
+            [sys.executable, "-m", "exam_server.sync.cli", "status", "--data-dir", str(centre)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={k: v for k, v in os.environ.items() if not k.startswith("EXAM_")},
+        )
+        assert "考点 0101" in status.stdout and "考试包：已导入 1 个" in status.stdout
+        # A real central beside it, on its own port, which the centre reached through
+        # exam-sync (package pulled; the keys come from it at the start).
+        assert f"省中心 / central: http://127.0.0.1:{central_port}" in text
+        assert requests.get(f"http://127.0.0.1:{central_port}/healthz", timeout=5).ok
+        assert "省中心 http://127.0.0.1:" in status.stdout
+        results = subprocess.run(
+            [sys.executable, "-m", "central.cli", "results", "--database"]
+            + [f"sqlite:///{pkg / 'central.db'}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert results.returncode == 0 and "尚未收到成绩包" in results.stdout
         # A candidate from the printed roster can log in at their seat before the start.
         assert "--insecure-http" in text and "INSECURE" in text  # says so on every log line
-        first = json.loads((pkg / "roster.json").read_text())[0]
+        first = json.loads((tmp_path / "data" / "roster.json").read_text())[0]
         # The terminal enrols at the first candidate's seat with the code the demo printed
         # into its codes file (the real HTTP path), then proves its key at hello.
         codes = json.loads((tmp_path / "data" / "centre" / "enrol-codes.json").read_text())
@@ -85,4 +125,30 @@ def test_demo_starts_a_server_with_the_seeded_sittings(tmp_path: Path) -> None:
             term.close()
     finally:
         proc.terminate()
-        proc.wait(10)
+        proc.wait(20)
+    # `kill` of the demo stops its central too (nothing left running on its port).
+    with pytest.raises(requests.RequestException):
+        requests.get(f"http://127.0.0.1:{central_port}/healthz", timeout=2)
+
+
+def test_a_stopped_demo_is_deleted_only_when_asked(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    cmd = [sys.executable, "-m", "exam_server.cli", "demo", "--data-dir", str(data)]
+    cmd += ["--port", str(free_port()), "--seed-only", "--escrow"]
+    first = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL
+    )
+    assert first.returncode == 0, first.stderr
+    db = data / "centre" / "centre.db"
+    stamp = db.stat().st_mtime_ns
+    asked = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL
+    )
+    assert asked.returncode == 1 and "Traceback" not in asked.stderr
+    assert "未作任何改动" in asked.stderr and "--reset" in asked.stderr
+    assert db.stat().st_mtime_ns == stamp
+    reset = subprocess.run(
+        [*cmd, "--reset"], capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL
+    )
+    assert reset.returncode == 0, reset.stderr
+    assert db.stat().st_mtime_ns != stamp

@@ -111,5 +111,7 @@ def test_a_flipped_byte_is_refused_and_nothing_written(centre, demo_files, tmp_p
 def test_unconfigured_centre_is_told_what_to_set(centre, demo_files) -> None:  # type: ignore[no-untyped-def]
     cfg, db = centre
     cfg.CENTRAL_PUBLIC_KEY = ""
-    with pytest.raises(click.ClickException, match="EXAM_CENTRAL_PUBLIC_KEY"):
+    with pytest.raises(click.ClickException, match="exam-sync setup --centre") as caught:
         import_file(cfg, db, demo_files["package"], by="admin")
+    # it names the folder it looked in, and the command to run for that folder
+    assert f"数据目录 / data dir {cfg.DATA_DIR}" in str(caught.value.message)

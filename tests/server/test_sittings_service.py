@@ -417,3 +417,28 @@ def test_a_login_for_a_named_sitting_is_judged_by_that_sittings_rules(
     service.sweep(session, first.id, clock.now())
     again = named(first.id).attempt
     assert again.sitting_id == first.id and again.state is AttemptState.SUBMITTED
+
+
+def test_in_the_overlap_of_two_windows_the_next_sitting_is_the_one_refused_or_entered(
+    session: Session, clock: ManualClock
+) -> None:
+    """The issue's fault: the next sitting's login opens (start - 30 min) before this one
+    ends. A candidate absent from this one, come for the next, was told "开考已超过规定时间"
+    (this sitting's late entry), at the wrong seat as at the right one."""
+    world = make_world(session, start=T0, candidates=2, sittings=2, gap=timedelta(minutes=75))
+    clock.set(T0 + 31 * MIN)
+    service.sweep(session, world.sittings[0].id, clock.now())  # late entry closed: absent
+    assert world.attempt(0, 0).state is AttemptState.ABSENT
+    # Before the next login opens, the refusal says why (late entry closed).
+    clock.set(T0 + 40 * MIN)
+    with pytest.raises(ServiceError) as late:
+        login(session, clock, world)
+    assert late.value.code == "late_entry_closed"
+    clock.set(T0 + 50 * MIN)  # sitting 1 runs to T0+60; sitting 2's login opened at T0+45
+    right = world.attempt(0, 1).seat.label
+    wrong = next(s.label for s in world.rooms[0].seats if s.label != right and not s.is_spare)
+    with pytest.raises(ServiceError) as exc:
+        login(session, clock, world, seat=wrong)
+    assert exc.value.code == "wrong_seat"
+    entered = login(session, clock, world, seat=right)
+    assert entered.attempt.sitting_id == world.sittings[1].id

@@ -140,10 +140,21 @@ def test_usb_package_and_offline_codes(tmp_path: Path) -> None:
         [sys.executable, "-m", "central.cli", "intake", results, "--centre", CENTRE], central
     )
     assert "未重复保存" in again.stdout
-    status = sync(env, "status", check=False).stdout
+    status = sync(env, "status", check=False)
     assert (
-        "省中心 （未填写" in status and "试卷密钥 已下达" in status and "答案密钥 已下达" in status
+        "省中心 （未填写" in status.stdout
+        and "试卷密钥 已下达" in status.stdout
+        and "答案密钥 已下达" in status.stdout
     )
+    # An offline centre is never promised automatic retries, and once the admin records
+    # the files as handed over, the status stops asking for them (it exited 1 for ever).
+    assert "会自动重试" not in status.stdout and "exam-sync push" in status.stdout
+    assert status.returncode == 1 and "待交省中心" in status.stdout
+    carried = sync(env, "push", "--carried").stdout
+    assert "已记为拷贝交省中心" in carried and "results-" in carried
+    after = sync(env, "status", check=False)
+    assert "成绩 已拷贝交省中心（U 盘" in after.stdout and "待交省中心" not in after.stdout
+    assert after.returncode == 0, after.stdout
     db.dispose()
 
 

@@ -3,6 +3,8 @@
 const BOOT = JSON.parse(document.getElementById("boot").textContent);
 const T = BOOT.text;
 const CSRF = document.querySelector('meta[name="csrf-token"]').content;
+// The centre's time zone (configured, TIME_ZONE): every time on the console is in it.
+const TIME_ZONE = (document.querySelector('meta[name="time-zone"]') || {}).content || "Asia/Shanghai";
 let serverSkewMs = 0; // server time minus this browser's time
 
 function fmt(key, vars) {
@@ -15,7 +17,7 @@ function syncClock(iso) { if (iso) serverSkewMs = Date.parse(iso) - Date.now(); 
 function hhmm(iso, seconds) {
   if (!iso) return "";
   return new Date(iso).toLocaleTimeString("zh-CN", {
-    timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit",
+    timeZone: TIME_ZONE, hour: "2-digit", minute: "2-digit",
     second: seconds ? "2-digit" : undefined, hour12: false });
 }
 function el(tag, attrs, ...children) {
@@ -42,6 +44,19 @@ function banner(text, kind) {
   const b = document.getElementById("banner");
   if (!b) return;
   b.hidden = !text; b.textContent = text || ""; b.className = "banner " + (kind || "");
+}
+
+/* After an action: a line that stays a few seconds where the eye is (top of the page), and
+   is read out by screen readers, so an invigilator sees that the click did something. */
+function notify(text) {
+  let n = document.getElementById("notice");
+  if (!n) {
+    n = el("div", { id: "notice", class: "notice", role: "status", "aria-live": "polite" });
+    document.body.append(n);
+  }
+  n.textContent = text; n.hidden = false;
+  clearTimeout(notify.timer);
+  notify.timer = setTimeout(() => { n.hidden = true; }, 6000);
 }
 
 /* A confirmation dialog: fields = [{name, label, type, value, required, options}].
@@ -88,6 +103,7 @@ function confirmDialog(title, fields, submit, okLabel) {
         const r = await submit(values);
         if (r && r.ok === false) { err.textContent = r.message || r.code; return; }
         done(values);
+        notify(fmt("done_action", { what: title }));
       } finally { ok.disabled = false; }
     };
     dlg.showModal();
