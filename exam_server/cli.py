@@ -26,7 +26,22 @@ class Commands(click.Group):
     """Every command: an unreadable ``EXAM_*`` variable, a database URL that is not one, or
     a database that cannot be reached is a one-line refusal saying what to fix."""
 
+    @staticmethod
+    def _centre_toml(ctx: click.Context) -> str:
+        """The configuration file this command read: ``--data-dir`` as typed, else
+        ``EXAM_DATA_DIR``, else the default folder."""
+        protected = getattr(ctx, "_protected_args", None)  # click >= 8.2 keeps them here
+        args = [*(ctx.protected_args if protected is None else protected), *ctx.args]
+        folder = os.environ.get("EXAM_DATA_DIR") or "var"
+        for i, arg in enumerate(args):
+            if arg == "--data-dir" and i + 1 < len(args):
+                folder = args[i + 1]
+            elif arg.startswith("--data-dir="):
+                folder = arg.split("=", 1)[1]
+        return str(Path(folder) / "centre.toml")
+
     def invoke(self, ctx: click.Context) -> Any:
+        toml = self._centre_toml(ctx)
         try:
             return super().invoke(ctx)
         except (ConfigError, DamagedSecret) as exc:
@@ -40,15 +55,15 @@ class Commands(click.Group):
             raise click.ClickException(
                 f"数据库地址无效 / not a database URL: {exc}. 例如 / e.g. "
                 "sqlite:///var/centre.db, postgresql+psycopg://user@127.0.0.1:5432/centre "
-                "(--database, EXAM_DATABASE_URL, or database_url in <data dir>/centre.toml)"
+                f"(--database, EXAM_DATABASE_URL, or database_url in {toml})"
             ) from None
         except sqlalchemy.exc.OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise click.ClickException(
                 f"无法使用数据库 / the database failed: {reason}. 请检查 --database、"
-                "EXAM_DATABASE_URL 或数据目录里 centre.toml 的 database_url 是否正确、数据库是否在"
-                "运行 / check --database, EXAM_DATABASE_URL or database_url in <data dir>/"
-                "centre.toml, and that the database is running"
+                f"EXAM_DATABASE_URL 或 {toml} 里的 database_url 是否正确、数据库是否在"
+                f"运行 / check --database, EXAM_DATABASE_URL or database_url in {toml}, "
+                "and that the database is running"
             ) from None
 
 

@@ -80,6 +80,8 @@ def test_a_database_that_cannot_be_used_is_refused_in_one_line(
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr, proc.stderr
     assert says in proc.stderr and "EXAM_DATABASE_URL" in proc.stderr, proc.stderr
+    # it names the configuration file it read, in the folder given
+    assert str(tmp_path / "centre.toml") in proc.stderr, proc.stderr
 
 
 def test_the_server_never_starts_on_a_damaged_centre_secret(tmp_path) -> None:  # type: ignore[no-untyped-def]
