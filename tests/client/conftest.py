@@ -50,7 +50,12 @@ class Sitting:
 
 
 def valid_tickets(world: World) -> list[str]:
-    """Give the factory's candidates real tickets (Damm check digit), as the UI checks them."""
+    """Give the factory's candidates the numbers central makes (``GENERATED``: the year,
+    centre, room and seat, and a Damm check digit), and the plan that rule, so that the
+    terminal's keyboard check and the server apply a check digit too."""
+    from exam_common.tickets import GENERATED
+
+    world.plan.ticket_rule = GENERATED.model_dump(mode="json")
     tickets = []
     for n, cand in enumerate(world.candidates, start=1):
         cand.ticket = make_ticket(2026, "0001", 1, n)

@@ -16,6 +16,11 @@ ALLOWED = {
     ("exam_common/durable.py", "*"): "the helper itself",
     ("exam_server/rehearsal/run.py", "open"): "the rehearsal server's log, handed to the child",
     ("seating/documents/common.py", "open"): "photos in a temporary folder while a PDF renders",
+    ("exam_server/demo.py", "open"): "the demo central's log, handed to the child",
+    ("exam_server/serving.py", "open"): (
+        "the data folder's lock file: held open (flock) for the server's life, its content "
+        "only says which pid holds it"
+    ),
     ("exam_server/backups/service.py", "os.replace"): (
         "restore moves the old database's write-ahead log aside with it (then fsyncs the folder)"
     ),

@@ -5,6 +5,7 @@ reported, unknown trades refused with the closest names."""
 from __future__ import annotations
 
 import csv
+import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -22,7 +23,18 @@ from question_bank.catalogue import (
     shipped,
 )
 
-SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
+#: the notices, beside the checkout (../shared/seeds) or where these machines keep them
+SEEDS = next(
+    (
+        p
+        for p in (
+            Path(__file__).resolve().parents[3] / "shared" / "seeds",
+            Path("/work/shared/seeds"),
+        )
+        if p.is_dir()
+    ),
+    Path(__file__).resolve().parents[3] / "shared" / "seeds",
+)
 
 #: 冀人社字〔2024〕146号 附件2: trades per 行业, in the notice's order
 HEBEI_INDUSTRIES = {
@@ -78,7 +90,10 @@ def test_henan_has_the_42_level_one_trades_and_the_manuals_trades() -> None:
     assert "防疫员" not in {t.name for t in level_one}
 
 
-@pytest.mark.skipif(not SEEDS.is_dir(), reason="the notices (../shared/seeds) are not here")
+@pytest.mark.skipif(
+    not SEEDS.is_dir() and os.environ.get("CI") != "true",
+    reason="the notices (../shared/seeds) are not here",
+)
 def test_transcriptions_match_the_notices_text() -> None:
     """Read the catalogues out of the notices again and compare, row by row."""
     hebei = (next(SEEDS.glob("004_*.txt"))).read_text("utf-8")
