@@ -66,13 +66,25 @@ SCORING = Target(
 # (tests/security/test_anchor.py runs servers in threads, which mutmut's runner does not
 # take; tests/common/test_chain_format.py checks the same functions without them)
 CHAIN_TESTS = ("tests/common/test_chain_format.py", "tests/server/test_eventlog_chain.py")
+SHUFFLE = Target("question_bank/shuffle.py", ("tests/question_bank/test_qbank_shuffle.py",))
+CHAIN = Target("exam_common/chain.py", CHAIN_TESTS)
 SETS: dict[str, tuple[Target, ...]] = {
     "core": (ENGINE, SCORING),
+    "chain": (
+        SHUFFLE,
+        CHAIN,
+        # check_heads (the signed heads against central's) runs in tests/security/test_anchor.py
+        Target(
+            "exam_server/eventlog/service.py",
+            CHAIN_TESTS,
+            ("append", "append_many", "_entries", "verify_chain"),
+        ),
+    ),
     "all": (
         ENGINE,
         SCORING,
-        Target("question_bank/shuffle.py", ("tests/question_bank/test_qbank_shuffle.py",)),
-        Target("exam_common/chain.py", CHAIN_TESTS),
+        SHUFFLE,
+        CHAIN,
         # check_heads (the signed heads against central's) runs in tests/security/test_anchor.py
         Target(
             "exam_server/eventlog/service.py",
