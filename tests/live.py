@@ -137,20 +137,20 @@ class LiveServer:
         pem = self.env.get("EXAM_CENTRAL_PUBLIC_KEY")
         if pem and Path(pem).exists():
             central = load_public_key(Path(pem).read_bytes())
-        elif not self.central_key:  # the central this centre pinned at `exam-sync setup`
-            from sqlalchemy import select
-
+        elif not self.central_key:  # the central this centre pinned, as the server finds it
+            from exam_server.config import Config
             from exam_server.db import Database
-            from exam_server.sync.models import SyncLink
+            from exam_server.terminals.service import central_public_key_pem
 
+            cfg = Config.from_mapping({"DATABASE_URL": self.db_url, "DATA_DIR": str(self.data_dir)})
             db = Database(self.db_url)
             try:
                 with db.read() as session:
-                    link = session.scalar(select(SyncLink).order_by(SyncLink.id.desc()))
-                    if link is not None and link.central_public_key:
-                        central = load_public_key(link.central_public_key.encode())
+                    found = central_public_key_pem(session, cfg)
             finally:
                 db.dispose()
+            if found:
+                central = load_public_key(found.encode())
         return enrol(
             self.db_url, seat, server=self.url, ca_path=self.ca_path, central_key=central, **kw
         )

@@ -124,7 +124,8 @@ def fingerprint(name: str, diff: str) -> str:
     return f"{module}:{function}: " + " | ".join(changed)
 
 
-def mutmut(work: Path, *args: str, check: bool = True) -> str:
+def mutmut(work: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """``mutmut ARGS`` in ``work``; ``check``: stop with its output if it fails."""
     out = subprocess.run(
         [sys.executable, "-m", "mutmut", *args],
         cwd=work,
@@ -134,7 +135,7 @@ def mutmut(work: Path, *args: str, check: bool = True) -> str:
     )
     if check and out.returncode != 0:
         sys.exit(f"mutmut {' '.join(args)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
-    return out.stdout
+    return out
 
 
 def prepare(work: Path, targets: tuple[Target, ...]) -> None:
@@ -191,20 +192,14 @@ def main() -> int:
         if not args.report_only:
             prepare(work, targets)
             print(f"mutation testing ({args.set}): {', '.join(t.path for t in targets)} in {work}")
-            run = subprocess.run(
-                [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.children)],
-                cwd=work,
-                capture_output=True,
-                text=True,
-                env={**os.environ, "EXAM_MUTATION": "1"},
-            )
+            run = mutmut(work, "run", "--max-children", str(args.children), check=False)
             if "failed to collect stats" in run.stdout + run.stderr:
                 sys.exit(
                     "mutmut could not run the tests of this set as they are (they must pass "
                     f"before anything is mutated):\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
                 )
         statuses: dict[str, str] = {}
-        for line in mutmut(work, "results", "--all", "true").splitlines():
+        for line in mutmut(work, "results", "--all", "true").stdout.splitlines():
             m = STATUS.match(line)
             if m:
                 statuses[m["name"]] = m["status"]
@@ -217,7 +212,7 @@ def main() -> int:
         open_ = {n: s for n, s in statuses.items() if s in ("survived", "no tests", "timeout")}
         outside = {n for n in open_ if not in_scope(n)}
         open_ = {n: s for n, s in open_.items() if n not in outside}
-        prints = {n: mutmut(work, "show", n) for n in open_}
+        prints = {n: mutmut(work, "show", n).stdout for n in open_}
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
