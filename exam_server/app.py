@@ -9,7 +9,7 @@ from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from werkzeug.routing import MapAdapter
 
 from exam_client.protocol import accept_whole_windows
-from exam_server.clock import Clock, SystemClock
+from exam_server.clock import Clock, clock_for
 from exam_server.config import Config
 from exam_server.db import Database
 from exam_server.extensions import socketio
@@ -42,7 +42,7 @@ def create_app(
     )
 
     db = Database(cfg.DATABASE_URL)
-    clk = clock or SystemClock()
+    clk = clock or clock_for(cfg.CLOCK_OFFSET_FILE)
     app.extensions["exam"] = Runtime(
         config=cfg,
         db=db,

@@ -258,6 +258,7 @@ def serve(cfg: Config, host: str, port: int, *, reuse_port: bool = False) -> Non
             f"数据库尚未初始化（{cfg.where()}，数据库 {cfg.DATABASE_URL}）：请先运行 "
             f"`{cfg.fix('exam-server db upgrade')}` / the database has no schema"
         )
+    _warn_shifted_clock(cfg)
     if cfg.SCHEDULER:
         SittingScheduler(rt).start()
     rt.writer.start()
@@ -284,6 +285,15 @@ def serve(cfg: Config, host: str, port: int, *, reuse_port: bool = False) -> Non
     finally:
         if lock is not None:
             lock.close()
+
+
+def _warn_shifted_clock(cfg: Config) -> None:
+    if cfg.CLOCK_OFFSET_FILE:
+        click.echo(
+            f"警告：时钟按文件 {cfg.CLOCK_OFFSET_FILE} 偏移，仅供测试和演练，不可用于正式考试 / "
+            f"WARNING: the clock is shifted by {cfg.CLOCK_OFFSET_FILE}: tests and rehearsals only",
+            err=True,
+        )
 
 
 def _log_sittings(rt: object, cfg: Config) -> None:
@@ -319,6 +329,7 @@ def scheduler(database: str | None, data_dir: str | None) -> None:
 
     cfg = _config(database, data_dir)
     rt = runtime(create_app(cfg))
+    _warn_shifted_clock(cfg)
     sched = SittingScheduler(rt)
     sched.start()
     click.echo("调度器已启动 / scheduler running")

@@ -133,6 +133,10 @@ class Config:
     ENROL_CODE_VALID_S: float = field(
         default_factory=lambda: _float("ENROL_CODE_VALID_S", str(12 * 3600))
     )
+    #: tests and rehearsals only, never an exam: a file holding seconds added to this
+    #: machine's clock; writing a larger number jumps the time of every process of the
+    #: centre at once (exam_server/clock.py, ShiftedClock). The server warns at start.
+    CLOCK_OFFSET_FILE: str = field(default_factory=lambda: _env("CLOCK_OFFSET_FILE", ""))
     #: set by ``exam-server run`` when it serves TLS (cookies are then Secure)
     TLS: bool = False
     TESTING: bool = False

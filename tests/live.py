@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,7 @@ class LiveServer:
         extra_args: list[str] | None = None,
         tls: bool = False,
         central_key: bool = True,
+        shifted_clock: bool = False,
     ) -> None:
         self.tls = tls
         #: give the server the tests' central key (factories sign bindings with it);
@@ -115,6 +117,55 @@ class LiveServer:
         self.proc: subprocess.Popen[bytes] | None = None
         self.env = {**os.environ, "EXAM_DOWNTIME_RECORD_S": "2", **(extra_env or {})}
         self.log_path = data_dir / f"server-{self.port}.log"
+        #: the centre's clock, shifted by a file beside the data folder that :meth:`jump_to`
+        #: moves forward (exam_server/clock.py, ShiftedClock): time from the clock, not sleeps
+        self.clock_file = data_dir.parent / f"{data_dir.name}.clock" if shifted_clock else None
+        if self.clock_file is not None:
+            self.env["EXAM_CLOCK_OFFSET_FILE"] = str(self.clock_file)
+
+    def offset(self) -> timedelta:
+        """How far the centre's clock is ahead of this machine's."""
+        if self.clock_file is None or not self.clock_file.exists():
+            return timedelta(0)
+        return timedelta(seconds=float(self.clock_file.read_text()))
+
+    def now(self) -> datetime:
+        """The centre's time, as the server reads it."""
+        return datetime.now(UTC) + self.offset()
+
+    def jump_to(self, instant: datetime) -> None:
+        """Move the centre's clock forward to ``instant`` (every process at once)."""
+        assert self.clock_file is not None, "LiveServer(shifted_clock=True) to move the clock"
+        ahead = (instant - self.now()).total_seconds()
+        assert ahead > 0, (
+            f"the centre's clock only moves forward ({instant} is {-ahead:.1f} s past)"
+        )
+        write_atomic(self.clock_file, f"{self.offset().total_seconds() + ahead:.6f}\n")
+        if self.proc is not None and self.proc.poll() is None:
+            self._wait_heartbeat(instant)
+
+    def _wait_heartbeat(self, instant: datetime, timeout: float = 30) -> None:
+        """Until the server's scheduler has taken the jump in (its heartbeat moved with the
+        clock), so a kill right after it is not taken for a power cut of the jump's length."""
+        from exam_server.clock import as_utc
+        from exam_server.db import Database
+        from exam_server.system.models import ServerState
+        from exam_server.system.service import HEARTBEAT
+
+        db = Database(self.db_url)
+        try:
+            end = time.monotonic() + timeout
+            while time.monotonic() < end:
+                with db.read() as session:
+                    row = session.get(ServerState, HEARTBEAT)
+                    if row is not None and as_utc(row.at) >= instant:
+                        return
+                time.sleep(0.02)
+        finally:
+            db.dispose()
+        raise AssertionError(
+            f"the server did not take the clock jump to {instant} in:\n{self.log()}"
+        )
 
     @property
     def url(self) -> str:

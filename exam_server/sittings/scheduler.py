@@ -217,6 +217,7 @@ class SittingScheduler:
         from exam_server.sync.jobs import install
 
         install(self)  # keys, results, backups and uploads with central (exam-sync setup)
+        self.rt.clock.on_jump(self.clock_jumped)
 
     def shutdown(self) -> None:
         global _runtime
@@ -233,7 +234,8 @@ class SittingScheduler:
         self.scheduler.add_job(
             run_sweep,
             "date",
-            run_date=when + timedelta(milliseconds=5),
+            # APScheduler waits on the machine's clock; the centre's clock may be shifted
+            run_date=self.rt.clock.to_wall(when) + timedelta(milliseconds=5),
             args=[sitting_id],
             id=f"sweep:{sitting_id}",
             replace_existing=True,
@@ -253,6 +255,18 @@ class SittingScheduler:
             open_ids = list(session.scalars(select(Sitting.id).where(Sitting.closed_at.is_(None))))
         for sitting_id in open_ids:
             run_sweep(sitting_id)
+
+    def clock_jumped(self) -> None:
+        """The centre's clock jumped (a test's shifted clock): every timer set on the
+        machine's clock is wrong now, so sweep every open sitting at once. The jump is no
+        downtime: the heartbeat moves with it (a jump while the server is down is)."""
+        from exam_server.system.service import beat
+
+        with self.rt.db.write() as session:
+            beat(session, self.rt.clock.now())
+            open_ids = list(session.scalars(select(Sitting.id).where(Sitting.closed_at.is_(None))))
+        for sitting_id in open_ids:
+            self.sitting_changed(sitting_id)
 
     def sitting_changed(self, sitting_id: int) -> None:
         """Something moved a deadline (pause, resume, extra time): sweep again now."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from exam_server.eventlog import service as eventlog
@@ -15,11 +15,18 @@ HEARTBEAT = "heartbeat"
 
 
 def beat(session: Session, now: datetime) -> None:
-    row = session.get(ServerState, HEARTBEAT)
-    if row is None:
+    """Record that the server is alive at ``now``. The heartbeat never goes back: of two
+    beats committed out of order (the periodic job's and a clock jump's, on PostgreSQL in
+    two transactions) the later instant stays, by a conditional update the database
+    re-checks under the row's lock."""
+    moved = session.execute(
+        update(ServerState)
+        .where(ServerState.key == HEARTBEAT, ServerState.at < now)
+        .values(at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    if moved.rowcount == 0 and session.get(ServerState, HEARTBEAT) is None:
         session.add(ServerState(key=HEARTBEAT, value="", at=now))
-    else:
-        row.at = now
     session.flush()
 
 

@@ -331,6 +331,21 @@ def test_a_short_crash_changes_no_deadline(session, clock, world) -> None:  # ty
     assert engine.deadline(service.timing_of(session, attempt), T0 + 21 * MIN) == T0 + 60 * MIN
 
 
+def test_the_heartbeat_never_goes_back(session) -> None:  # type: ignore[no-untyped-def]
+    """A beat committed late with an older instant (the periodic job's, behind a clock
+    jump's) leaves the later one: otherwise a restart would take the gap for a power cut."""
+    from exam_server.system.models import ServerState
+    from exam_server.system.service import HEARTBEAT, beat, record_downtime
+
+    beat(session, T0 + 20 * MIN)
+    beat(session, T0 + 5 * MIN)  # late, older
+    assert session.get(ServerState, HEARTBEAT).at == T0 + 20 * MIN
+    beat(session, T0 + 21 * MIN)
+    assert session.get(ServerState, HEARTBEAT).at == T0 + 21 * MIN
+    # a restart 5 s after the last beat finds no downtime
+    assert record_downtime(session, T0 + 21 * MIN + timedelta(seconds=5), threshold_s=10) is None
+
+
 def test_the_end_submits_everyone_as_one_by_one_would(session, clock, world) -> None:  # type: ignore[no-untyped-def]
     """The sweep reads every attempt's answers and logs every submission in one go; what
     it stores must be what submitting each attempt alone would store."""
