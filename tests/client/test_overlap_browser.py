@@ -6,7 +6,6 @@ that seat they log in to the next sitting."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,9 +26,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def overlap(tmp_path: Path) -> Iterator[tuple[LiveServer, list[str], list[str], datetime]]:
     db = Database(f"sqlite:///{tmp_path / 'centre.db'}")
     upgrade(db)
-    # Sitting 1 from +4 s for 90 s (late entry closes at +12 s); sitting 2 from +60 s,
-    # its login open from 120 s before: both windows are open from the start.
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
+    # Sitting 1 from `start` for 90 s (late entry closes 8 s in); sitting 2 from 60 s after
+    # it, its login open from 120 s before: both windows are open from the start. The
+    # start is a minute ahead; the test moves the centre's clock to it (jump_to).
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=60)
     with db.write() as session:
         world = make_world(
             session,
@@ -45,7 +45,7 @@ def overlap(tmp_path: Path) -> Iterator[tuple[LiveServer, list[str], list[str], 
         session.flush()
         seats = [world.attempt(i, 1).seat.label for i in range(2)]
     db.dispose()
-    server = LiveServer(db.url, tmp_path / "server").start()
+    server = LiveServer(db.url, tmp_path / "server", shifted_clock=True).start()
     try:
         yield server, tickets, seats, start
     finally:
@@ -63,10 +63,9 @@ def test_in_the_overlap_the_wrong_seat_is_told_so(
         other = ClientProcess(server.url, seats[1], tmp_path / "other").start()
         own = ClientProcess(server.url, seats[0], tmp_path / "own").start()
         started += [other, own]
-        # Wait until sitting 1's late entry has closed (the scheduler marks them absent).
-        delay = (start + timedelta(seconds=14) - datetime.now(UTC)).total_seconds()
-        if delay > 0:
-            time.sleep(delay)
+        # Sitting 1's late entry closes (the scheduler marks them absent): the centre's
+        # clock moves there, however long the terminals took to start.
+        server.jump_to(start + timedelta(seconds=14))
         page = browser.new_context(locale="zh-CN").new_page()
         page.goto(other.url)
         page.wait_for_selector("#screen-login:not([hidden])")
