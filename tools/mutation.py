@@ -68,6 +68,19 @@ SCORING = Target(
 CHAIN_TESTS = ("tests/common/test_chain_format.py", "tests/server/test_eventlog_chain.py")
 SHUFFLE = Target("question_bank/shuffle.py", ("tests/question_bank/test_qbank_shuffle.py",))
 CHAIN = Target("exam_common/chain.py", CHAIN_TESTS)
+# the answer path's model (tests/server/test_answer_path_model.py), with fewer examples
+# under mutation (EXAM_MUTATION): a mutant there is killed in the first few
+WRITER = Target(
+    "exam_server/sittings/writer.py",
+    (
+        "tests/server/test_sittings_service.py",
+        "tests/server/test_answer_path_model.py::test_answer_path_model_sqlite",
+    ),
+    # the ordering: a batch committed in one transaction, a failed save bisected out,
+    # transient errors told apart; the writer's thread (start, _run, _take_batch, save,
+    # stats) runs under the live tests (tests/client/)
+    ("AnswerWriter.commit", "AnswerWriter._store", "is_transient"),
+)
 SETS: dict[str, tuple[Target, ...]] = {
     "core": (ENGINE, SCORING),
     "chain": (
@@ -80,6 +93,7 @@ SETS: dict[str, tuple[Target, ...]] = {
             ("append", "append_many", "_entries", "verify_chain"),
         ),
     ),
+    "writer": (WRITER,),
     "all": (
         ENGINE,
         SCORING,
@@ -91,19 +105,7 @@ SETS: dict[str, tuple[Target, ...]] = {
             CHAIN_TESTS,
             ("append", "append_many", "_entries", "verify_chain"),
         ),
-        # the answer path's model (tests/server/test_answer_path_model.py), with fewer
-        # examples under mutation (EXAM_MUTATION): a mutant there is killed in the first few
-        Target(
-            "exam_server/sittings/writer.py",
-            (
-                "tests/server/test_sittings_service.py",
-                "tests/server/test_answer_path_model.py::test_answer_path_model_sqlite",
-            ),
-            # the ordering: a batch committed in one transaction, a failed save bisected
-            # out, transient errors told apart; the writer's thread (start, _run,
-            # _take_batch, save, stats) runs under the live tests (tests/client/)
-            ("AnswerWriter.commit", "AnswerWriter._store", "is_transient"),
-        ),
+        WRITER,
     ),
 }
 

@@ -148,7 +148,7 @@ def test_restart_seat_change_and_server_cut(
     left_before = a.state()["time_left_s"]
     cut_started = time.monotonic()
     n = 4
-    while time.monotonic() - cut_started < 12:
+    while time.monotonic() - cut_started < 6:
         for cl, cand, paper in ((a, 0, pa), (c2, 2, pc)):
             if n < len(paper["questions"]):
                 labels = pick(paper["questions"][n], 2)
@@ -157,7 +157,8 @@ def test_restart_seat_change_and_server_cut(
         time.sleep(1.5)
     st = a.state()
     assert not st["online"] and st["pending"] > 0
-    assert left_before - st["time_left_s"] >= 11  # counted on from the last server time
+    # counted on from the last server time, by the PC's monotonic clock (which no test moves)
+    assert left_before - st["time_left_s"] >= 5
     s.server.start()
     a.wait_for(lambda x: x["online"] and x["pending"] == 0, timeout=30)
     c2.wait_for(lambda x: x["online"] and x["pending"] == 0, timeout=30)
