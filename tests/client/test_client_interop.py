@@ -170,7 +170,10 @@ def scan(paths: list[Path], texts: list[str]) -> list[tuple[str, str]]:
     needles = [(t, t.encode("utf-8")) for t in texts]
     for base in paths:
         for f in [base] if base.is_file() else [p for p in base.rglob("*") if p.is_file()]:
-            data = f.read_bytes()
+            try:
+                data = f.read_bytes()
+            except FileNotFoundError:  # a running server's transient file (an SQLite journal)
+                continue
             found += [(str(f), t) for t, n in needles if n in data]
     return found
 
