@@ -28,9 +28,9 @@ def create_app(
     cfg = config if isinstance(config, Config) else Config.from_mapping(config)
     app = CentreApp(__name__)
     if not cfg.SECRET_KEY:
-        from exam_server import _secret_from_data_dir
+        from exam_server.secret import secret_from_data_dir
 
-        cfg.SECRET_KEY = _secret_from_data_dir(cfg)
+        cfg.SECRET_KEY = secret_from_data_dir(cfg)
     app.config.update(
         SECRET_KEY=cfg.SECRET_KEY,
         TESTING=cfg.TESTING,
@@ -66,7 +66,10 @@ def create_app(
     from exam_server.sittings.namespace import CandidateNamespace
 
     app.register_blueprint(health_bp)
+    from exam_server.sync import jobs as sync_jobs
     from exam_server.sync.local import bp as sync_local_bp
+
+    sync_jobs.connect()  # the sync with central listens to the sitting scheduler
     from exam_server.terminals.views import bp as terminals_bp
 
     app.register_blueprint(sync_local_bp)

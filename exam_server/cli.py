@@ -13,105 +13,19 @@ import logging  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
 
 import click  # noqa: E402
-import sqlalchemy.exc  # noqa: E402
 
-from exam_common.durable import DamagedSecret, ensure_dir  # noqa: E402
-from exam_server.config import Config, ConfigError  # noqa: E402
-
-
-class Commands(click.Group):
-    """Every command: an unreadable ``EXAM_*`` variable, a database URL that is not one, or
-    a database that cannot be reached is a one-line refusal saying what to fix."""
-
-    @staticmethod
-    def _centre_toml(ctx: click.Context) -> str:
-        """The configuration file this command read: ``--data-dir`` as typed, else
-        ``EXAM_DATA_DIR``, else the default folder."""
-        protected = getattr(ctx, "_protected_args", None)  # click >= 8.2 keeps them here
-        args = [*(ctx.protected_args if protected is None else protected), *ctx.args]
-        folder = os.environ.get("EXAM_DATA_DIR") or "var"
-        for i, arg in enumerate(args):
-            if arg == "--data-dir" and i + 1 < len(args):
-                folder = args[i + 1]
-            elif arg.startswith("--data-dir="):
-                folder = arg.split("=", 1)[1]
-        return str(Path(folder) / "centre.toml")
-
-    def invoke(self, ctx: click.Context) -> Any:
-        toml = self._centre_toml(ctx)
-        try:
-            return super().invoke(ctx)
-        except (ConfigError, DamagedSecret) as exc:
-            raise click.ClickException(str(exc)) from None
-        except PermissionError as exc:
-            raise click.ClickException(
-                f"没有权限访问 {exc.filename}：请改正权限（chown/chmod）或用 --data-dir 指定另一个"
-                f"目录 / permission denied: {exc.filename}"
-            ) from None
-        except sqlalchemy.exc.ArgumentError as exc:
-            raise click.ClickException(
-                f"数据库地址无效 / not a database URL: {exc}. 例如 / e.g. "
-                "sqlite:///var/centre.db, postgresql+psycopg://user@127.0.0.1:5432/centre "
-                f"(--database, EXAM_DATABASE_URL, or database_url in {toml})"
-            ) from None
-        except sqlalchemy.exc.OperationalError as exc:
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            raise click.ClickException(
-                f"无法使用数据库 / the database failed: {reason}. 请检查 --database、"
-                f"EXAM_DATABASE_URL 或 {toml} 里的 database_url 是否正确、数据库是否在"
-                f"运行 / check --database, EXAM_DATABASE_URL or database_url in {toml}, "
-                "and that the database is running"
-            ) from None
-
-
-def check_data_dir(cfg: Config, *, create: bool = False) -> None:
-    """A data directory this process cannot use is one line naming it and the fix;
-    ``create``: make it (0700) when it does not exist yet."""
-    from exam_server.config import data_dir_problem
-
-    path = Path(cfg.DATA_DIR)
-    problem = data_dir_problem(path)
-    if problem is None and create:
-        try:
-            ensure_dir(path)
-        except OSError as exc:
-            problem = (
-                f"无法创建数据目录 {path}：{exc.strerror}。请改正权限或用 --data-dir 指定另一个"
-                f"目录 / cannot create the data directory {path}"
-            )
-    if problem:
-        raise click.ClickException(problem)
-
-
-def _config(database: str | None, data_dir: str | None) -> Config:
-    overrides: dict[str, object] = {}
-    if database:
-        overrides["DATABASE_URL"] = database
-    if data_dir:
-        overrides["DATA_DIR"] = data_dir
-    return Config.from_mapping(overrides)
-
-
-database_option = click.option(
-    "--database",
-    envvar="EXAM_DATABASE_URL",
-    help="SQLAlchemy URL (default: database_url in the data folder's centre.toml, else "
-    "sqlite:///<data folder>/centre.db).",
+from exam_common.durable import ensure_dir  # noqa: E402
+from exam_server.cli_common import (  # noqa: E402
+    Commands,
+    check_data_dir,
+    config_for,
+    data_dir_option,
+    database_option,
+    insecure_option,
 )
-data_dir_option = click.option(
-    "--data-dir",
-    envvar="EXAM_DATA_DIR",
-    help="The centre's data folder: centre.toml, keys, backups (default: var).",
-)
-insecure_option = click.option(
-    "--insecure-http",
-    is_flag=True,
-    help="明文 HTTP，不加密 / serve plain HTTP instead of TLS: for the demo and tests only "
-    "(every console page and log line then says so). Also EXAM_INSECURE_HTTP=1.",
-)
+from exam_server.config import Config  # noqa: E402
 
 
 @click.group(
@@ -141,7 +55,7 @@ def db_upgrade(database: str | None, data_dir: str | None) -> None:
     from exam_server.db import Database
     from exam_server.migrate import current, upgrade
 
-    cfg = _config(database, data_dir)
+    cfg = config_for(database, data_dir)
     check_data_dir(cfg, create=True)
     _ensure_sqlite_dir(cfg.DATABASE_URL)
     database_ = Database(cfg.DATABASE_URL)
@@ -181,7 +95,7 @@ def run(
     database: str | None,
     data_dir: str | None,
 ) -> None:
-    cfg = _config(database, data_dir)
+    cfg = config_for(database, data_dir)
     if scheduler is not None:
         cfg.SCHEDULER = scheduler
     if insecure_http:
@@ -327,7 +241,7 @@ def scheduler(database: str | None, data_dir: str | None) -> None:
     from exam_server.runtime import runtime
     from exam_server.sittings.scheduler import SittingScheduler
 
-    cfg = _config(database, data_dir)
+    cfg = config_for(database, data_dir)
     rt = runtime(create_app(cfg))
     _warn_shifted_clock(cfg)
     sched = SittingScheduler(rt)
@@ -373,7 +287,7 @@ def verify_log(
     from exam_server.db import Database
     from exam_server.eventlog.service import check_heads, verify_chain
 
-    cfg = _config(database, data_dir)
+    cfg = config_for(database, data_dir)
     seen: list[tuple[int, str]] = []
     if heads is not None:
         seen += _read_heads(json.loads(heads.read_text(encoding="utf-8")))
@@ -538,7 +452,7 @@ def import_package_cmd(package: str, database: str | None, data_dir: str | None)
     from exam_server.db import Database
     from exam_server.packages.cli import import_file
 
-    cfg = _config(database, data_dir)
+    cfg = config_for(database, data_dir)
     report = import_file(cfg, Database(cfg.DATABASE_URL), Path(package), by="admin")
     if report.already_imported:
         click.echo(
@@ -575,7 +489,7 @@ def restore(
     from exam_server.backups.service import BackupError, centre_secret
     from exam_server.backups.service import restore as do_restore
 
-    cfg = _config(database, data_dir)
+    cfg = config_for(database, data_dir)
     try:
         secret = secret_file.read_text().strip().encode() if secret_file else centre_secret(cfg)
         header = do_restore(snapshot, cfg.DATABASE_URL, secret, force=force)
@@ -604,7 +518,7 @@ def restore(
 def rehearse(candidates: int, minutes: float, data_dir: str | None) -> None:
     from exam_server.rehearsal.run import rehearse as run_rehearsal
 
-    cfg = _config(None, data_dir)
+    cfg = config_for(None, data_dir)
     checks = run_rehearsal(cfg, candidates, minutes, echo=click.echo)
     for c in checks:
         if not c.judged:

@@ -4,10 +4,10 @@ from exam_server.accounts.models import LoginSession, RoomAssignment, User
 from exam_server.candidates.models import Candidate
 from exam_server.centres.models import Centre, Room, Seat
 from exam_server.console.models import CheckIn, TerminalGap
-from exam_server.db import Base
 from exam_server.eventlog.models import ChainHead, Event
 from exam_server.packages.models import ImportedPackage
 from exam_server.plans.models import ExamPlan, Paper, Pause, Sitting
+from exam_server.schema import Base
 from exam_server.sittings.models import Answer, Attempt, CandidateResult
 from exam_server.sync.models import OutboxItem, SyncLink, SyncStatus
 from exam_server.system.models import ServerState

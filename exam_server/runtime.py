@@ -38,3 +38,19 @@ class Runtime:
 def runtime(app: Flask | None = None) -> Runtime:
     rt: Runtime = (app or current_app).extensions["exam"]
     return rt
+
+
+#: The runtime the scheduler's jobs act on in this process. APScheduler stores only a
+#: reference to a job's function and its arguments (its store is persistent); the process
+#: that runs the scheduler sets this when it starts it (SittingScheduler.start).
+_jobs_runtime: Runtime | None = None
+
+
+def jobs_runtime() -> Runtime | None:
+    """The runtime this process's scheduled jobs run against (None: no scheduler here)."""
+    return _jobs_runtime
+
+
+def set_jobs_runtime(rt: Runtime | None) -> None:
+    global _jobs_runtime
+    _jobs_runtime = rt

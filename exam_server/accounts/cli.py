@@ -7,15 +7,15 @@ import sys
 import click
 
 from exam_server.accounts.models import Role
+from exam_server.cli_common import config_for
 
 ROLES = {"admin": Role.ADMIN, "chief": Role.CHIEF, "invigilator": Role.INVIGILATOR}
 
 
 def _db(database: str | None):  # type: ignore[no-untyped-def]
-    from exam_server.cli import _config
     from exam_server.db import Database
 
-    return Database(_config(database, None).DATABASE_URL)
+    return Database(config_for(database, None).DATABASE_URL)
 
 
 def _now():  # type: ignore[no-untyped-def]

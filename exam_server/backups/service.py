@@ -81,7 +81,7 @@ def centre_secret(cfg: Config) -> bytes:
     server generated in its data folder)."""
     if cfg.SECRET_KEY:
         return cfg.SECRET_KEY.encode()
-    from exam_server import read_centre_secret
+    from exam_server.secret import read_centre_secret
 
     path = Path(cfg.DATA_DIR, "secret_key")
     if not path.exists():

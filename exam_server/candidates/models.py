@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from exam_server.db import Base
+from exam_server.schema import Base
 
 
 class Candidate(Base):

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from exam_server.db import Base, UTCDateTime
+from exam_server.schema import Base, UTCDateTime
 
 
 class CheckIn(Base):

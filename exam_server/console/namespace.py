@@ -52,7 +52,7 @@ class ProctorNamespace(Namespace):
             room_id = None if data.get("room_id") is None else int(data["room_id"])
         except (KeyError, TypeError, ValueError):
             return _refuse("bad_message")
-        from exam_server.console import MAX_ID
+        from exam_server.console.ids import MAX_ID
 
         if not 0 < sitting_id <= MAX_ID or (room_id is not None and not 0 < room_id <= MAX_ID):
             return _refuse("no_such_sitting")  # beyond any id: never an overflow

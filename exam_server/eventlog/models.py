@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from exam_server.db import Base, UTCDateTime
+from exam_server.schema import Base, UTCDateTime
 
 
 class Event(Base):

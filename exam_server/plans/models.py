@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from exam_server.db import Base, UTCDateTime
+from exam_server.schema import Base, UTCDateTime
 from exam_server.sittings.engine import SittingRules
 
 

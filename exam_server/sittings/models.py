@@ -21,8 +21,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from exam_server.candidates.models import Candidate
 from exam_server.centres.models import Seat
-from exam_server.db import Base, UTCDateTime
 from exam_server.plans.models import Paper, Sitting
+from exam_server.schema import Base, UTCDateTime
 from exam_server.sittings.engine import AttemptState
 
 

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from exam_client import protocol as p
 from exam_common.durable import private_sqlite
 from exam_server.plans.models import Sitting
+from exam_server.runtime import jobs_runtime, set_jobs_runtime
 from exam_server.scoring.service import score_sitting
 from exam_server.sittings import service, signals
 from exam_server.sittings.models import Attempt
@@ -43,10 +44,6 @@ if TYPE_CHECKING:
     from exam_server.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-#: The runtime jobs act on. APScheduler stores only a reference to :func:`run_sweep` and
-#: its arguments; the process that runs the scheduler sets this when it starts it.
-_runtime: Runtime | None = None
 
 HEARTBEAT_S = 5
 
@@ -61,7 +58,7 @@ _sweeping_lock = threading.Lock()
 
 def run_sweep(sitting_id: int) -> None:
     """Job body: sweep one sitting, tell the terminals, schedule the next wake-up."""
-    rt = _runtime
+    rt = jobs_runtime()
     if rt is None or rt.scheduler is None:
         log.error("sweep for sitting %s ran without a runtime", sitting_id)
         return
@@ -80,9 +77,7 @@ def _sweep(rt: Runtime, sitting_id: int) -> None:
         from exam_server.packages.release import release_from_escrow
 
         release_from_escrow(rt, sitting_id)
-    from exam_server.sync import jobs as sync_jobs
-
-    sync_jobs.before_sweep(rt, sitting_id)  # keys from central when they fall due
+    signals.sweep_due.send("scheduler", rt=rt, sitting_id=sitting_id)  # keys that fall due
 
     def unit(session: Session) -> tuple[datetime, service.SweepResult, list[tuple[Any, ...]]]:
         now = rt.clock.now()
@@ -143,12 +138,12 @@ def _sweep(rt: Runtime, sitting_id: int) -> None:
         )
     if result.next_wakeup is not None:
         rt.scheduler.schedule(sitting_id, result.next_wakeup)
-    sync_jobs.after_sweep(rt, sitting_id)  # a closed sitting's results go to central
+    signals.sweep_done.send("scheduler", rt=rt, sitting_id=sitting_id)  # results to central
 
 
 def heartbeat() -> None:
     """Job body: record that the server is alive (downtime is measured from this)."""
-    rt = _runtime
+    rt = jobs_runtime()
     if rt is not None:
         from exam_server.system.service import beat
 
@@ -164,7 +159,7 @@ WATCH_S = 5
 def watch_sittings() -> None:
     """Job body: a sitting imported while the server runs (a package pulled on the day)
     has no sweep yet; give it one. Everything else is already scheduled."""
-    rt = _runtime
+    rt = jobs_runtime()
     if rt is None or rt.scheduler is None:
         return
     with rt.db.read() as session:
@@ -203,8 +198,7 @@ class SittingScheduler:
         )
 
     def start(self) -> None:
-        global _runtime
-        _runtime = self.rt
+        set_jobs_runtime(self.rt)
         self.rt.scheduler = self
         self.scheduler.start()
         self.reconcile()
@@ -214,17 +208,15 @@ class SittingScheduler:
         self.scheduler.add_job(
             watch_sittings, "interval", seconds=WATCH_S, id="watch-sittings", replace_existing=True
         )
-        from exam_server.sync.jobs import install
-
-        install(self)  # keys, results, backups and uploads with central (exam-sync setup)
+        # keys, results, backups and uploads with central (exam-sync setup): sync's jobs
+        signals.scheduler_started.send("scheduler", scheduler=self)
         self.rt.clock.on_jump(self.clock_jumped)
 
     def shutdown(self) -> None:
-        global _runtime
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        if _runtime is self.rt:
-            _runtime = None
+        if jobs_runtime() is self.rt:
+            set_jobs_runtime(None)
 
     def state(self) -> str:
         return "running" if self.scheduler.running else "stopped"

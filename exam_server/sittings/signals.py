@@ -6,6 +6,11 @@ listener must be quick (it runs on the sender's thread): queue or emit, nothing 
 
 Every signal's sender is the string ``"candidate"`` or ``"scheduler"``; the keyword
 arguments are listed beside each.
+
+The scheduler's three hooks (:data:`scheduler_started`, :data:`sweep_due`,
+:data:`sweep_done`) are how the sync with central reacts to the sittings without the
+sittings importing it; their listener only schedules jobs, so the sweep never waits on
+the network.
 """
 
 from __future__ import annotations
@@ -34,3 +39,9 @@ sitting_swept = _signals.signal("sitting-swept")
 #: room_ids (the rooms whose invigilators see the alert), at -- a ticket or a terminal
 #: locked after too many wrong logins
 login_locked = _signals.signal("login-locked")
+#: scheduler (the SittingScheduler) -- it started: add periodic jobs to it
+scheduler_started = _signals.signal("scheduler-started")
+#: rt, sitting_id -- a sitting's sweep is about to run (a key that falls due is fetched)
+sweep_due = _signals.signal("sweep-due")
+#: rt, sitting_id -- a sitting's sweep committed (a closed sitting's results are queued)
+sweep_done = _signals.signal("sweep-done")

@@ -11,21 +11,18 @@ from pathlib import Path
 import click
 
 from exam_common.durable import PUBLIC, write_atomic
-from exam_server.cli import Commands, check_data_dir
+from exam_server.cli_common import (
+    Commands,
+    check_data_dir,
+    data_dir_option,
+    database_option,
+)
+from exam_server.cli_common import config_for as _config
 from exam_server.config import Config, write_file
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _config(database: str | None, data_dir: str | None) -> Config:
-    overrides: dict[str, object] = {}
-    if database:
-        overrides["DATABASE_URL"] = database
-    if data_dir:
-        overrides["DATA_DIR"] = data_dir
-    return Config.from_mapping(overrides)
 
 
 def _db(cfg: Config):  # type: ignore[no-untyped-def]
@@ -53,19 +50,6 @@ def _errors(cfg: Config, db) -> Iterator[None]:  # type: ignore[no-untyped-def]
     except SyncError as exc:
         record_error(db, _now(), f"[{exc.code}] {exc.message}")
         raise click.ClickException(f"{exc.message} [{exc.code}]") from None
-
-
-database_option = click.option(
-    "--database",
-    envvar="EXAM_DATABASE_URL",
-    help="Centre database URL (default: the data folder's centre.toml, else "
-    "sqlite:///<data folder>/centre.db).",
-)
-data_dir_option = click.option(
-    "--data-dir",
-    envvar="EXAM_DATA_DIR",
-    help="Centre data folder, holding centre.toml (default: var).",
-)
 
 
 @click.group(

@@ -1,14 +1,15 @@
 """The scheduler's sync work: keys at start and end, results when a sitting closes,
 backups during a sitting, and the upload queue.
 
-Hooks the sitting scheduler calls (:mod:`exam_server.sittings.scheduler`):
+Listeners of the sitting scheduler's signals (:mod:`exam_server.sittings.signals`),
+connected by :func:`connect` (``create_app`` does it):
 
-* :func:`before_sweep`: at a sitting's start and end the sweep runs; if a key is due
-  and missing, fetch it from central first, so the papers open on time;
-* :func:`after_sweep`: a sitting just closed: build and queue its result package and
-  push it now;
-* :func:`install` adds the periodic :func:`tick` (``EXAM_SYNC_INTERVAL_S``) on the
-  persistent job store; it retries everything above (keys, results, pushes with backoff)
+* :func:`before_sweep` (``sweep_due``): at a sitting's start and end the sweep runs; if a
+  key is due and missing, fetch it from central in a job of its own;
+* :func:`after_sweep` (``sweep_done``): a sitting just closed: build and queue its result
+  package and push it now;
+* :func:`install` (``scheduler_started``) adds the periodic :func:`tick`
+  (``EXAM_SYNC_INTERVAL_S``) on the persistent job store; it retries everything above (keys, results, pushes with backoff)
   and takes the backups, so a restart or a dead link only delays the work. At startup
   the first tick runs at once (reconciliation).
 
@@ -39,9 +40,30 @@ _lock = threading.Lock()
 
 
 def _runtime() -> Runtime | None:
-    from exam_server.sittings import scheduler
+    from exam_server.runtime import jobs_runtime
 
-    return scheduler._runtime
+    return jobs_runtime()
+
+
+def connect() -> None:
+    """Listen to the sitting scheduler (idempotent: a listener is connected once)."""
+    from exam_server.sittings import signals
+
+    signals.scheduler_started.connect(_on_started, weak=False)
+    signals.sweep_due.connect(_on_sweep_due, weak=False)
+    signals.sweep_done.connect(_on_sweep_done, weak=False)
+
+
+def _on_started(_sender: object, *, scheduler: SittingScheduler) -> None:
+    install(scheduler)
+
+
+def _on_sweep_due(_sender: object, *, rt: Runtime, sitting_id: int) -> None:
+    before_sweep(rt, sitting_id)
+
+
+def _on_sweep_done(_sender: object, *, rt: Runtime, sitting_id: int) -> None:
+    after_sweep(rt, sitting_id)
 
 
 def _linked(rt: Runtime) -> service.Link | None:
@@ -59,7 +81,7 @@ def install(sched: SittingScheduler) -> None:
         seconds=cfg.SYNC_INTERVAL_S,
         id="sync:tick",
         replace_existing=True,
-        next_run_time=sched.rt.clock.now() + timedelta(seconds=0.5),
+        next_run_time=sched.rt.clock.to_wall(sched.rt.clock.now()) + timedelta(seconds=0.5),
     )
 
 
@@ -77,7 +99,7 @@ def fetch_key(rt: Runtime, sitting_id: int, code: str, kind: str) -> bool:
             rt.scheduler.scheduler.add_job(
                 retry_key,
                 "date",
-                run_date=now + timedelta(seconds=min(max(wait, 0.2), 3600) + 0.2),
+                run_date=rt.clock.to_wall(now) + timedelta(seconds=min(max(wait, 0.2), 3600) + 0.2),
                 args=[sitting_id],
                 id=f"sync:key:{sitting_id}",
                 replace_existing=True,
@@ -124,7 +146,7 @@ def before_sweep(rt: Runtime, sitting_id: int) -> None:
         rt.scheduler.scheduler.add_job(
             retry_key,
             "date",
-            run_date=rt.clock.now(),
+            run_date=rt.clock.to_wall(rt.clock.now()),
             args=[sitting_id],
             id=f"sync:key:{sitting_id}",
             replace_existing=True,
@@ -140,7 +162,11 @@ def after_sweep(rt: Runtime, sitting_id: int) -> None:
         queued = service.results_queued(session, sitting_id)
     if closed and not queued and rt.scheduler is not None:
         rt.scheduler.scheduler.add_job(
-            tick, "date", run_date=rt.clock.now(), id="sync:tick-now", replace_existing=True
+            tick,
+            "date",
+            run_date=rt.clock.to_wall(rt.clock.now()),
+            id="sync:tick-now",
+            replace_existing=True,
         )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from exam_server.db import Base, UTCDateTime
+from exam_server.schema import Base, UTCDateTime
 
 
 class SyncLink(Base):

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from exam_server.db import Base, UTCDateTime
+from exam_server.schema import Base, UTCDateTime
 
 
 class ServerState(Base):

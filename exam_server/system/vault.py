@@ -60,9 +60,9 @@ class KeyVault:
 def vault_for(cfg: object) -> KeyVault:
     """The vault of a centre's configuration (``EXAM_SECRET_KEY`` or the data folder's
     ``secret_key``, created there on first use)."""
-    from exam_server import _secret_from_data_dir
     from exam_server.config import Config
+    from exam_server.secret import secret_from_data_dir
 
     assert isinstance(cfg, Config)
-    secret = cfg.SECRET_KEY or _secret_from_data_dir(cfg)
+    secret = cfg.SECRET_KEY or secret_from_data_dir(cfg)
     return KeyVault(secret.encode())

@@ -15,23 +15,9 @@ from pathlib import Path
 
 import click
 
+from exam_server.cli_common import config_for, data_dir_option, database_option
+
 CODES_FORMAT = "exam-enrol-codes/1"
-
-
-def _cfg(database: str | None, data_dir: str | None):  # type: ignore[no-untyped-def]
-    from exam_server.cli import _config
-
-    return _config(database, data_dir)
-
-
-database_option = click.option(
-    "--database",
-    envvar="EXAM_DATABASE_URL",
-    help="SQLAlchemy URL (default: sqlite:///var/centre.db).",
-)
-data_dir_option = click.option(
-    "--data-dir", envvar="EXAM_DATA_DIR", help="Folder for keys and certificates (default: var)."
-)
 
 
 @click.group("terminals", help="终端绑定 / enrolled terminals: codes, list, revoke.")
@@ -76,7 +62,7 @@ def codes(
     from exam_server.terminals import service
     from exam_server.tls import ensure_tls
 
-    cfg = _cfg(database, data_dir)
+    cfg = config_for(database, data_dir)
     now = SystemClock().now()
     try:
         with Database(cfg.DATABASE_URL).write() as session:
@@ -104,7 +90,7 @@ def list_(database: str | None) -> None:
     from exam_server.db import Database
     from exam_server.terminals import service
 
-    with Database(_cfg(database, None).DATABASE_URL).read() as session:
+    with Database(config_for(database, None).DATABASE_URL).read() as session:
         rows = service.enrolments(session)
         for r in rows:
             click.echo(
@@ -125,7 +111,7 @@ def revoke(seat: str, reason: str, database: str | None) -> None:
     from exam_server.terminals import service
 
     try:
-        with Database(_cfg(database, None).DATABASE_URL).write() as session:
+        with Database(config_for(database, None).DATABASE_URL).write() as session:
             match = [e for e in service.enrolments(session) if e.seat.label == seat]
             if not match:
                 raise service.TerminalError("no_such_enrolment", seat)
@@ -145,7 +131,7 @@ def tls() -> None:
 def show(data_dir: str | None) -> None:
     from exam_server.tls import server_cert_expires, server_hosts, tls_files
 
-    files = tls_files(_cfg(None, data_dir).DATA_DIR)
+    files = tls_files(config_for(None, data_dir).DATA_DIR)
     if not files.exists():
         raise click.ClickException(
             f"{files.folder} 中没有证书：运行 `exam-server tls setup` / no certificates yet"
@@ -171,7 +157,7 @@ host_option = click.option(
 def setup(hosts: tuple[str, ...], data_dir: str | None) -> None:
     from exam_server.tls import ensure_tls, now_utc
 
-    cfg = _cfg(None, data_dir)
+    cfg = config_for(None, data_dir)
     files = ensure_tls(cfg.DATA_DIR, centre=cfg.CENTRE_CODE, hosts=list(hosts), now=now_utc())
     click.echo(f"CA 指纹 / CA fingerprint: {files.fingerprint()}")
 
@@ -186,7 +172,7 @@ def setup(hosts: tuple[str, ...], data_dir: str | None) -> None:
 def rotate_server(hosts: tuple[str, ...], data_dir: str | None) -> None:
     from exam_server.tls import default_hosts, issue_server_cert, now_utc, server_hosts, tls_files
 
-    files = tls_files(_cfg(None, data_dir).DATA_DIR)
+    files = tls_files(config_for(None, data_dir).DATA_DIR)
     keep = server_hosts(files) if files.server_cert.exists() else []
     issue_server_cert(files, [*hosts, *keep, *default_hosts()], now_utc())
     click.echo(f"已换发服务器证书 / new server certificate for {', '.join(server_hosts(files))}")
@@ -207,7 +193,7 @@ def rotate_ca(yes: bool, hosts: tuple[str, ...], data_dir: str | None) -> None:
         raise click.ClickException(
             "更换 CA 后所有终端须重新绑定；确认请加 --yes / every terminal must enrol again: --yes"
         )
-    cfg = _cfg(None, data_dir)
+    cfg = config_for(None, data_dir)
     files = tls_files(cfg.DATA_DIR)
     now = now_utc()
     create_ca(files, cfg.CENTRE_CODE, now)

@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from exam_server.centres.models import Seat
-from exam_server.db import Base, UTCDateTime
+from exam_server.schema import Base, UTCDateTime
 
 
 class TerminalEnrolment(Base):
