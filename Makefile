@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
-PURE_PACKAGES := exam_common question_bank seating exam_client/protocol.py exam_client/journal.py exam_client/clock.py exam_server/sittings/engine.py
+PACKAGES := exam_common question_bank seating exam_client exam_server central
 # two workers (pytest-xdist), a test file at a time each (the live tests mostly wait on
 # their sittings' clocks, so two of them share the machine well); the slowest are listed
 PYTEST_ARGS ?= -n 2 --dist loadfile --durations=30
@@ -43,7 +43,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy $(PURE_PACKAGES)
+	$(BIN)/mypy $(PACKAGES)
 
 # Coverage (pytest-cov, subprocesses included: pyproject.toml [tool.coverage.run]), then
 # each package and each module a day cannot do without held to its floor

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Request
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.routing import MapAdapter
 
 from exam_client.protocol import accept_whole_windows
@@ -90,7 +90,7 @@ class SocketIOSessions(SecureCookieSessionInterface):
     console's login is read from it there). Until that copy exists, and for every HTTP
     request, the cookie is opened as always (tests/server/test_event_garbage.py)."""
 
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if "saved_session" in request.environ:
             return self.null_session_class()
         return super().open_session(app, request)

@@ -63,9 +63,10 @@ class ShiftedClock:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self._offset = 0.0
-        self._stamp: tuple[int, int] | None = None
-        self._lock = threading.Lock()
+        # (the file's mtime and size, the offset in seconds), replaced whole: no lock, for
+        # under gevent the answer writer reads the time on native threads, where a
+        # monkey-patched lock held by a greenlet cannot be waited for
+        self._state: tuple[tuple[int, int] | None, float] = (None, 0.0)
         self._callbacks: list[Callable[[], None]] = []
         self._watcher: threading.Thread | None = None
         self._refresh()
@@ -77,35 +78,30 @@ class ShiftedClock:
         except FileNotFoundError:
             return False
         stamp = (st.st_mtime_ns, st.st_size)
-        with self._lock:
-            if stamp == self._stamp:
-                return False
-            self._stamp = stamp
-            try:
-                value = float(self.path.read_text().strip() or "0")
-            except (OSError, ValueError):
-                log.error(
-                    "clock offset file %s: not a number of seconds; kept %s",
-                    self.path,
-                    self._offset,
-                )
-                return False
-            if not math.isfinite(value) or value < self._offset:
-                log.error(
-                    "clock offset file %s: %r would move the time back or is not finite; kept %s",
-                    self.path,
-                    value,
-                    self._offset,
-                )
-                return False
-            moved = value != self._offset
-            self._offset = value
-            return moved
+        seen, offset = self._state
+        if stamp == seen:
+            return False
+        try:
+            value = float(self.path.read_text().strip() or "0")
+        except (OSError, ValueError):
+            log.error("clock offset file %s: not a number of seconds; kept %s", self.path, offset)
+            self._state = (stamp, offset)
+            return False
+        if not math.isfinite(value) or value < offset:
+            log.error(
+                "clock offset file %s: %r would move the time back or is not finite; kept %s",
+                self.path,
+                value,
+                offset,
+            )
+            self._state = (stamp, offset)
+            return False
+        self._state = (stamp, value)
+        return value != offset
 
     def offset(self) -> timedelta:
         self._refresh()
-        with self._lock:
-            return timedelta(seconds=self._offset)
+        return timedelta(seconds=self._state[1])
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset()

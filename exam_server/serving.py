@@ -173,7 +173,7 @@ def serve_app(
 def _gevent_server_class() -> Any:
     from gevent.pywsgi import WSGIServer
 
-    class CentreWSGIServer(WSGIServer):  # type: ignore[misc]
+    class CentreWSGIServer(WSGIServer):
         """gevent's WSGI server, except that a client failing the TLS handshake (a
         browser that does not trust the centre CA yet, a terminal pinning another CA, a
         port scan) is one warning line in the log, not a traceback on stderr."""

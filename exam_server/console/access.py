@@ -34,9 +34,17 @@ def lang() -> str:
 def current_user() -> accounts.SessionUser | None:
     """The user behind this request's cookie (checked against the server's sessions)."""
     if "console_user" in g:
-        return g.console_user  # type: ignore[no-any-return]
+        return g.console_user
     user = resolve(session.get(TOKEN))
     g.console_user = user
+    return user
+
+
+def signed_in_user() -> accounts.SessionUser:
+    """The user of a view behind :func:`login_required`, which has refused everyone else."""
+    user = current_user()
+    if user is None:  # a view without login_required: the code's fault, not the request's
+        raise RuntimeError("signed_in_user() in a view without login_required")
     return user
 
 

@@ -12,16 +12,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from flask import jsonify, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from exam_server.accounts import service as accounts
 from exam_server.accounts.models import Role, RoomAssignment
 from exam_server.centres.models import Room, Seat
 from exam_server.console import bodies
-from exam_server.console.access import current_user, lang, login_required, refusal
+from exam_server.console.access import lang, login_required, refusal, signed_in_user
 from exam_server.console.i18n import table
 from exam_server.console.views import _bad_field, bp
 from exam_server.eventlog import service as eventlog
@@ -32,7 +33,7 @@ from exam_server.throttle.models import LoginThrottle
 MANAGERS = (Role.ADMIN, Role.CHIEF, Role.INVIGILATOR)
 
 
-def _rooms_for(db: Any, user: Any) -> list[Room]:
+def _rooms_for(db: Session, user: accounts.SessionUser) -> list[Room]:
     """The rooms whose terminals ``user`` manages."""
     q = select(Room).order_by(Room.code)
     if user.role is Role.INVIGILATOR:
@@ -44,7 +45,7 @@ def _rooms_for(db: Any, user: Any) -> list[Room]:
     return list(db.scalars(q))
 
 
-def may_manage(db: Any, user: Any, room_id: int) -> bool:
+def may_manage(db: Session, user: accounts.SessionUser, room_id: int) -> bool:
     return any(r.id == room_id for r in _rooms_for(db, user))
 
 
@@ -58,7 +59,7 @@ def _fingerprint() -> str | None:
 @bp.get("/terminals")
 @login_required(*MANAGERS)
 def terminals_page() -> ResponseReturnValue:
-    user = current_user()
+    user = signed_in_user()
     rt = runtime()
     with rt.db.read() as db:
         rooms = _rooms_for(db, user)
@@ -86,8 +87,7 @@ def terminals_page() -> ResponseReturnValue:
 @bp.post("/api/seats/<id:seat_id>/enrolment-code")
 @login_required(*MANAGERS)
 def enrolment_code(seat_id: int) -> ResponseReturnValue:
-    user = current_user()
-    assert user is not None
+    user = signed_in_user()
     try:
         bodies.parse(bodies.NoBody)
     except bodies.BadField as exc:
@@ -118,8 +118,7 @@ def enrolment_code(seat_id: int) -> ResponseReturnValue:
 @bp.post("/api/enrolments/<id:enrolment_id>/revoke")
 @login_required(*MANAGERS)
 def revoke_enrolment(enrolment_id: int) -> ResponseReturnValue:
-    user = current_user()
-    assert user is not None
+    user = signed_in_user()
     try:
         body = bodies.parse(bodies.RevokeBody)
     except bodies.BadField as exc:
@@ -145,8 +144,7 @@ def revoke_enrolment(enrolment_id: int) -> ResponseReturnValue:
 @login_required(Role.CHIEF, Role.INVIGILATOR)
 def unlock(lock_id: int) -> ResponseReturnValue:
     """The invigilator checked the candidate (or the terminal) and lets logins go on."""
-    user = current_user()
-    assert user is not None
+    user = signed_in_user()
     try:
         body = bodies.parse(bodies.ReasonBody)
     except bodies.BadField as exc:

@@ -202,7 +202,7 @@ class ConsoleHub:
             if seat is None:
                 return
             with self._lock:
-                self.sids[sid] = seat.label
+                self.sids[sid or ""] = seat.label
             if seat.sid != sid and seat.last_contact is not None:
                 seat.reconnects += 1  # heard from this seat before, on another connection
             seat.sid, seat.connected, seat.last_contact = sid or "", True, stamp
@@ -237,7 +237,7 @@ class ConsoleHub:
             self._dirty_sittings.add(kw["sitting_id"])
         elif name == "terminal_disconnected":
             with self._lock:
-                self.sids.pop(sid, None)
+                self.sids.pop(sid or "", None)
             seat = self.seats.get(kw.get("seat") or label or "")
             if seat is not None and seat.sid == sid:
                 seat.connected, seat.sid = False, ""
@@ -353,13 +353,13 @@ class ConsoleHub:
                     if seat is not None:
                         by_room_code[label.rpartition("-")[0]][label] = public(seat)
                 for code, data in by_room_code.items():
-                    room_id = self._room_id(session, code)
-                    if room_id is not None:
+                    found = self._room_id(session, code)
+                    if found is not None:
                         pushes.append(
                             (
                                 "presence",
-                                {"room_id": room_id, "server_time": now.isoformat(), "seats": data},
-                                presence_channel(room_id),
+                                {"room_id": found, "server_time": now.isoformat(), "seats": data},
+                                presence_channel(found),
                             )
                         )
         for event, payload, to in pushes:

@@ -101,11 +101,11 @@ def tiles(
     assert sitting is not None
     ids = [r.Attempt.id for r in rows]
     counts = answered(ids) if answered is not None else answered_counts(session, ids)
-    items = {
+    items: dict[int, list[dict[str, Any]]] = {
         k: v
         for k, v in session.execute(
             select(Paper.id, Paper.items).where(Paper.sitting_id == sitting_id)
-        )
+        ).tuples()
     }
     gaps: dict[int, list[dict[str, Any]]] = {}
     for gap in session.scalars(
@@ -265,11 +265,11 @@ def progress_series(
         )
     ).all()
     total = len(attempts)
-    items = {
+    items: dict[int, list[dict[str, Any]]] = {
         k: v
         for k, v in session.execute(
             select(Paper.id, Paper.items).where(Paper.sitting_id == sitting.id)
-        )
+        ).tuples()
     }
     first_answers = [
         at

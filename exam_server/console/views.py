@@ -27,6 +27,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from exam_client import protocol as p
 from exam_server.accounts import service as accounts
@@ -41,6 +42,7 @@ from exam_server.console.access import (
     may_watch,
     refusal,
     settings,
+    signed_in_user,
 )
 from exam_server.console.i18n import t, table
 from exam_server.console.live import ConsoleHub
@@ -49,6 +51,7 @@ from exam_server.messages import message
 from exam_server.plans.models import Sitting
 from exam_server.runtime import runtime
 from exam_server.sittings.engine import RuleError
+from exam_server.sittings.models import Attempt
 from exam_server.sittings.namespace import attempt_room, sitting_room
 from exam_server.sittings.service import ServiceError
 from exam_server.throttle import service as throttle
@@ -168,8 +171,7 @@ def set_lang(code: str) -> ResponseReturnValue:
 @bp.get("/")
 @login_required()
 def home() -> ResponseReturnValue:
-    user = current_user()
-    assert user is not None
+    user = signed_in_user()
     rt = runtime()
     with rt.db.read() as db:
         now = rt.clock.now()
@@ -201,8 +203,7 @@ def home() -> ResponseReturnValue:
 @bp.get("/sittings/<id:sitting_id>/rooms/<id:room_id>")
 @login_required(*EXAMINERS)
 def room_page(sitting_id: int, room_id: int) -> ResponseReturnValue:
-    user = current_user()
-    assert user is not None
+    user = signed_in_user()
     if not may_watch(user, sitting_id, room_id):
         return refusal("not_your_room", 403)
     rt = runtime()
@@ -240,8 +241,7 @@ def _alert_settings(sitting: Sitting) -> dict[str, int]:
 @login_required(Role.CHIEF, Role.ADMIN)
 def centre_page(sitting_id: int) -> ResponseReturnValue:
     rt = runtime()
-    user = current_user()
-    assert user is not None
+    user = signed_in_user()
     with rt.db.read() as db:
         sitting = db.get(Sitting, sitting_id)
         if sitting is None:
@@ -286,8 +286,7 @@ def _node_modules() -> Path:
 @bp.get("/api/sittings/<id:sitting_id>/rooms/<id:room_id>")
 @login_required(*EXAMINERS)
 def room_snapshot(sitting_id: int, room_id: int) -> ResponseReturnValue:
-    user = current_user()
-    assert user is not None
+    user = signed_in_user()
     if not may_watch(user, sitting_id, room_id):
         return refusal("not_your_room", 403)
     return jsonify(snapshot(sitting_id, room_id))
@@ -369,8 +368,7 @@ def progress(sitting_id: int) -> ResponseReturnValue:
 @login_required(*EXAMINERS)
 def photo(attempt_id: int) -> ResponseReturnValue:
     rt = runtime()
-    user = current_user()
-    assert user is not None
+    user = signed_in_user()
     with rt.db.read() as db:
         try:
             attempt = service.load_attempt(db, attempt_id)
@@ -391,8 +389,7 @@ def photo(attempt_id: int) -> ResponseReturnValue:
 @bp.get("/sittings/<id:sitting_id>/rooms/<id:room_id>/record.pdf")
 @login_required(*EXAMINERS)
 def room_record(sitting_id: int, room_id: int) -> ResponseReturnValue:
-    user = current_user()
-    assert user is not None
+    user = signed_in_user()
     if not may_watch(user, sitting_id, room_id):
         return refusal("not_your_room", 403)
     from exam_server.console.record import room_record_pdf
@@ -459,11 +456,14 @@ _BAD_INPUT = {
     "unknown_action",
 }
 
-ATTEMPT_ACTIONS: dict[str, Callable[..., Any]] = {}
+#: an invigilator's action on one attempt: (session, now, attempt, form, by) -> the reply's
+#: extra fields ("push": an event for the terminal, "rescheduled", ...)
+AttemptAction = Callable[[Session, datetime, Attempt, dict[str, Any], str], dict[str, Any]]
+ATTEMPT_ACTIONS: dict[str, AttemptAction] = {}
 
 
-def attempt_action(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+def attempt_action(name: str) -> Callable[[AttemptAction], AttemptAction]:
+    def register(fn: AttemptAction) -> AttemptAction:
         ATTEMPT_ACTIONS[name] = fn
         return fn
 
@@ -471,38 +471,50 @@ def attempt_action(name: str) -> Callable[[Callable[..., Any]], Callable[..., An
 
 
 @attempt_action("checkin")
-def _checkin(db: Any, now: datetime, attempt: Any, form: dict[str, Any], by: str) -> dict[str, Any]:
+def _checkin(
+    db: Session, now: datetime, attempt: Attempt, form: dict[str, Any], by: str
+) -> dict[str, Any]:
     matches = str(form.get("photo_matches", "")).lower() in ("1", "true", "yes", "on")
     service.check_in(db, now, attempt, photo_matches=matches, note=form.get("note", ""), by=by)
     return {}
 
 
 @attempt_action("admit")
-def _admit(db: Any, now: datetime, attempt: Any, form: dict[str, Any], by: str) -> dict[str, Any]:
+def _admit(
+    db: Session, now: datetime, attempt: Attempt, form: dict[str, Any], by: str
+) -> dict[str, Any]:
     service.admit_late(db, now, attempt, reason=form.get("reason", ""), by=by)
     return {}
 
 
 @attempt_action("absent")
-def _absent(db: Any, now: datetime, attempt: Any, form: dict[str, Any], by: str) -> dict[str, Any]:
+def _absent(
+    db: Session, now: datetime, attempt: Attempt, form: dict[str, Any], by: str
+) -> dict[str, Any]:
     service.mark_absent(db, now, attempt, reason=form.get("reason", ""), by=by)
     return {}
 
 
 @attempt_action("void")
-def _void(db: Any, now: datetime, attempt: Any, form: dict[str, Any], by: str) -> dict[str, Any]:
+def _void(
+    db: Session, now: datetime, attempt: Attempt, form: dict[str, Any], by: str
+) -> dict[str, Any]:
     service.void_attempt(db, now, attempt, reason=form.get("reason", ""), by=by)
     return {"push": ("clock", p.dump(p.ClockChanged(attempt_id=attempt.id, state="voided")))}
 
 
 @attempt_action("relogin")
-def _relogin(db: Any, now: datetime, attempt: Any, form: dict[str, Any], by: str) -> dict[str, Any]:
+def _relogin(
+    db: Session, now: datetime, attempt: Attempt, form: dict[str, Any], by: str
+) -> dict[str, Any]:
     service.authorise_move(db, now, attempt, reason=form.get("reason", ""), by=by)
     return {}
 
 
 @attempt_action("extra")
-def _extra(db: Any, now: datetime, attempt: Any, form: dict[str, Any], by: str) -> dict[str, Any]:
+def _extra(
+    db: Session, now: datetime, attempt: Attempt, form: dict[str, Any], by: str
+) -> dict[str, Any]:
     deadline = service.grant_extra(
         db,
         now,
@@ -519,7 +531,9 @@ def _extra(db: Any, now: datetime, attempt: Any, form: dict[str, Any], by: str) 
 
 
 @attempt_action("submit")
-def _submit(db: Any, now: datetime, attempt: Any, form: dict[str, Any], by: str) -> dict[str, Any]:
+def _submit(
+    db: Session, now: datetime, attempt: Attempt, form: dict[str, Any], by: str
+) -> dict[str, Any]:
     receipt = service.force_submit(db, now, attempt, reason=form.get("reason", ""), by=by)
     push = p.AttemptSubmitted(
         attempt_id=attempt.id,
@@ -537,8 +551,7 @@ def _submit(db: Any, now: datetime, attempt: Any, form: dict[str, Any], by: str)
 @bp.post("/api/attempts/<id:attempt_id>/<action>")
 @login_required(*EXAMINERS)
 def act_on_attempt(attempt_id: int, action: str) -> ResponseReturnValue:
-    user = current_user()
-    assert user is not None
+    user = signed_in_user()
     handler = ATTEMPT_ACTIONS.get(action)
     if handler is None:
         return refusal("unknown_action", 404)
@@ -575,8 +588,7 @@ def _after(rt: Any, sitting_id: int, attempt_ids: list[int], result: dict[str, A
 @bp.post("/api/gaps/<id:gap_id>/<decision>")
 @login_required(*EXAMINERS)
 def decide_gap(gap_id: int, decision: str) -> ResponseReturnValue:
-    user = current_user()
-    assert user is not None
+    user = signed_in_user()
     if decision not in ("accept", "dismiss"):
         return refusal("unknown_action", 404)
     rt = runtime()
@@ -626,8 +638,7 @@ def decide_gap(gap_id: int, decision: str) -> ResponseReturnValue:
 @bp.post("/api/sittings/<id:sitting_id>/rooms/<id:room_id>/<action>")
 @login_required(*EXAMINERS)
 def act_on_room(sitting_id: int, room_id: int, action: str) -> ResponseReturnValue:
-    user = current_user()
-    assert user is not None
+    user = signed_in_user()
     if not may_watch(user, sitting_id, room_id):
         return refusal("not_your_room", 403)
     return _scope_action(sitting_id, room_id, action, user.username)
@@ -636,8 +647,7 @@ def act_on_room(sitting_id: int, room_id: int, action: str) -> ResponseReturnVal
 @bp.post("/api/sittings/<id:sitting_id>/<action>")
 @login_required(Role.CHIEF)
 def act_on_centre(sitting_id: int, action: str) -> ResponseReturnValue:
-    user = current_user()
-    assert user is not None
+    user = signed_in_user()
     return _scope_action(sitting_id, None, action, user.username)
 
 
@@ -647,9 +657,11 @@ def _scope_action(
     if action not in ("pause", "resume", "broadcast"):
         return refusal("unknown_action", 404)
     rt = runtime()
-    model = {"broadcast": bodies.BroadcastBody, "resume": bodies.NoBody}.get(
-        action, bodies.ReasonBody
-    )
+    models: dict[str, type[bodies.Body]] = {
+        "broadcast": bodies.BroadcastBody,
+        "resume": bodies.NoBody,
+    }
+    model = models.get(action, bodies.ReasonBody)
     try:
         form = bodies.parse(model).model_dump()
     except bodies.BadField as exc:

@@ -14,9 +14,10 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -33,6 +34,9 @@ from exam_server.sittings.models import Answer, Attempt
 from exam_server.system.keys import signing_key
 from exam_server.throttle import service as throttle
 from question_bank.receipts import answers_digest, receipt_code
+
+#: the attempts' table, for the Core statements of the hot path (executemany updates)
+ATTEMPT_TABLE = cast(Table, Attempt.__table__)
 
 
 class ServiceError(Exception):
@@ -188,6 +192,7 @@ def _attempt_in_sitting(session: Session, candidate: Candidate, sitting_id: int)
 def ticket_rules(session: Session) -> list[TicketRule]:
     """The ticket rules of the plans this centre holds (one, in practice), distinct."""
     rules: list[TicketRule] = []
+    doc: dict[str, Any] | None
     for doc in session.scalars(select(ExamPlan.ticket_rule).order_by(ExamPlan.id.desc())):
         if doc:
             rule = TicketRule.model_validate(doc)
@@ -581,8 +586,8 @@ def save_answers(
             # older changes raises none, and an executemany with no parameter sets would run
             # the statement once with none bound (and fail the whole batch).
             session.execute(
-                update(Attempt.__table__)
-                .where(Attempt.__table__.c.id == bindparam("aid"))
+                update(ATTEMPT_TABLE)
+                .where(ATTEMPT_TABLE.c.id == bindparam("aid"))
                 .values(last_seq=bindparam("seq")),
                 [{"aid": aid, "seq": seq} for aid, seq in changed],
             )

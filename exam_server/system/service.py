@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from exam_server.eventlog import service as eventlog
@@ -19,7 +20,7 @@ def beat(session: Session, now: datetime) -> None:
     beats committed out of order (the periodic job's and a clock jump's, on PostgreSQL in
     two transactions) the later instant stays, by a conditional update the database
     re-checks under the row's lock."""
-    moved = session.execute(
+    moved: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(ServerState)
         .where(ServerState.key == HEARTBEAT, ServerState.at < now)
         .values(at=now)

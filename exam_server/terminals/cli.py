@@ -12,6 +12,7 @@ import json
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -25,13 +26,11 @@ def terminals() -> None:
     pass
 
 
-def codes_document(issued: list, fingerprint: str) -> dict:  # type: ignore[type-arg]
+def codes_document(issued: list[Any], fingerprint: str) -> dict[str, Any]:
     return {
         "format": CODES_FORMAT,
         "ca_fingerprint": fingerprint,
-        "expires_at": min((c.expires_at for c in issued), default=None).isoformat()
-        if issued
-        else None,
+        "expires_at": min(c.expires_at for c in issued).isoformat() if issued else None,
         "codes": {c.seat: c.code for c in issued},
     }
 

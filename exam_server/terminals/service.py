@@ -52,7 +52,7 @@ def new_code() -> str:
 def normalise_code(code: str) -> str:
     """Upper case, separators and spaces dropped, the look-alikes read as digits."""
     text = re.sub(r"[\s\-_]", "", code).upper()
-    return text.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    return text.translate(str.maketrans("OIL", "011"))
 
 
 def code_hash(code: str) -> str:
