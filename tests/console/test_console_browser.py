@@ -329,7 +329,8 @@ def test_the_room_map_is_live_and_every_action_works_or_is_refused(
 
         # Progress: a save shows.
         live.at(0.6)
-        assert a.save(la["attempt_id"], 1, "Q001", ["A"])["ok"]
+        saved = a.save(la["attempt_id"], 1, "Q001", ["A"])
+        assert saved["ok"], (saved, live.server.log()[-3000:])
         shows(page, "document.querySelector('#seat-23')?.dataset.answered === '1'")
         # A terminal whose changes the server keeps refusing reports it in its heartbeat:
         # the seat turns red with the reason, and back when it is reported over.
