@@ -73,6 +73,7 @@ CHAIN = Target("exam_common/chain.py", CHAIN_TESTS)
 WRITER = Target(
     "exam_server/sittings/writer.py",
     (
+        "tests/server/test_writer_refusals.py",
         "tests/server/test_sittings_service.py",
         "tests/server/test_answer_path_model.py::test_answer_path_model_sqlite",
     ),
