@@ -18,7 +18,6 @@ row 1) and the reason; if any row is bad, nothing is imported (all or nothing).
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from stdnum.cn import ric
 from central.db import batches
 from central.models import AuditEvent, Registration
 from exam_common.forms import LEVEL_ZH
+from exam_common.tables import TableError, read_table
 from exam_common.tickets import TicketError
 from question_bank.catalogue import Catalogue
 from seating.inputs import GENDER_WORDS, parse_level, valid_id_number
@@ -85,39 +85,12 @@ class ImportSummary:
     with_ticket: int
 
 
-def _cell(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, datetime | date):
-        return v.isoformat()[:10]
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v).strip()
-
-
 def read_rows(path: Path) -> list[list[str]]:
     """All rows (header first) of a csv (UTF-8 or GBK) or xlsx file, as text."""
-    if not path.is_file():
-        raise RegistrationError([RowProblem(None, None, f"文件不存在：{path}")])
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
-
-        try:
-            wb = load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds for a bad file
-            raise RegistrationError(
-                [RowProblem(None, None, f"不是有效的 xlsx 文件：{exc}")]
-            ) from exc
-        rows = [[_cell(v) for v in r] for r in wb.worksheets[0].iter_rows(values_only=True)]
-        wb.close()
-        return rows
-    raw = path.read_bytes()
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            return [[c.strip() for c in r] for r in csv.reader(io.StringIO(raw.decode(enc)))]
-        except UnicodeDecodeError:
-            continue
-    raise RegistrationError([RowProblem(None, None, "文件编码既不是 UTF-8 也不是 GBK")])
+    try:
+        return read_table(path)
+    except TableError as exc:
+        raise RegistrationError([RowProblem(None, None, str(exc))]) from exc
 
 
 def _photo(name: str, folders: Sequence[Path]) -> bytes:

@@ -40,6 +40,8 @@ from importlib import resources
 from pathlib import Path
 from typing import ClassVar
 
+from exam_common.tables import TableError, read_table
+
 #: Levels as numbers 5 (lowest) .. 1 (highest) with their Chinese names and the
 #: national vocational qualification names they correspond to.
 LEVEL_NAMES: dict[int, str] = {5: "五级", 4: "四级", 3: "三级", 2: "二级", 1: "一级"}
@@ -308,35 +310,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 CODE_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.\-_]{0,31}$")
 
 
-def _cell(v: object) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v).strip()
-
-
-def read_table(path: Path) -> list[list[str]]:
+def read_catalogue_table(path: Path) -> list[list[str]]:
     """All rows of a csv (UTF-8 or GBK) or the first sheet of an xlsx, as text."""
-    if not path.is_file():
-        raise CatalogueError([f"文件不存在：{path} (no such file)"])
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
-
-        try:
-            wb = load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds for a bad file
-            raise CatalogueError([f"不是有效的 xlsx 文件：{exc}"]) from exc
-        rows = [[_cell(v) for v in r] for r in wb.worksheets[0].iter_rows(values_only=True)]
-        wb.close()
-        return rows
-    raw = path.read_bytes()
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            return [[c.strip() for c in r] for r in csv.reader(io.StringIO(raw.decode(enc)))]
-        except UnicodeDecodeError:
-            continue
-    raise CatalogueError(["文件编码既不是 UTF-8 也不是 GBK (encoding neither UTF-8 nor GBK)"])
+    try:
+        return read_table(path)
+    except TableError as exc:
+        raise CatalogueError([str(exc)]) from exc
 
 
 def parse_catalogue(name: str, rows: list[list[str]]) -> Catalogue:
@@ -404,7 +383,7 @@ def parse_catalogue(name: str, rows: list[list[str]]) -> Catalogue:
 def load_catalogue(path: Path | str) -> Catalogue:
     """A province's catalogue file (xlsx or csv with the columns of :data:`COLUMNS`)."""
     path = Path(path)
-    return parse_catalogue(path.stem, read_table(path))
+    return parse_catalogue(path.stem, read_catalogue_table(path))
 
 
 #: the catalogues shipped in ``question_bank/catalogues/``, by name

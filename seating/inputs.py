@@ -10,7 +10,6 @@ Headers may be Chinese or English (see :data:`CANDIDATE_FIELDS` and friends).
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 import json
@@ -24,6 +23,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 from stdnum.cn import ric
 
+from exam_common.tables import TableError, read_table
 from question_bank.scoring import SubjectResult, SubjectStatus
 from seating.model import (
     CHINA_TZ,
@@ -113,48 +113,10 @@ GENDER_WORDS = {
 def _read_table(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     """Header and (row number, cells) of a csv (utf-8 or GBK) or xlsx file."""
     name = str(path)
-    if not path.is_file():
-        raise InputError([InputIssue(name, None, None, "文件不存在", "file not found")])
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
-
-        try:
-            wb = load_workbook(path, read_only=True, data_only=True)
-        except Exception as e:  # openpyxl raises many kinds for a bad file
-            raise InputError(
-                [
-                    InputIssue(
-                        name,
-                        None,
-                        None,
-                        f"不是有效的 xlsx 文件：{e}",
-                        f"not a valid xlsx file: {e}",
-                    )
-                ]
-            ) from e
-        ws = wb.worksheets[0]
-        rows = [[_cell(v) for v in r] for r in ws.iter_rows(values_only=True)]
-        wb.close()
-    else:
-        raw = path.read_bytes()
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            try:
-                text = raw.decode("gb18030")
-            except UnicodeDecodeError as e:
-                raise InputError(
-                    [
-                        InputIssue(
-                            name,
-                            None,
-                            None,
-                            "文件编码既不是 UTF-8 也不是 GBK",
-                            "encoding is neither UTF-8 nor GBK",
-                        )
-                    ]
-                ) from e
-        rows = [r for r in csv.reader(io.StringIO(text))]
+    try:
+        rows = read_table(path)
+    except TableError as exc:
+        raise InputError([InputIssue(name, None, None, exc.zh, exc.en)]) from exc
     if not rows:
         raise InputError([InputIssue(name, None, None, "文件是空的", "the file is empty")])
     header = [h.strip() for h in rows[0]]
@@ -162,18 +124,6 @@ def _read_table(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]
         (i + 2, [c.strip() for c in r]) for i, r in enumerate(rows[1:]) if any(c.strip() for c in r)
     )
     return header, body
-
-
-def _cell(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, datetime):
-        return v.isoformat()
-    if isinstance(v, date):
-        return v.isoformat()
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
 
 
 def _columns(
