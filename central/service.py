@@ -34,8 +34,8 @@ from central.models import (
     Upload,
     UploadChunk,
 )
-from exam_common.chain import check_segment, head_message
-from exam_common.forms import form_for, forms_from_json
+from exam_common.chain import check_segment, hash_of, head_message
+from exam_common.forms import forms_from_json
 from question_bank import offline_code
 from question_bank.package import decrypt_answer_key, derive_end_key
 from question_bank.receipts import answers_digest, receipt_code
@@ -46,6 +46,7 @@ from question_bank.scoring import (
     SubjectResult,
     SubjectStatus,
     apply_cutoffs,
+    centre_rule,
     rules_of,
     score_paper,
 )
@@ -452,26 +453,10 @@ GENESIS = "0" * 64
 
 
 def event_hash(prev_hash: str, e: dict[str, Any]) -> str:
-    """The centre's log entry hash (``docs/result-package-format.md``): SHA-256 of the
-    previous hash, a newline and the entry's canonical JSON."""
-    body = json.dumps(
-        {
-            "seq": e["seq"],
-            "at": e["at"],
-            "actor": e["actor"],
-            "kind": e["kind"],
-            "sitting_id": e["sitting_id"],
-            "room_id": e["room_id"],
-            "attempt_id": e["attempt_id"],
-            "data": e["data"],
-            "reason": e["reason"],
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-        default=str,
-    )
-    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+    """The centre's log entry hash (``docs/result-package-format.md``), computed by the
+    one function the centre computes it with (``exam_common.chain``), linked to
+    ``prev_hash``."""
+    return hash_of({**e, "prev_hash": prev_hash})
 
 
 def check_event_log(log: dict[str, Any], earlier: tuple[int, str] | None) -> list[str]:
@@ -693,10 +678,7 @@ def _rule(forms: list[dict[str, Any]], level: int, trade: str) -> CutoffRule | N
     """The rule the centre applies for a level and trade (``exam_server.scoring.service.
     rule_for``): ``None`` where the centre decides nothing (a form with parts scored
     elsewhere is decided here, by :mod:`central.outcomes`)."""
-    form = form_for(forms_from_json(forms), level, trade)
-    if form is None or form.external_parts:
-        return None
-    return CutoffRule.of(form)
+    return centre_rule(forms_from_json(forms), level, trade)
 
 
 def check_outcomes(session: Session, centre: str, doc: dict[str, Any]) -> list[str]:

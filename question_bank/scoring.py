@@ -456,6 +456,19 @@ class CutoffRule:
         )
 
 
+def centre_rule(forms: Iterable[Form], level: int, trade: str | None) -> CutoffRule | None:
+    """The cutoff rule a centre applies to a candidate of ``level`` and ``trade``: the one
+    choice the centre makes and central's re-check makes again. ``None`` where the centre
+    decides nothing: no form for them, or a form with parts scored elsewhere (central
+    decides those, ``central/outcomes.py``)."""
+    from exam_common.forms import form_for
+
+    form = form_for(forms, level, trade)
+    if form is None or form.external_parts:
+        return None
+    return CutoffRule.of(form)
+
+
 @dataclass(frozen=True)
 class SubjectResult:
     subject: str

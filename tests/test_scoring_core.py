@@ -23,6 +23,7 @@ from question_bank.scoring import (
     SubjectStatus,
     TotalBasis,
     apply_cutoffs,
+    centre_rule,
     decimal_text,
     rule_for,
     rule_json,
@@ -514,3 +515,44 @@ def test_a_forms_lines_become_its_cutoff_rule() -> None:
     plain = CutoffRule.of(form.model_copy(update={"total": None}))
     assert (plain.total_min, plain.total_basis) == (None, TotalBasis.SUM)
     assert rule_json(plain)["total_min"] is None
+
+
+def test_the_rule_a_centre_applies_is_its_forms_own_or_none() -> None:
+    """One choice for the centre and central's re-check (``centre_rule``)."""
+
+    def cbt(level: int, line: int, trade: str | None = None) -> Form:
+        part = {"subject": "LL", "name": "理论知识", "delivery": "cbt", "full_marks": 100}
+        return Form.model_validate(
+            {"level": level, "trade": trade, "parts": [{**part, "line": line}]}
+        )
+
+    general, own = cbt(4, 60), cbt(4, 70, trade="6-28-01-01")
+    review = Form.model_validate(
+        {
+            "level": 1,
+            "parts": [
+                {
+                    "subject": "ZYLL",
+                    "name": "专业理论",
+                    "delivery": "cbt",
+                    "full_marks": 100,
+                    "line": 60,
+                },
+                {
+                    "subject": "ZHPS",
+                    "name": "综合评审",
+                    "delivery": "external",
+                    "grading": "verdict",
+                },
+            ],
+        }
+    )
+    forms = [general, own, review]
+    assert centre_rule(forms, 4, "4-07-05-04") == CutoffRule.of(general)
+    assert centre_rule(forms, 4, None) == CutoffRule.of(general)
+    assert centre_rule(forms, 4, "6-28-01-01") == CutoffRule.of(own)  # a trade's own wins
+    assert centre_rule(forms, 1, None) is None  # a part scored elsewhere: central decides
+    assert centre_rule(forms, 3, None) is None  # no form: nothing decided here
+    assert centre_rule([review.model_copy(update={"parts": review.cbt_parts})], 1, None) == (
+        CutoffRule.of(review.model_copy(update={"parts": review.cbt_parts}))
+    )

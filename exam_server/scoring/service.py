@@ -34,6 +34,7 @@ from question_bank.scoring import (
     SubjectResult,
     SubjectStatus,
     apply_cutoffs,
+    centre_rule,
     rule_json,
     rules_of,
     score_paper,
@@ -121,10 +122,7 @@ def rule_for(plan: ExamPlan, level: int, trade: str) -> CutoffRule | None:
     """The cutoff rule the centre applies, or ``None`` when the centre does not decide
     this candidate: no form (refused at import, so only for data from elsewhere), or a
     form with parts scored elsewhere (central decides)."""
-    form = form_of(plan, level, trade)
-    if form is None or form.external_parts:
-        return None
-    return CutoffRule.of(form)
+    return centre_rule(forms_from_json(plan.forms), level, trade)
 
 
 _STATUS = {
