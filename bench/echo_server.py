@@ -22,7 +22,7 @@ from typing import Any
 def build_app(async_mode: str) -> Any:
     import socketio
 
-    from exam_client import protocol as p
+    from exam_common import protocol as p
     from question_bank.assembly import assemble
     from question_bank.package import derive_sitting_key, new_secret, seal_sitting, unwrap_data_key
     from question_bank.sample import load_sample_bank, sample_blueprint

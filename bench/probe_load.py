@@ -31,7 +31,7 @@ import socketio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from exam_client import protocol as p  # noqa: E402
+from exam_common import protocol as p  # noqa: E402
 from exam_server.db import Database  # noqa: E402
 from exam_server.migrate import upgrade  # noqa: E402
 from exam_server.rehearsal.seed import seed_rehearsal  # noqa: E402

@@ -1,7 +1,7 @@
 """Central's web API (Flask): what a centre's sync tool talks to.
 
 Every ``/api/v1`` request is signed by the centre's Ed25519 key
-(:mod:`question_bank.signed_requests`): central looks the centre up, checks the time
+(:mod:`exam_common.signed_requests`): central looks the centre up, checks the time
 window and the signature, and records the nonce (a second use is a replay) before the
 view runs. A view then acts only on that centre's own packages, keys and uploads.
 """
@@ -21,7 +21,7 @@ from central.config import CentralConfig
 from central.db import CentralDatabase
 from central.models import CentreAccount, SeenNonce
 from central.service import CentralError
-from question_bank.signed_requests import RequestAuthError, parse_headers, verify_request
+from exam_common.signed_requests import RequestAuthError, parse_headers, verify_request
 
 Clock = Callable[[], datetime]
 

@@ -34,12 +34,12 @@ from central.models import (
     Upload,
     UploadChunk,
 )
+from exam_common import offline_code
 from exam_common.chain import check_segment, hash_of, head_message
 from exam_common.forms import forms_from_json
-from question_bank import offline_code
+from exam_common.receipts import answers_digest, receipt_code
+from exam_common.result_package import ResultPackageError, open_result_package
 from question_bank.package import decrypt_answer_key, derive_end_key
-from question_bank.receipts import answers_digest, receipt_code
-from question_bank.result_package import ResultPackageError, open_result_package
 from question_bank.scoring import (
     CutoffRule,
     MultiplePolicy,

@@ -32,10 +32,10 @@ from typing import Any
 
 import socketio
 
-from exam_client import protocol as p
 from exam_client.clock import ServerClock
 from exam_client.identity import TerminalIdentity
 from exam_client.journal import Change, MemoryJournal
+from exam_common import protocol as p
 from exam_common.tickets import TicketError, TicketRule
 from question_bank.bindings import BindingError, check_paper
 from question_bank.package import PackageError, decrypt_paper

@@ -28,7 +28,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from exam_client import protocol as p
+from exam_common import protocol as p
 from exam_common.durable import PUBLIC, write_atomic
 from exam_common.pki import (
     enrol_proof_message,

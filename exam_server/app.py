@@ -8,7 +8,7 @@ from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.routing import MapAdapter
 
-from exam_client.protocol import accept_whole_windows
+from exam_common.protocol import accept_whole_windows
 from exam_server.clock import Clock, clock_for
 from exam_server.config import Config
 from exam_server.db import Database

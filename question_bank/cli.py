@@ -18,6 +18,9 @@ from typing import IO, Any, NoReturn
 import click
 
 from exam_common.durable import PUBLIC, write_atomic
+from exam_common.offline_code import OfflineCodeError
+from exam_common.offline_code import decode as decode_code
+from exam_common.offline_code import encode as encode_code
 from question_bank import catalogue
 from question_bank.assembly import (
     Assembly,
@@ -32,9 +35,6 @@ from question_bank.blueprint import BlueprintError, load_blueprints
 from question_bank.catalogue import level_name
 from question_bank.formats import FORMATS, read_items, write_items
 from question_bank.items import Difficulty, ItemValidationError, type_name
-from question_bank.offline_code import OfflineCodeError
-from question_bank.offline_code import decode as decode_code
-from question_bank.offline_code import encode as encode_code
 from question_bank.scoring import ItemType
 from question_bank.store import BankError, BankStore
 

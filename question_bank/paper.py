@@ -45,7 +45,7 @@ class PublicItem:
     points: Decimal
 
     def to_json(self) -> dict[str, str]:
-        """Same shape as ``exam_client.protocol.ItemRef``."""
+        """Same shape as ``exam_common.protocol.ItemRef``."""
         return {"item_id": self.item_id, "type": self.type.value, "points": str(self.points)}
 
     @classmethod

@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from exam_client import protocol as p
 from exam_client.identity import TerminalIdentity, pinned_session
+from exam_common import protocol as p
 from exam_common.durable import write_atomic
 from exam_common.pki import enrol_proof_message
 from tests.conftest import free_port

@@ -30,7 +30,7 @@ PACKAGES: dict[str, float] = {
 
 #: modules a day cannot do without: results to central, backups, sync, lost time
 MODULES: dict[str, float] = {
-    "question_bank/result_package.py": 80,
+    "exam_common/result_package.py": 80,
     "exam_server/backups/service.py": 80,
     "exam_server/sync/service.py": 80,
     "exam_server/sync/client.py": 80,

@@ -29,7 +29,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam_client import protocol as p
+from exam_common import protocol as p
 from exam_server.accounts import service as accounts
 from exam_server.accounts.models import Role, User
 from exam_server.centres.models import Room

@@ -17,13 +17,13 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from exam_common.result_package import RESULTS_FORMAT, build_result_package
 from exam_server.eventlog.models import ChainHead, Event
 from exam_server.eventlog.service import GENESIS
 from exam_server.plans.models import Pause, Sitting
 from exam_server.scoring.service import sitting_rules
 from exam_server.sittings.models import Answer, Attempt, CandidateResult
 from exam_server.system.keys import public_key_hex, signing_key
-from question_bank.result_package import RESULTS_FORMAT, build_result_package
 
 
 def _t(value: datetime | None) -> str | None:

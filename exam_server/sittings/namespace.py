@@ -1,6 +1,6 @@
 """The ``/candidate`` Socket.IO namespace: terminals log candidates in, save, submit.
 
-Handlers are thin: parse with :mod:`exam_client.protocol`, check the connection's state,
+Handlers are thin: parse with :mod:`exam_common.protocol`, check the connection's state,
 call a service in one unit of work, shape the reply. Every refusal is an ``ErrorReply``
 with a code and a message in the server's language.
 """
@@ -22,7 +22,7 @@ from typing import Any
 from flask import request
 from flask_socketio import Namespace, join_room, leave_room
 
-from exam_client import protocol as p
+from exam_common import protocol as p
 from exam_server.messages import message
 from exam_server.plans.models import Sitting
 from exam_server.runtime import runtime

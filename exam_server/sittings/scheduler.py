@@ -32,7 +32,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam_client import protocol as p
+from exam_common import protocol as p
 from exam_common.durable import private_sqlite
 from exam_server.plans.models import Sitting
 from exam_server.runtime import jobs_runtime, set_jobs_runtime

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, joinedload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from exam_common.receipts import answers_digest, receipt_code
 from exam_common.tickets import TicketError, TicketRule
 from exam_server.candidates.models import Candidate
 from exam_server.centres.models import Room, Seat
@@ -33,7 +34,6 @@ from exam_server.sittings.engine import AttemptState, Interval, RuleError, Timin
 from exam_server.sittings.models import Answer, Attempt
 from exam_server.system.keys import signing_key
 from exam_server.throttle import service as throttle
-from question_bank.receipts import answers_digest, receipt_code
 
 #: the attempts' table, for the Core statements of the hot path (executemany updates)
 ATTEMPT_TABLE = cast(Table, Attempt.__table__)

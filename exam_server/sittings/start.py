@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from exam_client import protocol as p
+from exam_common import protocol as p
 from exam_server.plans.keys import paper_key_for
 from exam_server.sittings import service
 from exam_server.sittings.engine import AttemptState

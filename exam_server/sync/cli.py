@@ -160,9 +160,9 @@ def pull(file: Path | None, database: str | None, data_dir: str | None) -> None:
 def key(
     sitting: str | None, end: bool, code: str | None, database: str | None, data_dir: str | None
 ) -> None:
+    from exam_common.offline_code import OfflineCodeError, decode
     from exam_server.sync.client import SyncError
     from exam_server.sync.service import client, deliver_key, due_keys
-    from question_bank.offline_code import OfflineCodeError, decode
 
     cfg = _config(database, data_dir)
     db = _db(cfg)

@@ -1,6 +1,6 @@
 """Talking to central: signed requests, package download, keys, resumable uploads.
 
-Every request is signed with the centre's key (:mod:`question_bank.signed_requests`).
+Every request is signed with the centre's key (:mod:`exam_common.signed_requests`).
 Uploads go in chunks; before sending, the client asks central how much it already holds
 and continues from there, so a dropped link or a restart of either side costs at most one
 chunk. Transient failures (no connection, timeouts, 5xx) are retried with exponential
@@ -22,7 +22,7 @@ from typing import Any
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from question_bank.signed_requests import sign_request
+from exam_common.signed_requests import sign_request
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
 
-from exam_client import protocol as p
+from exam_common import protocol as p
 from exam_server.messages import message
 from exam_server.runtime import runtime
 from exam_server.terminals import service

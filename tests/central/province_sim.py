@@ -37,12 +37,12 @@ from central.models import CentreAccount, PlanConfig, PublishedSitting, Registra
 from central.plan import PlanDoc, parse_plan
 from central.publishing import publish
 from central.registrations import import_registrations
+from exam_common.receipts import answers_digest, receipt_code
+from exam_common.result_package import RESULTS_FORMAT, build_result_package
 from exam_server.backups.service import BackupHeader, encode_backup
 from exam_server.sync.client import CentralClient, UploadResult
 from question_bank.catalogue import shipped
 from question_bank.package import decrypt_answer_key, derive_end_key
-from question_bank.receipts import answers_digest, receipt_code
-from question_bank.result_package import RESULTS_FORMAT, build_result_package
 from question_bank.scoring import score_paper
 from seating import sample
 

@@ -32,11 +32,11 @@ from central.plan import PlanDoc, parse_plan
 from central.publishing import publish
 from central.registrations import RegistrationError, import_registrations
 from central.service import CentralError, release_key, rescore_pending, take_results
-from question_bank import offline_code
+from exam_common import offline_code
+from exam_common.receipts import answers_digest, receipt_code
+from exam_common.result_package import RESULTS_FORMAT, build_result_package
 from question_bank.catalogue import shipped
 from question_bank.package import decrypt_answer_key, derive_end_key
-from question_bank.receipts import answers_digest, receipt_code
-from question_bank.result_package import RESULTS_FORMAT, build_result_package
 from question_bank.scoring import score_paper
 from seating.tickets import make_ticket
 from tests.central.world import (

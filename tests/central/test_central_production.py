@@ -37,8 +37,8 @@ from central.models import (
     Upload,
     UploadChunk,
 )
+from exam_common.signed_requests import sign_request
 from exam_server.sync.client import SyncError
-from question_bank.signed_requests import sign_request
 from tests.central.province_sim import (
     SITTING,
     SimCentre,

@@ -40,6 +40,7 @@ from central.registrations import import_registrations
 from central.service import take_results
 from exam_client.agent import open_paper
 from exam_client.identity import TerminalIdentity
+from exam_common.result_package import build_result_package
 from exam_server.candidates.models import Candidate
 from exam_server.eventlog.models import Event
 from exam_server.packages.service import enter_end_key, enter_sitting_key, import_package
@@ -53,7 +54,6 @@ from exam_server.sittings.service import SaveRequest
 from exam_server.system.keys import public_key_hex, signing_key
 from question_bank.formats import read_items
 from question_bank.package import open_package
-from question_bank.result_package import build_result_package
 from question_bank.store import BankStore
 from tests.central.world import CENTRE, plan_doc, registration_rows, write_registrations
 from tests.conftest import T0

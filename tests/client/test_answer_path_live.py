@@ -17,9 +17,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select, text
 
-from exam_client import protocol as p
 from exam_client.agent import Agent, AgentConfig
 from exam_client.journal import Change, MemoryJournal
+from exam_common import protocol as p
 from exam_server.sittings import service
 from exam_server.sittings.models import Attempt
 from tests.client.conftest import Sitting

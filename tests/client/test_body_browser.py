@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from exam_client import protocol as p
 from exam_client.agent import Agent, AgentConfig
 from exam_client.journal import MemoryJournal
 from exam_client.ui import UiOptions, create_ui
+from exam_common import protocol as p
 from question_bank.package import encrypt_paper
 from tests.client.test_client_units import IDENTITY, TICKET, binding_of, login_ok
 from tests.conftest import free_port, require

@@ -93,10 +93,10 @@ def test_a_message_is_shown_once_and_not_again_on_reload(browser) -> None:  # no
     candidate's page. The real page and UI server, an agent given the pushes directly."""
     from datetime import UTC, datetime, timedelta
 
-    from exam_client import protocol as p
     from exam_client.agent import Agent, AgentConfig
     from exam_client.journal import MemoryJournal
     from exam_client.ui import UiOptions, UiServer
+    from exam_common import protocol as p
     from tests.client.test_client_units import IDENTITY
     from tests.conftest import free_port
 

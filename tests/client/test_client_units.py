@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from exam_client import protocol as p
 from exam_client.agent import Agent, AgentConfig, AgentError, open_paper
 from exam_client.clock import ServerClock
 from exam_client.identity import TerminalIdentity
 from exam_client.journal import Change, MemoryJournal, SqliteJournal
 from exam_client.kiosk import kiosk_command
 from exam_client.ui import SEB_HEADER, UiOptions, create_ui, seb_hash
+from exam_common import protocol as p
 from question_bank.bindings import PaperBinding, sign_binding
 from question_bank.shuffle import shuffle_for
 from tests.factories import CENTRAL_KEY, DATA_KEY, ITEMS, clear_paper, sealed

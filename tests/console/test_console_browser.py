@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-from exam_client import protocol as p
+from exam_common import protocol as p
 from exam_server.accounts import service as accounts
 from exam_server.accounts.models import Role
 from exam_server.db import Database

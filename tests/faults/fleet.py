@@ -21,8 +21,8 @@ from typing import Any
 
 import socketio
 
-from exam_client import protocol as p
 from exam_client.identity import TerminalIdentity, enrol_many
+from exam_common import protocol as p
 
 
 @dataclass

@@ -33,7 +33,7 @@ from central.plan import PlanDoc, check_trades, parse_plan, sitting_specs
 from central.publishing import publish
 from central.registrations import import_registrations
 from central.service import release_key, take_results
-from exam_client import protocol as p
+from exam_common import protocol as p
 from exam_server import create_app
 from exam_server.clock import ManualClock
 from exam_server.db import Database

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from question_bank.offline_code import ALPHABET, CODE_CHARS, OfflineCodeError, decode, encode
+from exam_common.offline_code import ALPHABET, CODE_CHARS, OfflineCodeError, decode, encode
 
 secrets16 = st.binary(min_size=16, max_size=16)
 

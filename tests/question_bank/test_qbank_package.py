@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from question_bank import offline_code
+from exam_common import offline_code
 from question_bank.package import (
     MANIFEST,
     SIGNATURE,

@@ -1,4 +1,4 @@
-"""question_bank.result_package: every way a result package is refused, and why."""
+"""exam_common.result_package: every way a result package is refused, and why."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import zipfile
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from question_bank.result_package import (
+from exam_common.result_package import (
     RESULTS_FORMAT,
     ResultPackageError,
     build_result_package,

@@ -189,7 +189,7 @@ def test_one_time_zone_from_the_file_for_the_console_the_pdfs_and_the_terminal(
 ) -> None:
     from datetime import UTC, datetime
 
-    from exam_client import protocol as p
+    from exam_common import protocol as p
     from exam_server import create_app
     from seating.i18n import fmt_time, printing_in
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from flask.sessions import SecureCookieSessionInterface
 
-from exam_client import protocol as p
+from exam_common import protocol as p
 from exam_server import create_app
 from exam_server.extensions import socketio
 from exam_server.migrate import upgrade

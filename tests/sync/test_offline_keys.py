@@ -23,10 +23,10 @@ from central.models import Package, PlanConfig, PublishedSitting
 from central.plan import parse_plan
 from central.publishing import publish
 from central.registrations import import_registrations
+from exam_common import offline_code
 from exam_server.db import Database
 from exam_server.sittings.models import Attempt
 from exam_server.sync.models import OutboxItem
-from question_bank import offline_code
 from question_bank.catalogue import shipped
 from question_bank.package import public_key_pem
 from tests.central.world import CENTRE, plan_doc, registration_rows, write_registrations

@@ -13,14 +13,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
 from central.service import check_event_log, rescore_attempt
+from exam_common.receipts import answers_digest, receipt_code
+from exam_common.result_package import ResultPackageError, open_result_package
 from exam_server.clock import ManualClock
 from exam_server.results.package import build_results
 from exam_server.scoring.service import score_sitting
 from exam_server.sittings import service
 from exam_server.system.keys import signing_key
 from question_bank.package import decrypt_answer_key, derive_end_key
-from question_bank.receipts import answers_digest, receipt_code
-from question_bank.result_package import ResultPackageError, open_result_package
 from question_bank.scoring import MultiplePolicy
 from tests.factories import (
     END_SECRET,

@@ -37,6 +37,8 @@ from central.models import (
 from central.plan import parse_plan
 from central.publishing import publish
 from central.registrations import import_registrations
+from exam_common.result_package import RESULTS_FORMAT, build_result_package
+from exam_common.signed_requests import sign_request
 from exam_server.backups.service import BackupHeader, encode_backup
 from exam_server.config import Config
 from exam_server.db import Database
@@ -48,8 +50,6 @@ from exam_server.system.keys import SIGNING_KEY
 from exam_server.system.models import ServerState
 from question_bank.catalogue import shipped
 from question_bank.package import public_key_pem
-from question_bank.result_package import RESULTS_FORMAT, build_result_package
-from question_bank.signed_requests import sign_request
 from tests.central.world import CENTRE, OTHER, plan_doc, registration_rows, write_registrations
 from tests.sync.harness import Central, centre_env
 from tests.sync.harness import sync as sync_cli
