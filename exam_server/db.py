@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -27,6 +28,7 @@ from exam_server.schema import Base, UTCDateTime  # the models' base; migrations
 __all__ = ["Base", "Database", "UTCDateTime", "make_engine"]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def make_engine(
@@ -101,6 +103,26 @@ def native_thread_runner() -> Callable[..., Any] | None:
     return run
 
 
+#: ``session.info`` key of the work to run once the unit of work has committed
+AFTER_COMMIT = "exam.after_commit"
+
+
+def after_commit(session: Session, fn: Callable[[], object]) -> None:
+    """Run ``fn`` once the unit of work ``session`` belongs to (:meth:`Database.write`,
+    :meth:`Database.transact`) has committed: what others must hear of a change (a push to
+    the terminals, the live map, the scheduler), and only if the change stands. Never when
+    it rolls back. Runs in the caller's greenlet or thread, in the order registered."""
+    session.info.setdefault(AFTER_COMMIT, []).append(fn)
+
+
+def run_after_commit(work: list[Callable[[], object]]) -> None:
+    for fn in work:
+        try:
+            fn()
+        except Exception:  # the change is committed: a failed notice must not undo the reply
+            log.exception("after-commit work %r failed", fn)
+
+
 class Database:
     """Engine plus session factory, bound to one URL. Created by ``create_app``."""
 
@@ -141,10 +163,12 @@ class Database:
                 yield session
                 session.commit()
             except BaseException:
+                session.info.pop(AFTER_COMMIT, None)  # it did not happen: nobody is told
                 session.rollback()
                 raise
             finally:
                 session.close()
+        run_after_commit(session.info.pop(AFTER_COMMIT, []))
 
     def transact(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn(session)`` as one unit of work (as :meth:`write`) and return its
@@ -155,8 +179,9 @@ class Database:
             with self.write() as session:
                 return fn(session)
         with self._write_lock:  # taken here, in the greenlet: writers queue cooperatively
-            result: T = self._native(self._unit, self._native_sessions, fn)
-            return result
+            result, after = self._native(self._unit, self._native_sessions, fn)
+        run_after_commit(after)  # back in the greenlet: pushes go from the event loop
+        return result
 
     def offload(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` on a native thread under gevent (so the event loop keeps serving
@@ -168,14 +193,17 @@ class Database:
         return result
 
     @staticmethod
-    def _unit(sessions: sessionmaker[Session], fn: Callable[[Session], T]) -> T:
+    def _unit(
+        sessions: sessionmaker[Session], fn: Callable[[Session], T]
+    ) -> tuple[T, list[Callable[[], object]]]:
         session = sessions()
         try:
             session.connection(execution_options={"immediate": True})
             result = fn(session)
             session.commit()
-            return result
+            return result, session.info.pop(AFTER_COMMIT, [])
         except BaseException:
+            session.info.pop(AFTER_COMMIT, None)
             session.rollback()
             raise
         finally:

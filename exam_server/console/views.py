@@ -47,6 +47,7 @@ from exam_server.console.access import (
 from exam_server.console.i18n import t, table
 from exam_server.console.live import ConsoleHub
 from exam_server.console.models import TerminalGap
+from exam_server.db import after_commit
 from exam_server.messages import message
 from exam_server.plans.models import Sitting
 from exam_server.runtime import runtime
@@ -567,15 +568,21 @@ def act_on_attempt(attempt_id: int, action: str) -> ResponseReturnValue:
             if not may_watch(user, attempt.sitting_id, attempt.seat.room_id):
                 return refusal("not_your_room", 403)
             result = handler(db, now, attempt, form, user.username)
-            sitting_id = attempt.sitting_id
+            _tell_after_commit(db, rt, attempt.sitting_id, [attempt_id], result)
     except (ServiceError, RuleError) as exc:
         return _refused(exc)
-    _after(rt, sitting_id, [attempt_id], result)
     return jsonify({"ok": True, **{k: v for k, v in result.items() if k not in ("push",)}})
 
 
-def _after(rt: Any, sitting_id: int, attempt_ids: list[int], result: dict[str, Any]) -> None:
-    """After the commit: tell the terminals, wake the scheduler, refresh the live map."""
+def _tell_after_commit(
+    db: Session, rt: Any, sitting_id: int, attempt_ids: list[int], result: dict[str, Any]
+) -> None:
+    """Once the action has committed: tell the terminals, wake the scheduler, refresh the
+    live map (never when it rolls back: the unit of work runs this, ``after_commit``)."""
+    after_commit(db, lambda: _tell(rt, sitting_id, attempt_ids, result))
+
+
+def _tell(rt: Any, sitting_id: int, attempt_ids: list[int], result: dict[str, Any]) -> None:
     push = result.get("push")
     if push:
         for attempt_id in attempt_ids:
@@ -619,19 +626,20 @@ def decide_gap(gap_id: int, decision: str) -> ResponseReturnValue:
                 outcome = service.dismiss_lost_time(
                     db, now, gap_id, reason=form.get("reason", ""), by=user.username
                 )
-            sitting_id, attempt_id = attempt.sitting_id, attempt.id
+            result: dict[str, Any] = {}
+            if outcome.new_deadline is not None:
+                result = {
+                    "push": (
+                        "clock",
+                        p.dump(
+                            p.ClockChanged(attempt_id=attempt.id, deadline=outcome.new_deadline)
+                        ),
+                    ),
+                    "rescheduled": True,
+                }
+            _tell_after_commit(db, rt, attempt.sitting_id, [attempt.id], result)
     except (ServiceError, RuleError) as exc:
         return _refused(exc)
-    result: dict[str, Any] = {}
-    if outcome.new_deadline is not None:
-        result = {
-            "push": (
-                "clock",
-                p.dump(p.ClockChanged(attempt_id=attempt_id, deadline=outcome.new_deadline)),
-            ),
-            "rescheduled": True,
-        }
-    _after(rt, sitting_id, [attempt_id], result)
     return jsonify({"ok": True, "credited_s": outcome.gap.credited_s})
 
 
@@ -705,8 +713,22 @@ def _scope_action(
                     ),
                 )
             ids = service.attempt_ids_in(db, sitting_id, room_id)
+            after_commit(db, lambda: _tell_scope(rt, sitting_id, room_id, action, push, ids))
     except (ServiceError, RuleError) as exc:
         return _refused(exc)
+    return jsonify({"ok": True})
+
+
+def _tell_scope(
+    rt: Any,
+    sitting_id: int,
+    room_id: int | None,
+    action: str,
+    push: tuple[str, dict[str, Any]],
+    ids: list[int],
+) -> None:
+    """Once a pause, resume or broadcast has committed: the terminals, the scheduler, the
+    live map and every console watching the room or the centre."""
     if room_id is None:
         rt.emit(push[0], push[1], to=sitting_room(sitting_id), namespace=p.NAMESPACE)
     else:
@@ -733,7 +755,6 @@ def _scope_action(
             to=centre_channel(sitting_id),
             namespace=NAMESPACE,
         )
-    return jsonify({"ok": True})
 
 
 def _rooms_of(sitting_id: int) -> list[int]:
