@@ -16,7 +16,6 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from central import service
 from central.config import CentralConfig
@@ -121,7 +120,7 @@ def _replayed() -> CentralError:
 
 
 def _check(
-    session: Session,
+    session: service.Work,
     public_key_hex: str,
     signed: SignedHeaders,
     path: str,
@@ -201,7 +200,7 @@ def key(sitting_code: str, kind: str) -> Response:
     now = _now()
     signed, path, body = _signed()
     refused: CentralError | None = None
-    with _db().write() as session:
+    with _db().write_core() as session:
         found = service.centre_and_sitting(session, signed.centre, sitting_code)
         if found is None:
             raise _unknown_centre(signed.centre)

@@ -18,7 +18,17 @@ from typing import Any, cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import CursorResult, Table, and_, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, undefer
 
@@ -97,19 +107,27 @@ _NONCE_INSERT = {
 }
 
 
-def audit(session: Session, now: datetime, actor: str, kind: str, **data: Any) -> None:
+#: a unit of work: the ORM session of most requests, or the bare connection of a hot one
+Work = Session | Connection
+
+
+def _dialect(work: Work) -> str:
+    return work.dialect.name if isinstance(work, Connection) else work.get_bind().dialect.name
+
+
+def audit(session: Work, now: datetime, actor: str, kind: str, **data: Any) -> None:
     """Record what central did or refused, in the caller's transaction (written at once:
     it commits or rolls back with the rest of the unit of work)."""
     session.execute(_AUDIT_INSERT, {"at": now, "actor": actor, "kind": kind, "data": data})
 
 
-def remember_nonce(session: Session, centre: str, nonce: str, now: datetime) -> bool:
+def remember_nonce(session: Work, centre: str, nonce: str, now: datetime) -> bool:
     """Record a signed request's nonce for ``centre``; False when it was seen before (a
     replay). One statement that never fails on the duplicate (``ON CONFLICT DO
     NOTHING``), so the caller's transaction goes on to record the refusal; a concurrent
     request with the same nonce waits for the first to commit, then finds it. (The row's
     id comes back only when it was inserted.)"""
-    stmt = _NONCE_INSERT[session.get_bind().dialect.name]
+    stmt = _NONCE_INSERT[_dialect(session)]
     row = session.execute(stmt, {"centre_code": centre, "nonce": nonce, "seen_at": now}).first()
     return row is not None
 
@@ -210,7 +228,7 @@ _SITTING_KEYS = select(*_KEY_COLUMNS).where(
 
 
 def centre_and_sitting(
-    session: Session, centre: str, code: str
+    session: Work, centre: str, code: str
 ) -> tuple[str, SittingKeys | None] | None:
     """The centre's public key (hex) and its sitting ``code``'s keys, in one query (a key
     request's one read); None for a centre central never registered."""
@@ -222,7 +240,7 @@ def centre_and_sitting(
 
 
 def release_key(
-    session: Session,
+    session: Work,
     centre: str,
     code: str,
     kind: str,
