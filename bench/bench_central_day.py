@@ -152,7 +152,7 @@ class CentralProcess:
                 stderr=subprocess.STDOUT,
                 env=env,
             )
-        wait_http(f"{self.url}/healthz", self.proc, self.log)  # type: ignore[arg-type]
+        wait_http(f"{self.url}/healthz", self.proc, self.log)
         self.sampler = Sampler(self.proc.pid).start()
         self.dbname = url.rsplit("/", 1)[1]
         self.pg_samples: list[tuple[float, float]] = []
