@@ -219,7 +219,8 @@ def answer_keys(db: CentralDatabase) -> dict[str, tuple[dict[str, Any], list[str
         for centre, ticket in s.execute(
             select(Registration.centre_code, Registration.ticket).order_by(Registration.id)
         ):
-            tickets.setdefault(centre, []).append(ticket)
+            if centre is not None and ticket is not None:  # every one is seated by now
+                tickets.setdefault(centre, []).append(ticket)
         for ps in s.scalars(select(PublishedSitting).where(PublishedSitting.code == SITTING)):
             keys = decrypt_answer_key(ps.answer_key_blob, derive_end_key(ps.end_secret, SITTING))
             out[ps.centre_code] = (keys, tickets.get(ps.centre_code, []))
