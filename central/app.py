@@ -3,7 +3,9 @@
 Every ``/api/v1`` request is signed by the centre's Ed25519 key
 (:mod:`exam_common.signed_requests`): central looks the centre up, checks the time
 window and the signature, and records the nonce (a second use is a replay) before the
-view runs. A view then acts only on that centre's own packages, keys and uploads.
+view runs. A view then acts only on that centre's own packages, keys and uploads. The
+key request, which every centre of a province sends in the same second, does all of
+this in its own view, in the one transaction that releases the key (:func:`key`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Central's operations on behalf of an authenticated centre: keys at their time,
 resumable uploads, result intake with independent re-scoring, backups.
 
-Each function takes the session of the caller's unit of work and ``now`` from central's
-clock (never the client's), and only flushes. Refusals raise :class:`CentralError`.
+Each function takes the session of the caller's unit of work (the key request's
+functions also take its bare connection, :data:`Work`) and ``now`` from central's clock
+(never the client's), and only flushes. Refusals raise :class:`CentralError`.
 """
 
 from __future__ import annotations
