@@ -47,7 +47,7 @@ import central.app as central_app  # noqa: E402
 from central import service  # noqa: E402
 from central.db import CentralDatabase  # noqa: E402
 from central.migrate import upgrade  # noqa: E402
-from question_bank.signed_requests import sign_request  # noqa: E402
+from exam_common.signed_requests import sign_request  # noqa: E402
 from tests.central.province_sim import SITTING, SimCentre, seed_province  # noqa: E402
 
 PY = sys.executable

@@ -32,8 +32,8 @@ from central.db import CentralDatabase
 from central.migrate import upgrade
 from central.models import AuditEvent, CentreAccount, PublishedSitting, SeenNonce
 from central.plan import parse_plan
-from question_bank import offline_code
-from question_bank.signed_requests import sign_request
+from exam_common import offline_code
+from exam_common.signed_requests import sign_request
 from tests.central.test_central import seed
 from tests.central.world import CENTRE, plan_doc
 from tests.conftest import T0, drop_pg_database, make_pg_database
