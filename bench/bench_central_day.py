@@ -81,6 +81,7 @@ from tests.central.province_sim import (  # noqa: E402
 )
 
 PY = sys.executable
+PHASES = ("pull", "start", "end", "backups")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -151,7 +152,7 @@ class CentralProcess:
                 stderr=subprocess.STDOUT,
                 env=env,
             )
-        wait_http(f"{self.url}/healthz", self.proc, self.log)  # type: ignore[arg-type]
+        wait_http(f"{self.url}/healthz", self.proc, self.log)
         self.sampler = Sampler(self.proc.pid).start()
         self.dbname = url.rsplit("/", 1)[1]
         self.pg_samples: list[tuple[float, float]] = []
@@ -172,6 +173,30 @@ class CentralProcess:
         if len(pg) >= 2:
             out["pg_cpu_s"] = round(pg[-1][1] - pg[0][1], 1)
         return out
+
+    def cpu_now(self) -> float:
+        """CPU seconds of central's processes (master and workers) so far."""
+        total = 0.0
+        for proc in [psutil.Process(self.proc.pid), *self.workers()]:
+            try:
+                t = proc.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+        return total
+
+    def pg_cpu_now(self) -> float:
+        """CPU seconds so far of the PostgreSQL backends serving this database now."""
+        total = 0.0
+        for proc in psutil.process_iter(["cmdline"]):
+            try:
+                title = " ".join(proc.info["cmdline"] or [])
+                if title.startswith("postgres:") and self.dbname in title:
+                    t = proc.cpu_times()
+                    total += t.user + t.system
+            except psutil.Error:
+                pass
+        return total
 
     def _sample_pg(self) -> None:
         """CPU seconds of the PostgreSQL backends serving this database (by their
@@ -216,7 +241,23 @@ def main() -> None:
     ap.add_argument("--faults", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help="which of pull,start,end,backups to run (publish always runs; the start "
+        "does not depend on the others: it moves the sitting's start itself)",
+    )
+    ap.add_argument(
+        "--serial-keys",
+        type=int,
+        default=200,
+        help="key requests one centre sends one after another before the crowd, to "
+        "measure central's and PostgreSQL's CPU per request without contention",
+    )
     args = ap.parse_args()
+    phases = set(args.phases.split(","))
+    if phases - set(PHASES):
+        ap.error(f"unknown phases {sorted(phases - set(PHASES))}; known: {PHASES}")
     n = args.centres
     workers = args.workers or 2 * (os.cpu_count() or 1) + 1
     cthreads = args.client_threads or n
@@ -261,71 +302,163 @@ def main() -> None:
         figures["central_rss_mb_idle"] = round(rss0, 1)
 
         # --- 2. pull ------------------------------------------------------------------
+        if "pull" in phases:
+            pull_phase(figures, central, centres, n, cthreads)
+        if "start" in phases:
+            start_phase(figures, central, centres, db, n, cthreads, args.serial_keys)
+        if "end" in phases or "backups" in phases:
+            end_and_backups(figures, args, central, centres, db, url, seeded, codes, phases)
+        figures["central_peak_rss_mb"] = round(
+            max(s[2] for s in central.sampler.samples) / 2**20, 1
+        )
+        figures["db_mb_at_end"] = round(db_size(url) / 2**20, 1)
+        figures["machine_after"] = machine()
+    finally:
+        if central is not None:
+            central.stop()
+        db.dispose()
+        _drop(args.pg, url)
+    print(json.dumps(figures, ensure_ascii=False, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(figures, ensure_ascii=False, indent=1))
+
+
+def pull_phase(
+    figures: dict[str, Any],
+    central: CentralProcess,
+    centres: list[SimCentre],
+    n: int,
+    cthreads: int,
+) -> None:
+    t = time.perf_counter()
+    alone_bytes = centres[0].pull()
+    alone_pull = time.perf_counter() - t
+
+    def pull(i: int) -> tuple[float, int]:
         t = time.perf_counter()
-        alone_bytes = centres[0].pull()
-        alone_pull = time.perf_counter() - t
+        got = centres[i].pull()
+        return time.perf_counter() - t, got
 
-        def pull(i: int) -> tuple[float, int]:
-            t = time.perf_counter()
-            got = centres[i].pull()
-            return time.perf_counter() - t, got
+    w0 = time.time()
+    pulled, wall = at_once(n, pull, cthreads)
+    lat = [p[0] for p in pulled]
+    figures["pull"] = {
+        "alone_s": round(alone_pull, 3),
+        "package_kb": round(alone_bytes / 1024, 1),
+        "all_wall_s": round(wall, 2),
+        "p50_s": round(pct(lat, 50), 3),
+        "p99_s": round(pct(lat, 99), 3),
+        "max_s": round(max(lat), 3),
+        "mb": round(sum(p[1] for p in pulled) / 2**20, 1),
+        "p99_over_alone": round(pct(lat, 99) / alone_pull, 1),
+        "central": central.cpu_since(w0),
+    }
+    print(f"pull: {figures['pull']}", flush=True)
 
-        w0 = time.time()
-        pulled, wall = at_once(n, pull, cthreads)
-        lat = [p[0] for p in pulled]
-        figures["pull"] = {
-            "alone_s": round(alone_pull, 3),
-            "package_kb": round(alone_bytes / 1024, 1),
-            "all_wall_s": round(wall, 2),
-            "p50_s": round(pct(lat, 50), 3),
-            "p99_s": round(pct(lat, 99), 3),
-            "max_s": round(max(lat), 3),
-            "mb": round(sum(p[1] for p in pulled) / 2**20, 1),
-            "p99_over_alone": round(pct(lat, 99) / alone_pull, 1),
-            "central": central.cpu_since(w0),
-        }
-        print(f"pull: {figures['pull']}", flush=True)
 
-        # --- 3. start -----------------------------------------------------------------
-        def key_at(centre: SimCentre, start: datetime, skew: float) -> float:
-            """Ask at ``start + skew`` (the centre's clock); seconds after the start the
-            key was in hand."""
-            time.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds() + skew))
-            while True:
-                try:
-                    centre.client.key(SITTING, "start")
-                    break
-                except SyncError as exc:
-                    if exc.code != "key_too_early":
-                        raise
-                    time.sleep(max(0.0, float(exc.reply.get("seconds_left", 0.05))))
-            return (datetime.now(UTC) - start).total_seconds()
+def start_phase(
+    figures: dict[str, Any],
+    central: CentralProcess,
+    centres: list[SimCentre],
+    db: CentralDatabase,
+    n: int,
+    cthreads: int,
+    serial: int,
+) -> None:
+    # --- 3. start -----------------------------------------------------------------
+    asked: list[int] = []  # requests sent, refusals included
+    client_cpu: list[float] = []  # CPU seconds of the asking thread (the centre's side)
 
-        start = datetime.now(UTC) + timedelta(seconds=2)
-        move_sitting(db, start=start, end=start + timedelta(hours=1))
-        alone_key = key_at(centres[0], start, 0.0)
-        start = datetime.now(UTC) + timedelta(seconds=3)
-        move_sitting(db, start=start, end=start + timedelta(hours=1))
-        rng = random.Random(7)
-        skews = [rng.uniform(-0.5, 0.5) for _ in range(n)]
-        w0 = time.time()
-        got, _wall = at_once(n, lambda i: key_at(centres[i], start, skews[i]), cthreads)
-        # each centre's own clock: from the start, or from its own (late) asking
-        after_start = got
-        after_ask = [g - max(0.0, s) for g, s in zip(got, skews, strict=True)]
-        figures["start"] = {
-            "alone_s": round(alone_key, 3),
-            "p50_s": round(pct(after_start, 50), 3),
-            "p99_s": round(pct(after_start, 99), 3),
-            "max_s": round(max(after_start), 3),
-            "p99_after_own_ask_s": round(pct(after_ask, 99), 3),
-            "target_p99_s": 1.0,
-            "p99_over_alone": round(pct(after_start, 99) / max(alone_key, 1e-3), 1),
-            "central": central.cpu_since(w0),
-        }
-        print(f"start: {figures['start']}", flush=True)
+    def key_at(centre: SimCentre, start: datetime, skew: float) -> float:
+        """Ask at ``start + skew`` (the centre's clock); seconds after the start the
+        key was in hand."""
+        time.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds() + skew))
+        c0 = time.thread_time()
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                centre.client.key(SITTING, "start")
+                break
+            except SyncError as exc:
+                if exc.code != "key_too_early":
+                    raise
+                time.sleep(max(0.0, float(exc.reply.get("seconds_left", 0.05))))
+        took = (datetime.now(UTC) - start).total_seconds()
+        asked.append(tries)
+        client_cpu.append(time.thread_time() - c0)
+        return took
 
-        # --- 4. end -------------------------------------------------------------------
+    start = datetime.now(UTC) + timedelta(seconds=2)
+    move_sitting(db, start=start, end=start + timedelta(hours=1))
+    alone_key = key_at(centres[0], start, 0.0)
+    # one centre, one request after another (the key already due): the CPU each costs
+    # central and PostgreSQL without contention
+    cpu0, pg0, cl0, t0 = central.cpu_now(), central.pg_cpu_now(), time.thread_time(), time.time()
+    for _ in range(serial):
+        centres[0].client.key(SITTING, "start")
+    wall = time.time() - t0
+    cpu1, pg1, cl1 = central.cpu_now(), central.pg_cpu_now(), time.thread_time()
+    serial_fig = {
+        "requests": serial,
+        "wall_ms_per_request": round(wall / max(serial, 1) * 1000, 2),
+        "central_cpu_ms_per_request": round((cpu1 - cpu0) / max(serial, 1) * 1000, 2),
+        "pg_cpu_ms_per_request": round((pg1 - pg0) / max(serial, 1) * 1000, 2),
+        "client_cpu_ms_per_request": round((cl1 - cl0) / max(serial, 1) * 1000, 2),
+    }
+    print(f"start, one centre {serial} requests in a row: {serial_fig}", flush=True)
+    asked.clear()
+    client_cpu.clear()
+    start = datetime.now(UTC) + timedelta(seconds=3)
+    move_sitting(db, start=start, end=start + timedelta(hours=1))
+    rng = random.Random(7)
+    skews = [rng.uniform(-0.5, 0.5) for _ in range(n)]
+    w0 = time.time()
+    me = psutil.Process()
+    mine0 = sum(me.cpu_times()[:2])
+    got, _wall = at_once(n, lambda i: key_at(centres[i], start, skews[i]), cthreads)
+    mine = sum(me.cpu_times()[:2]) - mine0
+    # each centre's own clock: from the start, or from its own (late) asking
+    after_start = got
+    after_ask = [g - max(0.0, s) for g, s in zip(got, skews, strict=True)]
+    used = central.cpu_since(w0)
+    requests = sum(asked)
+    figures["start"] = {
+        "alone_s": round(alone_key, 3),
+        "p50_s": round(pct(after_start, 50), 3),
+        "p99_s": round(pct(after_start, 99), 3),
+        "max_s": round(max(after_start), 3),
+        "p99_after_own_ask_s": round(pct(after_ask, 99), 3),
+        "target_p99_s": 1.0,
+        "p99_over_alone": round(pct(after_start, 99) / max(alone_key, 1e-3), 1),
+        "requests": requests,
+        "refused_too_early": requests - n,
+        "central": used,
+        "central_cpu_ms_per_request": round(used.get("cpu_s", float("nan")) / requests * 1000, 1),
+        "pg_cpu_ms_per_request": round(used.get("pg_cpu_s", float("nan")) / requests * 1000, 1),
+        "centres_cpu_s": round(sum(client_cpu), 2),
+        "centres_cpu_ms_per_request": round(sum(client_cpu) / requests * 1000, 2),
+        "bench_process_cpu_s": round(mine, 2),
+        "serial": serial_fig,
+    }
+    print(f"start: {figures['start']}", flush=True)
+
+
+def end_and_backups(
+    figures: dict[str, Any],
+    args: argparse.Namespace,
+    central: CentralProcess,
+    centres: list[SimCentre],
+    db: CentralDatabase,
+    url: str,
+    seeded: Any,
+    codes: list[str],
+    phases: set[str],
+) -> None:
+    n = len(codes)
+    cthreads = args.client_threads or n
+    base = codes[0]
+    if "end" in phases:
         end = datetime.now(UTC) - timedelta(seconds=1)
         move_sitting(db, start=end - timedelta(hours=1), end=end)
         keys = answer_keys(db)
@@ -480,7 +613,7 @@ def main() -> None:
         if not ok:
             print(report.stdout[-3000:], report.stderr[-3000:])
 
-        # --- 5. backups ---------------------------------------------------------------
+    if "backups" in phases:
         size = args.backup_kb * 1024
         alone_file = backup_file(base, seeded.keys[base], size, datetime.now(UTC))
         t = time.perf_counter()
@@ -537,19 +670,6 @@ def main() -> None:
             "storage_per_day_gb": round(per_round_mb * per_day_rounds / 1024, 1),
         }
         print(f"backups: {figures['backups']}", flush=True)
-        figures["central_peak_rss_mb"] = round(
-            max(s[2] for s in central.sampler.samples) / 2**20, 1
-        )
-        figures["db_mb_at_end"] = round(db_size(url) / 2**20, 1)
-        figures["machine_after"] = machine()
-    finally:
-        if central is not None:
-            central.stop()
-        db.dispose()
-        _drop(args.pg, url)
-    print(json.dumps(figures, ensure_ascii=False, indent=1))
-    if args.json:
-        args.json.write_text(json.dumps(figures, ensure_ascii=False, indent=1))
 
 
 def _count(db: CentralDatabase, model: type) -> int:

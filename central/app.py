@@ -3,25 +3,33 @@
 Every ``/api/v1`` request is signed by the centre's Ed25519 key
 (:mod:`exam_common.signed_requests`): central looks the centre up, checks the time
 window and the signature, and records the nonce (a second use is a replay) before the
-view runs. A view then acts only on that centre's own packages, keys and uploads.
+view runs. A view then acts only on that centre's own packages, keys and uploads. The
+key request, which every centre of a province sends in the same second, does all of
+this in its own view, in the one transaction that releases the key (:func:`key`).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from central import service
 from central.config import CentralConfig
 from central.db import CentralDatabase
-from central.models import CentreAccount, SeenNonce
+from central.models import CentreAccount
 from central.service import CentralError
-from exam_common.signed_requests import RequestAuthError, parse_headers, verify_request
+from exam_common.signed_requests import (
+    RequestAuthError,
+    SignedHeaders,
+    parse_headers,
+    verify_request,
+)
 
 Clock = Callable[[], datetime]
 
@@ -42,6 +50,8 @@ def create_app(
         "config": cfg,
         "db": CentralDatabase(cfg.DATABASE_URL),
         "clock": clock or _utcnow,
+        # the first pruning of old nonces a minute after the worker starts
+        "prune": {"due": time.monotonic() + PRUNE_EVERY_S, "lock": threading.Lock()},
     }
     app.register_blueprint(api)
 
@@ -77,57 +87,92 @@ def _now() -> datetime:
     return now
 
 
-@api.before_request
-def authenticate() -> None:
-    """Signed request -> ``g.centre``; refusals are 401 with a code saying why."""
-    cfg: CentralConfig = _ctx()["config"]
-    now = _now()
+#: views that check their request themselves, in the same transaction as their work
+#: (:func:`key`): the one request every centre sends in the same second
+CHECKED_IN_VIEW = frozenset({"api.key"})
+
+#: seconds between two prunings of old nonces by one worker
+PRUNE_EVERY_S = 60.0
+
+
+def _signed() -> tuple[SignedHeaders, str, bytes]:
+    """The request's signature headers (checked for shape), its path, its body."""
     body = request.get_data(cache=True)
     path = request.path + (f"?{request.query_string.decode()}" if request.query_string else "")
     try:
-        signed = parse_headers(dict(request.headers))
+        return parse_headers(dict(request.headers)), path, body
     except RequestAuthError as exc:
         raise CentralError(exc.code, str(exc), 401) from None
-    # One transaction: the centre's key, the signature, and the nonce recorded (a
-    # refusal rolls it back and leaves nothing). Every request pays this before its
-    # view, so it is one connection checkout, not two.
+
+
+def _unknown_centre(code: str) -> CentralError:
+    return CentralError(
+        "unknown_centre",
+        f"考点 {code} 未在省中心登记：请先由省中心登记考点公钥 (unknown centre)",
+        401,
+    )
+
+
+def _replayed() -> CentralError:
+    return CentralError(
+        "replayed_request",
+        "这个请求已经收到过（重放），已拒绝 / replayed request refused",
+        401,
+    )
+
+
+def _check(
+    session: service.Work,
+    public_key_hex: str,
+    signed: SignedHeaders,
+    path: str,
+    body: bytes,
+    now: datetime,
+) -> bool:
+    """The time window and the signature (401 on failure, before anything is written),
+    then the nonce recorded in ``session``; False for a replay, whose refusal is then
+    recorded in the same transaction."""
+    cfg: CentralConfig = _ctx()["config"]
     try:
-        with _db().write() as session:
-            centre = session.scalar(
-                select(CentreAccount).where(CentreAccount.code == signed.centre)
-            )
-            if centre is None:
-                raise CentralError(
-                    "unknown_centre",
-                    f"考点 {signed.centre} 未在省中心登记：请先由省中心登记考点公钥 "
-                    "(unknown centre)",
-                    401,
-                )
-            try:
-                verify_request(
-                    service.public_key_of(centre),
-                    signed,
-                    request.method,
-                    path,
-                    body,
-                    now,
-                    cfg.REPLAY_WINDOW_S,
-                )
-            except RequestAuthError as exc:
-                raise CentralError(exc.code, str(exc), 401) from None
-            session.expunge(centre)  # a plain record for the rest of the request
-            session.add(SeenNonce(centre_code=centre.code, nonce=signed.nonce, seen_at=now))
-            session.flush()
-            service.prune_nonces(session, centre.code, now, cfg.REPLAY_WINDOW_S)
-    except IntegrityError:
-        with _db().write() as session:
-            service.audit(session, now, signed.centre, "refused.replay", path=path)
-        raise CentralError(
-            "replayed_request",
-            "这个请求已经收到过（重放），已拒绝 / replayed request refused",
-            401,
-        ) from None
-    g.centre = centre
+        verify_request(
+            service.public_key(public_key_hex),
+            signed,
+            request.method,
+            path,
+            body,
+            now,
+            cfg.REPLAY_WINDOW_S,
+        )
+    except RequestAuthError as exc:
+        raise CentralError(exc.code, str(exc), 401) from None
+    if service.remember_nonce(session, signed.centre, signed.nonce, now):
+        return True
+    service.audit(session, now, signed.centre, "refused.replay", path=path)
+    return False
+
+
+@api.before_request
+def authenticate() -> None:
+    """Signed request -> ``g.centre``; refusals are 401 with a code saying why."""
+    if request.endpoint in CHECKED_IN_VIEW:
+        return
+    now = _now()
+    signed, path, body = _signed()
+    # One transaction: the centre's key, the signature, and the nonce recorded (a
+    # refusal of the signature rolls it back and leaves nothing; a replay leaves its
+    # refusal recorded).
+    with _db().write() as session:
+        row = session.execute(
+            select(*CentreAccount.__table__.c).where(CentreAccount.code == signed.centre)
+        ).first()
+        if row is None:
+            raise _unknown_centre(signed.centre)
+        fresh = _check(session, row.public_key, signed, path, body, now)
+    if not fresh:
+        raise _replayed()
+    # a plain record for the rest of the request (not attached to any session)
+    g.centre = CentreAccount(**row._asdict())
+    _prune_now_and_then(now)
 
 
 @api.get("/packages")
@@ -150,14 +195,45 @@ def package(package_id: str) -> Response:
 
 @api.get("/keys/<sitting_code>/<kind>")
 def key(sitting_code: str, kind: str) -> Response:
-    try:
-        with _db().write() as session:
-            reply = service.release_key(
-                session, g.centre.code, sitting_code, kind, _now(), actor=g.centre.code
-            )
-    except CentralError as exc:
-        _record_refusal(exc, sitting=sitting_code, key=kind)
-        raise
+    """A sitting's key, in one transaction with the request's check: the centre and its
+    sitting read in one query, the signature and the time window checked, the nonce
+    recorded, then the release (or its refusal) recorded for audit; the reply is sent
+    only once all of it is committed. A refusal of the signature writes nothing."""
+    now = _now()
+    signed, path, body = _signed()
+    refused: CentralError | None = None
+    with _db().write_core() as session:
+        found = service.centre_and_sitting(session, signed.centre, sitting_code)
+        if found is None:
+            raise _unknown_centre(signed.centre)
+        public_key_hex, sitting = found
+        if not _check(session, public_key_hex, signed, path, body, now):
+            refused = _replayed()
+        else:
+            try:
+                reply = service.release_key(
+                    session,
+                    signed.centre,
+                    sitting_code,
+                    kind,
+                    now,
+                    actor=signed.centre,
+                    sitting=sitting,
+                )
+            except CentralError as exc:
+                # the refusal recorded with the nonce, in this same transaction
+                service.audit(
+                    session,
+                    now,
+                    signed.centre,
+                    f"refused.{exc.code}",
+                    sitting=sitting_code,
+                    key=kind,
+                )
+                refused = exc
+    _prune_now_and_then(now)
+    if refused is not None:
+        raise refused
     return jsonify(reply)
 
 
@@ -247,6 +323,23 @@ def chain_push() -> tuple[Response, int]:
     with _db().write() as session:
         reply = service.take_chain(session, g.centre, body, _now())
     return jsonify(reply), 200 if reply["ok"] else 409
+
+
+def _prune_now_and_then(now: datetime) -> None:
+    """Forget old nonces, at most once every :data:`PRUNE_EVERY_S` per worker (one
+    thread of it; the others go on), in a transaction of its own."""
+    state = _ctx()["prune"]
+    if time.monotonic() < state["due"] or not state["lock"].acquire(blocking=False):
+        return
+    try:
+        if time.monotonic() < state["due"]:
+            return
+        state["due"] = time.monotonic() + PRUNE_EVERY_S
+        cfg: CentralConfig = _ctx()["config"]
+        with _db().write() as session:
+            service.prune_nonces(session, now, cfg.REPLAY_WINDOW_S)
+    finally:
+        state["lock"].release()
 
 
 def _record_refusal(exc: CentralError, **data: Any) -> None:

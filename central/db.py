@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine
+from sqlalchemy import Connection, Engine, MetaData, create_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from exam_common.durable import private_sqlite, sqlite_path
@@ -70,6 +70,16 @@ class CentralDatabase:
             raise
         finally:
             session.close()
+
+    @contextlib.contextmanager
+    def write_core(self) -> Iterator[Connection]:
+        """One unit of work on a bare connection (SQLAlchemy Core, no ORM session): for
+        the few hot requests that need a statement or three and nothing of the ORM.
+        Commit on success, roll back on any exception, as :meth:`write`."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(immediate=True)
+            with conn.begin():
+                yield conn
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:

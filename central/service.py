@@ -1,22 +1,36 @@
 """Central's operations on behalf of an authenticated centre: keys at their time,
 resumable uploads, result intake with independent re-scoring, backups.
 
-Each function takes the session of the caller's unit of work and ``now`` from central's
-clock (never the client's), and only flushes. Refusals raise :class:`CentralError`.
+Each function takes the session of the caller's unit of work (the key request's
+functions also take its bare connection, :data:`Work`) and ``now`` from central's clock
+(never the client's), and only flushes. Refusals raise :class:`CentralError`.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import delete, select
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, undefer
 
 from central.db import batches
@@ -31,6 +45,7 @@ from central.models import (
     Registration,
     RescoredAttempt,
     ResultPackage,
+    SeenNonce,
     Upload,
     UploadChunk,
 )
@@ -68,11 +83,54 @@ class CentralError(Exception):
 
 
 def public_key_of(centre: CentreAccount) -> Ed25519PublicKey:
-    return Ed25519PublicKey.from_public_bytes(bytes.fromhex(centre.public_key))
+    return public_key(centre.public_key)
 
 
-def audit(session: Session, now: datetime, actor: str, kind: str, **data: Any) -> None:
-    session.add(AuditEvent(at=now, actor=actor, kind=kind, data=data))
+@functools.lru_cache(maxsize=4096)
+def public_key(hex_key: str) -> Ed25519PublicKey:
+    """A centre's public key, parsed once per process. Keyed by the key itself (the hex
+    stored at central), which every request reads afresh: a centre whose key is changed
+    is checked against the new key from its next request on, never against a copy."""
+    return Ed25519PublicKey.from_public_bytes(bytes.fromhex(hex_key))
+
+
+_AUDIT = cast(Table, AuditEvent.__table__)
+_NONCE = cast(Table, SeenNonce.__table__)
+_CENTRE = cast(Table, CentreAccount.__table__)
+_SITTING = cast(Table, PublishedSitting.__table__)
+
+
+#: statements of the hot paths, built once (values bound when executed)
+_AUDIT_INSERT = insert(_AUDIT)
+_NONCE_INSERT = {
+    "postgresql": postgresql.insert(_NONCE).on_conflict_do_nothing().returning(_NONCE.c.id),
+    "sqlite": sqlite.insert(_NONCE).on_conflict_do_nothing().returning(_NONCE.c.id),
+}
+
+
+#: a unit of work: the ORM session of most requests, or the bare connection of a hot one
+Work = Session | Connection
+
+
+def _dialect(work: Work) -> str:
+    return work.dialect.name if isinstance(work, Connection) else work.get_bind().dialect.name
+
+
+def audit(session: Work, now: datetime, actor: str, kind: str, **data: Any) -> None:
+    """Record what central did or refused, in the caller's transaction (written at once:
+    it commits or rolls back with the rest of the unit of work)."""
+    session.execute(_AUDIT_INSERT, {"at": now, "actor": actor, "kind": kind, "data": data})
+
+
+def remember_nonce(session: Work, centre: str, nonce: str, now: datetime) -> bool:
+    """Record a signed request's nonce for ``centre``; False when it was seen before (a
+    replay). One statement that never fails on the duplicate (``ON CONFLICT DO
+    NOTHING``), so the caller's transaction goes on to record the refusal; a concurrent
+    request with the same nonce waits for the first to commit, then finds it. (The row's
+    id comes back only when it was inserted.)"""
+    stmt = _NONCE_INSERT[_dialect(session)]
+    row = session.execute(stmt, {"centre_code": centre, "nonce": nonce, "seen_at": now}).first()
+    return row is not None
 
 
 # --- packages ----------------------------------------------------------------------------
@@ -131,15 +189,84 @@ def _published(session: Session, centre: str, code: str) -> PublishedSitting:
     return ps
 
 
+@dataclass(frozen=True)
+class SittingKeys:
+    """What releasing a sitting's keys needs from ``published_sitting`` (one row)."""
+
+    id: int
+    start: datetime
+    end: datetime
+    release_secret: bytes
+    end_secret: bytes
+    start_key_fetched_at: datetime | None
+    end_key_fetched_at: datetime | None
+
+
+_KEY_COLUMNS = (
+    _SITTING.c.id,
+    _SITTING.c.start,
+    _SITTING.c.end,
+    _SITTING.c.release_secret,
+    _SITTING.c.end_secret,
+    _SITTING.c.start_key_fetched_at,
+    _SITTING.c.end_key_fetched_at,
+)
+
+
+_CENTRE_AND_SITTING = (
+    select(_CENTRE.c.public_key, *_KEY_COLUMNS)
+    .select_from(
+        _CENTRE.outerjoin(
+            _SITTING,
+            and_(_SITTING.c.centre_code == _CENTRE.c.code, _SITTING.c.code == bindparam("code")),
+        )
+    )
+    .where(_CENTRE.c.code == bindparam("centre"))
+)
+_SITTING_KEYS = select(*_KEY_COLUMNS).where(
+    _SITTING.c.centre_code == bindparam("centre"), _SITTING.c.code == bindparam("code")
+)
+
+
+def centre_and_sitting(
+    session: Work, centre: str, code: str
+) -> tuple[str, SittingKeys | None] | None:
+    """The centre's public key (hex) and its sitting ``code``'s keys, in one query (a key
+    request's one read); None for a centre central never registered."""
+    row = session.execute(_CENTRE_AND_SITTING, {"centre": centre, "code": code}).first()
+    if row is None:
+        return None
+    keys = None if row.id is None else SittingKeys(*row[1:])
+    return row.public_key, keys
+
+
 def release_key(
-    session: Session, centre: str, code: str, kind: str, now: datetime, *, actor: str
+    session: Work,
+    centre: str,
+    code: str,
+    kind: str,
+    now: datetime,
+    *,
+    actor: str,
+    sitting: SittingKeys | None = None,
 ) -> dict[str, Any]:
     """A sitting's release secret from its start, its end secret from its end; never
-    earlier, by central's clock, whatever the caller says."""
+    earlier, by central's clock, whatever the caller says. Every release is recorded
+    (``key.released.<kind>``) in the caller's transaction, so the reply goes out only
+    once its record is committed. ``sitting``: the row already read with the request's
+    check (:func:`centre_and_sitting`), or None to read it here."""
     if kind not in ("start", "end"):
         raise CentralError("bad_request", "kind 应为 start 或 end")
-    ps = _published(session, centre, code)
-    due = ps.start if kind == "start" else ps.end
+    if sitting is None:
+        row = session.execute(_SITTING_KEYS, {"centre": centre, "code": code}).first()
+        sitting = None if row is None else SittingKeys(*row)  # type: ignore[arg-type]
+    if sitting is None:
+        raise CentralError(
+            "unknown_sitting",
+            f"考点 {centre} 没有场次 {code} / no such sitting for this centre",
+            404,
+        )
+    due = sitting.start if kind == "start" else sitting.end
     if now < due:
         what = "试卷密钥在开考时" if kind == "start" else "答案密钥在考试结束时"
         raise CentralError(
@@ -148,15 +275,21 @@ def release_key(
             "(the key is released only at its time)",
             403,
             available_at=due.isoformat(),
-            seconds_left=round((due - now).total_seconds(), 1),
+            seconds_left=round((due - now).total_seconds(), 3),
         )
-    secret = ps.release_secret if kind == "start" else ps.end_secret
-    if kind == "start" and ps.start_key_fetched_at is None:
-        ps.start_key_fetched_at = now
-    if kind == "end" and ps.end_key_fetched_at is None:
-        ps.end_key_fetched_at = now
+    secret = sitting.release_secret if kind == "start" else sitting.end_secret
+    first = sitting.start_key_fetched_at if kind == "start" else sitting.end_key_fetched_at
+    if first is None:
+        column = (
+            _SITTING.c.start_key_fetched_at if kind == "start" else _SITTING.c.end_key_fetched_at
+        )
+        # only if still unset: two first requests at once keep the earlier's time
+        session.execute(
+            update(_SITTING)
+            .where(_SITTING.c.id == sitting.id, column.is_(None))
+            .values({column: now})
+        )
     audit(session, now, actor, f"key.released.{kind}", centre=centre, sitting=code)
-    session.flush()
     return {
         "ok": True,
         "sitting": code,
@@ -761,18 +894,15 @@ def summary(row: ResultPackage) -> dict[str, Any]:
     }
 
 
-def prune_nonces(session: Session, centre: str, now: datetime, window_s: int) -> None:
-    """Forget ``centre``'s nonces older than twice the replay window (a request that old
-    is refused by its timestamp anyway). Only the caller's own centre: requests of
-    different centres, in different workers, never wait on each other's rows."""
-    from central.models import SeenNonce
-
-    session.execute(
-        delete(SeenNonce).where(
-            SeenNonce.centre_code == centre,
-            SeenNonce.seen_at < now - timedelta(seconds=2 * window_s),
-        )
+def prune_nonces(session: Session, now: datetime, window_s: int) -> int:
+    """Forget nonces older than twice the replay window, every centre's: a request that
+    old is refused by its timestamp before its nonce is looked at. Run now and then
+    (:func:`central.app` does it at most once a minute per worker), not per request; the
+    rows deleted are ones no request touches any more, so nothing waits on them."""
+    result = session.execute(
+        delete(_NONCE).where(_NONCE.c.seen_at < now - timedelta(seconds=2 * window_s))
     )
+    return cast(CursorResult[Any], result).rowcount
 
 
 # --- the centre's event log, anchored here ---------------------------------------------
