@@ -50,7 +50,7 @@ from exam_server.results.package import build_results, result_document
 from exam_server.scoring.service import score_sitting
 from exam_server.sittings import service
 from exam_server.sittings.models import Attempt
-from exam_server.sittings.service import SaveRequest
+from exam_server.sittings.service import SaveRequest, answers
 from exam_server.system.keys import public_key_hex, signing_key
 from question_bank.formats import read_items
 from question_bank.package import open_package
@@ -114,7 +114,7 @@ def test_centre_and_central_score_by_the_authors_maps_and_agree(
 ) -> None:
     # the centre keeps paper id -> item ids for the life of the process (papers never
     # change); the test's papers are rolled back and their ids reused by other tests
-    monkeypatch.setattr(service, "_ITEM_IDS", {})
+    monkeypatch.setattr(answers, "_ITEM_IDS", {})
     # the bank, from the authored QTI package, and a blueprint of exactly its items
     bank = tmp_path / "bank.sqlite3"
     with BankStore(bank) as store:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from exam_server.sittings import service
+from exam_server.sittings.service import answers
 
 
 @pytest.fixture(autouse=True)
@@ -14,6 +14,6 @@ def forget_paper_items() -> Iterator[None]:
     """The server memoises each paper's item ids by row id (one database per process).
     These tests make centre databases of their own: start and end with the memo empty,
     so neither they nor the tests after them in this process see another's papers."""
-    service._ITEM_IDS.clear()
+    answers._ITEM_IDS.clear()
     yield
-    service._ITEM_IDS.clear()
+    answers._ITEM_IDS.clear()

@@ -53,7 +53,7 @@ from exam_server.migrate import upgrade
 from exam_server.sittings import service
 from exam_server.sittings.engine import AttemptState, RuleError
 from exam_server.sittings.models import Answer, Attempt
-from exam_server.sittings.service import SaveRequest, SaveResult, ServiceError
+from exam_server.sittings.service import SaveRequest, SaveResult, ServiceError, answers
 from exam_server.sittings.writer import AnswerWriter
 from tests.conftest import PG_ADMIN_URL, T0, make_pg_database
 from tests.factories import ITEMS, id_number_for, make_world, seat_label, ticket_for
@@ -403,7 +403,7 @@ class AnswerPath(RuleBasedStateMachine):
         """The server process stops and starts again on the same database."""
         self.writer.stop()
         self.db.dispose()
-        service._ITEM_IDS.clear()
+        answers._ITEM_IDS.clear()
         self.db = Database(self.url)
         self.writer = AnswerWriter(self.db, self.clock)
         self.transient_next = False

@@ -4,15 +4,14 @@ Each takes the session of the caller's unit of work and the instant ``now`` from
 injected clock, checks the rules through :mod:`exam_server.sittings.engine`, and only
 flushes. Refusals raise :class:`ServiceError` (or the engine's ``RuleError``) with a code.
 
-One package in sections (``errors``, ``timing``, ``login``, ``answers``,
-``submission``, ``pauses``, ``support``); every name is here as it always was.
+One package in sections (``errors``, ``timing``, ``login``, ``answers``, ``submission``,
+``pauses``, ``support``); every public name is here as it always was. A private one lives
+in its section only: a test that swaps one swaps it there (``answers._ITEM_IDS``).
 """
 
 from __future__ import annotations
 
 from exam_server.sittings.service.answers import (
-    _CURRENT_SEQS,
-    _ITEM_IDS,
     ATTEMPT_TABLE,
     IS_LATEST,
     LATEST_SEQS,
@@ -31,12 +30,6 @@ from exam_server.sittings.service.errors import (
 from exam_server.sittings.service.login import (
     LoginLimits,
     LoginResult,
-    _attempt_in_sitting,
-    _broken_ticket,
-    _enter,
-    _home_room,
-    _may_log_in,
-    _open_attempt_for,
     find_seat,
     login,
     parse_seat_label,
@@ -45,8 +38,6 @@ from exam_server.sittings.service.login import (
 )
 from exam_server.sittings.service.pauses import (
     KEY_WAIT,
-    _attempts_in_scope,
-    _wait_for_key,
     authorise_relogin,
     end_key_wait,
     end_pause,
@@ -57,7 +48,6 @@ from exam_server.sittings.service.pauses import (
 from exam_server.sittings.service.submission import (
     Receipt,
     SweepResult,
-    _finalise,
     force_submit,
     lock_attempt,
     submit_by_candidate,
@@ -89,17 +79,6 @@ __all__ = [
     "SaveResult",
     "ServiceError",
     "SweepResult",
-    "_CURRENT_SEQS",
-    "_ITEM_IDS",
-    "_attempt_in_sitting",
-    "_attempts_in_scope",
-    "_broken_ticket",
-    "_enter",
-    "_finalise",
-    "_home_room",
-    "_may_log_in",
-    "_open_attempt_for",
-    "_wait_for_key",
     "attempt_with_timing",
     "authorise_relogin",
     "candidate_photo",
