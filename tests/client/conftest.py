@@ -54,6 +54,18 @@ class Sitting:
         self.server.jump_to(self.end + timedelta(milliseconds=300))
 
 
+def wait_true(page: Any, expression: str, arg: object = None, timeout: float = 15) -> None:
+    """Until ``expression`` is true in ``page``. Polled with ``page.evaluate`` (the browser's
+    devtools protocol, which the page's Content-Security-Policy leaves alone), not with
+    ``wait_for_function``: in a clean-clone CI run its polling was refused by the
+    terminal's ``script-src 'self'`` ("unsafe-eval"), though it passes most runs."""
+    end = time.monotonic() + timeout
+    while not (page.evaluate(expression, arg) if arg is not None else page.evaluate(expression)):
+        if time.monotonic() > end:
+            raise AssertionError(f"not true within {timeout} s: {expression}")
+        time.sleep(0.05)
+
+
 def valid_tickets(world: World) -> list[str]:
     """Give the factory's candidates the numbers central makes (``GENERATED``: the year,
     centre, room and seat, and a Damm check digit), and the plan that rule, so that the

@@ -18,6 +18,7 @@ from exam_client.journal import MemoryJournal
 from exam_client.ui import UiOptions, create_ui
 from exam_common import protocol as p
 from question_bank.package import encrypt_paper
+from tests.client.conftest import wait_true
 from tests.client.test_client_units import IDENTITY, TICKET, binding_of, login_ok
 from tests.conftest import free_port, require
 from tests.factories import DATA_KEY
@@ -79,12 +80,13 @@ def test_the_body_is_shown_as_written_in_chromium(page, tmp_path: Path) -> None:
 
         def shown(item: str) -> list[list[object]]:
             page.click(f"#grid button:nth-child({number[item]})")
-            page.wait_for_function(
+            wait_true(
+                page,
                 "n => document.querySelector('#q-number').textContent.includes(String(n))",
-                arg=number[item],
+                number[item],
             )
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('#q-stem img')].every(i => i.complete)"
+            wait_true(
+                page, "() => [...document.querySelectorAll('#q-stem img')].every(i => i.complete)"
             )
             return page.eval_on_selector_all(  # type: ignore[no-any-return]
                 "#q-stem > *",

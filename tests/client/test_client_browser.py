@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from exam_server.sittings import service
-from tests.client.conftest import ClientProcess, Sitting
+from tests.client.conftest import ClientProcess, Sitting, wait_true
 from tests.conftest import png, require
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -133,9 +133,10 @@ def test_candidate_from_login_to_receipt_in_chromium(
     p1.keyboard.press("ArrowRight")
     t1.wait_for(lambda x: len(x["answers"]) == 3 and x["pending"] == 0, timeout=10)
     # The page redraws from the agent's state on its next poll: wait for that, then count.
-    p1.wait_for_function(
+    wait_true(
+        p1,
         "document.querySelectorAll('#grid button.answered').length === 3"
-        " && document.querySelector('#grid button.flagged') !== null"
+        " && document.querySelector('#grid button.flagged') !== null",
     )
     assert t1.state()["flags"] and p1.locator("#grid button.flagged").count() == 1
     assert p1.locator("#grid button.answered").count() == 3
@@ -220,10 +221,11 @@ def test_screens_of_a_real_paper_for_the_docs(
         page.wait_for_selector("#screen-confirm:not([hidden])")
         assert cand["name"] in page.inner_text("#screen-confirm")
         # the registered photo, fetched from the server through the agent
-        page.wait_for_function(
+        wait_true(
+            page,
             "document.querySelector('#photo').complete"
             " && document.querySelector('#photo').naturalWidth > 0",
-            timeout=10_000,
+            timeout=10,
         )
         page.screenshot(path=str(shots / "candidate-confirm.png"))
         png(shots / "candidate-confirm.png")

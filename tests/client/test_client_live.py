@@ -74,13 +74,15 @@ def test_restart_seat_change_and_server_cut(
     a = clients(s.server.url, s.seats[0], "A")
     c = clients(s.server.url, s.seats[2], "C")
     st = a.wait_for(lambda x: x["online"])
+    c.wait_for(lambda x: x["online"])  # a login needs the server: both terminals online
     assert st["screen"] == "login" and st["seat"] == s.seats[0]
     terminal_a = st["terminal_id"]
 
     # Before the start: log in, confirm, wait with a countdown; no paper yet.
     for cl, n in ((a, 0), (c, 2)):
         ticket, id_number = s.candidate(n)
-        assert cl.post("/api/login", {"ticket": ticket, "id_number": id_number})["ok"]
+        logged = cl.post("/api/login", {"ticket": ticket, "id_number": id_number})
+        assert logged["ok"], logged
         assert cl.state()["screen"] == "confirm"
         assert cl.post("/api/confirm")["ok"]
     st = a.state()
