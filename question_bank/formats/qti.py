@@ -28,6 +28,7 @@ processing, a table in the body...) is refused, never imported differently.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import posixpath
 import re
@@ -567,11 +568,88 @@ _INLINE_RP = {
     "mapResponse",
 }
 
+#: The body of the two templates as QTI 2.1 publishes them (rptemplates/match_correct.xml
+#: and map_response.xml). Inline processing is followed only when it is exactly one of
+#: these (see :func:`_rp_shape`): the same elements, attributes and values in the same
+#: places. Anything else, however close, might score differently and is refused.
+_TEMPLATE_BODIES = {
+    ScoringRule.MATCH_CORRECT: """
+<responseCondition>
+  <responseIf>
+    <match><variable identifier="RESPONSE"/><correct identifier="RESPONSE"/></match>
+    <setOutcomeValue identifier="SCORE"><baseValue baseType="float">1</baseValue></setOutcomeValue>
+  </responseIf>
+  <responseElse>
+    <setOutcomeValue identifier="SCORE"><baseValue baseType="float">0</baseValue></setOutcomeValue>
+  </responseElse>
+</responseCondition>""",
+    ScoringRule.MAP_RESPONSE: """
+<responseCondition>
+  <responseIf>
+    <isNull><variable identifier="RESPONSE"/></isNull>
+    <setOutcomeValue identifier="SCORE"><baseValue baseType="float">0.0</baseValue></setOutcomeValue>
+  </responseIf>
+  <responseElse>
+    <setOutcomeValue identifier="SCORE"><mapResponse identifier="RESPONSE"/></setOutcomeValue>
+  </responseElse>
+</responseCondition>""",
+}
 
-def _rp_rule(rp: ET.Element | None, has_mapping: bool) -> tuple[ScoringRule | None, str]:
+#: one element of response processing, normalised: (name, attributes, text, children)
+_Shape = tuple[str, tuple[tuple[str, str], ...], str, tuple[Any, ...]]
+
+
+def _rp_shape(el: ET.Element, response: str) -> _Shape:
+    """An element's normalised tree: namespaces, comments and layout whitespace dropped,
+    attributes sorted, a ``baseValue``'s number compared as a number (``0`` is ``0.0``),
+    and the interaction's response identifier written as the templates' ``RESPONSE``."""
+    attrs = tuple(
+        sorted(
+            (_local(k), "RESPONSE" if k == "identifier" and v == response else v.strip())
+            for k, v in el.attrib.items()
+        )
+    )
+    text = (el.text or "").strip()
+    if _local(el.tag) == "baseValue":
+        with contextlib.suppress(InvalidOperation):
+            text = str(Decimal(text).normalize())
+    children = tuple(_rp_shape(c, response) for c in el if isinstance(c.tag, str))
+    return _local(el.tag), attrs, text, children
+
+
+_TEMPLATE_SHAPES = {
+    rule: _rp_shape(ET.fromstring(body), "RESPONSE") for rule, body in _TEMPLATE_BODIES.items()
+}
+
+
+def _describe(shape: _Shape) -> str:
+    name, attrs, text, _ = shape
+    written = "".join(f' {k}="{v}"' for k, v in attrs)
+    return f"<{name}{written}>{text}" if text else f"<{name}{written}>"
+
+
+def _first_difference(
+    got: Sequence[_Shape], want: Sequence[_Shape], where: str
+) -> tuple[str, str, str]:
+    """Where the written processing first departs from the template, for a person:
+    (path, what is written there, what the template has there; "无 (nothing)" for none)."""
+    for g, w in zip(got, want, strict=False):
+        if g[:3] != w[:3]:
+            return where, _describe(g), _describe(w)
+        if g[3] != w[3]:
+            return _first_difference(g[3], w[3], f"{where}/{g[0]}")
+    if len(got) > len(want):
+        return where, _describe(got[len(want)]), "无 (nothing)"
+    return where, "无 (nothing)", _describe(want[len(got)])
+
+
+def _rp_rule(
+    rp: ET.Element | None, has_mapping: bool, response: str
+) -> tuple[ScoringRule | None, str]:
     """The rule an item's responseProcessing states: the template it names, or inline
-    processing that does what one of the two templates does. ``(None, "")`` when there is
-    none (the plan's rule scores the item); ``(None, why)`` when it cannot be followed."""
+    processing that is one of the two templates written out (:data:`_TEMPLATE_BODIES`).
+    ``(None, "")`` when there is none (the plan's rule scores the item); ``(None, why)``
+    when it cannot be followed. ``response`` is the interaction's response identifier."""
     if rp is None:
         if has_mapping:
             return None, (
@@ -599,13 +677,27 @@ def _rp_rule(rp: ET.Element | None, has_mapping: bool) -> tuple[ScoringRule | No
             "processing cannot be followed as written; use the match_correct or map_response "
             "template)"
         )
-    if "mapResponse" in used:
-        return ScoringRule.MAP_RESPONSE, ""
-    if "match" in used and "correct" in used:
-        return ScoringRule.MATCH_CORRECT, ""
+    got = tuple(_rp_shape(c, response) for c in rp if isinstance(c.tag, str))
+    for rule, shape in _TEMPLATE_SHAPES.items():
+        if got == (shape,):
+            return rule, ""
+    nearest = (
+        ScoringRule.MATCH_CORRECT
+        if "match" in used and "mapResponse" not in used
+        else ScoringRule.MAP_RESPONSE
+    )
+    path, found, expected = _first_difference(
+        got, (_TEMPLATE_SHAPES[nearest],), "responseProcessing"
+    )
     return None, (
-        "responseProcessing 既不是 match_correct 也不是 map_response，无法照原样计分 "
-        "(response processing is neither match_correct nor map_response)"
+        f"choiceInteraction（responseIdentifier=“{response}”）的内联 responseProcessing "
+        f"不是 {nearest.value} 模板的原样写法，可能另有计分方式，无法照原样计分；第一处不同在 "
+        f"{path}：写的是 {found}，模板为 {expected}。请改用 "
+        f'<responseProcessing template="…/{nearest.value}"/>，或照模板原文书写 (the inline '
+        f"response processing of the choiceInteraction is not the {nearest.value} template "
+        f"as published and may score otherwise; first difference at {path}: {found} where "
+        "the template has "
+        f"{expected}; name the template or write it exactly)"
     )
 
 
@@ -787,7 +879,11 @@ def _parse_item(data: bytes, name: str, meta: dict[str, str], source: _Source) -
             "number of choices)",
         )
 
-    rule, why = _rp_rule(root.find(q("responseProcessing")), mapping_el is not None)
+    rule, why = _rp_rule(
+        root.find(q("responseProcessing")),
+        mapping_el is not None,
+        ci.get("responseIdentifier", "RESPONSE"),
+    )
     if why:
         reader.bad("scoring", why)
     scoring: dict[str, Any] | None = None

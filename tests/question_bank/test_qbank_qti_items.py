@@ -529,3 +529,125 @@ def test_a_directory_package_may_not_link_out_of_itself(tmp_path: Path) -> None:
     (issue,) = exc.value.issues
     assert issue.item_id == "ZD-MAP-01" and "符号链接" in issue.message
     assert "symbolic link out of the content package" in issue.message
+
+
+_IF_MATCH = '<match><variable identifier="RESPONSE"/><correct identifier="RESPONSE"/></match>'
+_IF_NULL = '<isNull><variable identifier="RESPONSE"/></isNull>'
+
+
+def _set(value: str, outcome: str = "SCORE") -> str:
+    return (
+        f'<setOutcomeValue identifier="{outcome}"><baseValue baseType="float">{value}'
+        "</baseValue></setOutcomeValue>"
+    )
+
+
+_MAPPED = (
+    '<setOutcomeValue identifier="SCORE"><mapResponse identifier="RESPONSE"/></setOutcomeValue>'
+)
+
+
+def _rp(*conditions: str) -> str:
+    return "<responseProcessing>" + "".join(conditions) + "</responseProcessing>"
+
+
+def _cond(if_test: str, if_do: str, else_do: str | None, *middle: str) -> str:
+    tail = f"<responseElse>{else_do}</responseElse>" if else_do is not None else ""
+    return (
+        f"<responseCondition><responseIf>{if_test}{if_do}</responseIf>{''.join(middle)}"
+        f"{tail}</responseCondition>"
+    )
+
+
+#: inline processing made only of the elements the templates use, each scoring otherwise
+#: than the template it resembles, and where the first difference is
+DEVIANT_RULES = {
+    "else-also-1": (_rp(_cond(_IF_MATCH, _set("1"), _set("1"))), "写的是 <baseValue"),
+    "right-2": (_rp(_cond(_IF_MATCH, _set("2"), _set("0"))), 'baseType="float">2'),
+    "no-else": (_rp(_cond(_IF_MATCH, _set("1"), None)), "模板为 <responseElse>"),
+    "other-outcome": (
+        _rp(_cond(_IF_MATCH, _set("1", "MAXSCORE"), _set("0"))),
+        'identifier="MAXSCORE"',
+    ),
+    "else-if": (
+        _rp(
+            _cond(
+                _IF_MATCH,
+                _set("1"),
+                _set("0"),
+                f"<responseElseIf>{_IF_NULL}{_set('0.5')}</responseElseIf>",
+            )
+        ),
+        "<responseElseIf>",
+    ),
+    "twice": (
+        _rp(_cond(_IF_MATCH, _set("1"), _set("0")), _cond(_IF_NULL, _set("1"), _set("0"))),
+        "写的是 <responseCondition>",
+    ),
+    "null-scores": (_rp(_cond(_IF_NULL, _set("1"), _MAPPED)), "map_response 模板"),
+    "map-when-right": (_rp(_cond(_IF_MATCH, _MAPPED, _set("0"))), "<match>"),
+    "other-response": (
+        _rp(
+            _cond(
+                '<match><variable identifier="RESPONSE"/><correct identifier="OTHER"/></match>',
+                _set("1"),
+                _set("0"),
+            )
+        ),
+        'identifier="OTHER"',
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEVIANT_RULES))
+def test_inline_processing_that_is_not_a_template_is_refused(name: str, tmp_path: Path) -> None:
+    rp, where = DEVIANT_RULES[name]
+    xml = qa.MATCH_ITEM.replace(
+        qa.MATCH_ITEM[
+            qa.MATCH_ITEM.index("<responseProcessing>") : qa.MATCH_ITEM.index("</assessmentItem>")
+        ],
+        rp + "\n",
+    )
+    if "map-" in name or "null" in name:  # a mapping, so that only the processing is wrong
+        xml = xml.replace(
+            "</correctResponse>",
+            '</correctResponse><mapping defaultValue="0"><mapEntry mapKey="A" mappedValue="1"/>'
+            '<mapEntry mapKey="C" mappedValue="1"/></mapping>',
+        )
+    pkg = qa.write_package(
+        tmp_path / "rp.zip", items={"items/rp.xml": (xml, {**qa.ETHICS, "knowledgePoint": "k"})}
+    )
+    with pytest.raises(ItemValidationError) as exc:
+        read_items([pkg])
+    (issue,) = exc.value.issues
+    text = str(issue)
+    assert issue.item_id == "ZD-ALL-02" and issue.field == "scoring"
+    assert f"{pkg}:items/rp.xml" in text and "试题 ZD-ALL-02 (item ZD-ALL-02)" in text
+    assert "choiceInteraction（responseIdentifier=“RESPONSE”）的内联 responseProcessing" in text
+    assert "无法照原样计分" in text and "may score otherwise" in text
+    assert where in text, text
+
+
+def test_inline_templates_are_followed_however_laid_out(tmp_path: Path) -> None:
+    """The templates written out, with another response identifier, comments, layout and
+    ``1.0`` for ``1``, are the templates."""
+    match = (
+        qa.MATCH_ITEM.replace('identifier="RESPONSE"', 'identifier="R1"')
+        .replace('responseIdentifier="RESPONSE"', 'responseIdentifier="R1"')
+        .replace("<responseCondition>", "<!-- all or nothing -->\n<responseCondition>")
+        .replace('baseType="float">1<', 'baseType="float">1.0<')
+    )
+    mapped = qa.MAP_ITEM.replace(
+        f'<responseProcessing template="{qa.TEMPLATES}/map_response"/>',
+        _rp(_cond(_IF_NULL, _set("0.0"), _MAPPED)).replace("><", ">\n  <"),
+    )
+    pkg = qa.write_package(
+        tmp_path / "ok.zip",
+        items={
+            "items/match.xml": (match, {**qa.ETHICS, "knowledgePoint": "k"}),
+            "items/map.xml": (mapped, {**qa.ETHICS, "knowledgePoint": "k"}),
+        },
+    )
+    got = {i.item_id: i.scoring for i in read_items([pkg])}
+    assert got["ZD-ALL-02"] is not None and got["ZD-ALL-02"].rule is ScoringRule.MATCH_CORRECT
+    assert got["ZD-MAP-01"] is not None and got["ZD-MAP-01"].rule is ScoringRule.MAP_RESPONSE
