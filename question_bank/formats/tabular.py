@@ -17,7 +17,9 @@ otherwise (a picture first, several pictures) cannot be written to a sheet witho
 its layout, and exporting one is refused with the items named (use json or qti).
 
 A cell holding a formula is refused with its address and formula: the bank takes what the
-author typed, not what a formula last computed (or did not compute).
+author typed, not what a formula last computed (or did not compute). Export writes every
+text as a text cell, so that a stem or option starting with ``=`` (or reading ``#N/A``)
+comes back as written.
 """
 
 from __future__ import annotations
@@ -400,6 +402,19 @@ def write_template(path: Path) -> None:
         template_workbook().save(f)
 
 
+def _text_cell(ws: Any, value: Any) -> Any:
+    """A cell that holds ``value`` as written: openpyxl makes a string starting with ``=``
+    a formula and one such as ``#N/A`` an error value, which a re-import would then refuse
+    (and Excel would compute); the bank's texts are always text."""
+    from openpyxl.cell import WriteOnlyCell
+
+    if not isinstance(value, str):
+        return value
+    cell = WriteOnlyCell(ws, value=value)
+    cell.data_type = "s"
+    return cell
+
+
 def write_xlsx(items: Sequence[Item], path: Path) -> None:
     import openpyxl
 
@@ -409,7 +424,7 @@ def write_xlsx(items: Sequence[Item], path: Path) -> None:
     header = [*HEADERS, f"{EXPORT_EXTRA[1]} ({EXPORT_EXTRA[2]})"]
     ws.append(header)
     for item in items:
-        ws.append(_row_values(item))
+        ws.append([_text_cell(ws, v) for v in _row_values(item)])
     with atomic_writer(path) as f:
         wb.save(f)
     _write_images(items, path.parent)
