@@ -391,6 +391,7 @@ class _ItemReader:
         self._buf: list[str] = []
         self._ci: ET.Element | None = None
         self._field = "stem"  # what a problem found while walking is about
+        self._options_at: int | None = None  # blocks before the options (body only)
 
     def q(self, tag: str) -> str:
         return _q(tag, self.ns)
@@ -419,12 +420,36 @@ class _ItemReader:
 
     def body(self, item_body: ET.Element, ci: ET.Element) -> list[Block]:
         """The body in the order written: paragraphs of text and pictures; the
-        interaction's prompt where the interaction stands, its choices left out."""
+        interaction's prompt where the interaction stands, its choices left out. Anything
+        after the interaction is refused (:meth:`_after_options`)."""
         self._blocks, self._buf = [], []
         self._ci, self._field = ci, "stem"
+        self._options_at = None
         self._walk_children(item_body)
         self._flush()
+        if self._options_at is not None and len(self._blocks) > self._options_at:
+            self._after_options(self._blocks[self._options_at])
+            return self._blocks[: self._options_at]
         return self._blocks
+
+    def _after_options(self, first: Block) -> None:
+        """Refuse a body that goes on after the interaction: terminals, papers and exports
+        show the whole body before the options, so what the author wrote after them would
+        be shown elsewhere than written."""
+        if first.image is not None:
+            what = f"图片“{first.alt}”" if first.alt else "一张图片"
+            what_en = f"a picture ({first.alt})" if first.alt else "a picture"
+        else:
+            text = first.text if len(first.text) <= 30 else first.text[:30] + "…"
+            what, what_en = f"文字“{text}”", f"text “{text}”"
+        self.bad(
+            "body",
+            f"choiceInteraction 之后还有内容（{what}）：本系统把题干整个显示在选项之前，"
+            "无法照原样显示写在选项之后的内容；请把它移到 choiceInteraction 之前或写进其 prompt "
+            f"(the item body goes on after the choiceInteraction with {what_en}; the whole "
+            "body is shown before the options, so what is written after them cannot be shown "
+            "where written: move it before the interaction or into its prompt)",
+        )
 
     @property
     def _where(self) -> str:
@@ -461,6 +486,7 @@ class _ItemReader:
             if prompt is not None:
                 self._walk_children(prompt)
                 self._flush()
+            self._options_at = len(self._blocks)
             return
         if tag == "br":
             self._buf.append("\n")

@@ -163,11 +163,10 @@ def test_round_trip_keeps_what_was_imported(authored: dict[str, Item], tmp_path:
 
 
 def test_sheets_keep_map_fixed_shuffle_and_alt(authored: dict[str, Item], tmp_path: Path) -> None:
-    # the map item with its picture after the question: a layout a sheet holds
-    picture = '<p><img src="../media/poster.png" alt="宣传画：爱岗敬业、诚实守信、办事公道"/></p>'
-    after = qa.MAP_ITEM.replace(picture, "").replace(
-        "</choiceInteraction>", "</choiceInteraction>" + picture
-    )
+    # the map item with its picture after the question (in the prompt): a layout a sheet
+    # holds
+    picture = '<img src="../media/poster.png" alt="宣传画：爱岗敬业、诚实守信、办事公道"/>'
+    after = qa.MAP_ITEM.replace(f"<p>{picture}</p>", "").replace("</prompt>", picture + "</prompt>")
     (moved,) = read_items(
         [
             qa.write_package(
@@ -651,3 +650,37 @@ def test_inline_templates_are_followed_however_laid_out(tmp_path: Path) -> None:
     got = {i.item_id: i.scoring for i in read_items([pkg])}
     assert got["ZD-ALL-02"] is not None and got["ZD-ALL-02"].rule is ScoringRule.MATCH_CORRECT
     assert got["ZD-MAP-01"] is not None and got["ZD-MAP-01"].rule is ScoringRule.MAP_RESPONSE
+
+
+@pytest.mark.parametrize(
+    ("after", "shown"),
+    [
+        (
+            "</choiceInteraction>\n    <p>（本题考查职业道德的基本要求）</p>",
+            "文字“（本题考查职业道德的基本要求）”",
+        ),
+        ("</choiceInteraction>请在答题卡上作答。", "文字“请在答题卡上作答。”"),
+        (
+            '</choiceInteraction><div><p><img src="../media/poster.png" alt="答题示意"/></p></div>',
+            "图片“答题示意”",
+        ),
+    ],
+    ids=["paragraph", "tail-text", "picture"],
+)
+def test_a_body_that_goes_on_after_the_options_is_refused(
+    after: str, shown: str, tmp_path: Path
+) -> None:
+    """Text or a picture written after the choiceInteraction would be shown before the
+    options (the whole body is): refused, not moved."""
+    xml = qa.MAP_ITEM.replace("</choiceInteraction>", after)
+    pkg = qa.write_package(
+        tmp_path / "after.zip", items={"items/after.xml": (xml, qa.ITEMS["items/map.xml"][1])}
+    )
+    with pytest.raises(ItemValidationError) as exc:
+        read_items([pkg])
+    (issue,) = exc.value.issues
+    text = str(issue)
+    assert issue.item_id == "ZD-MAP-01" and issue.field == "body"
+    assert f"{pkg}:items/after.xml" in text
+    assert f"choiceInteraction 之后还有内容（{shown}）" in text
+    assert "goes on after the choiceInteraction" in text
