@@ -33,7 +33,8 @@ def detect_format(path: Path) -> str:
                 None,
                 "file",
                 "无法从扩展名判断文件格式，请使用 .xlsx、.csv、.json 或 QTI 的 .zip/.xml，"
-                "或用 --format 指定",
+                "或用 --format 指定 (cannot tell the format from the file name: use .xlsx, "
+                ".csv, .json or a QTI .zip/.xml, or give --format)",
             )
         ]
     )
@@ -44,7 +45,15 @@ def read_rows(path: Path, fmt: str | None = None) -> list[RawRow]:
     fmt = fmt or detect_format(path)
     if not path.exists():
         raise ItemValidationError(
-            [ItemIssue(str(path), None, None, "file", "文件不存在，请检查路径")]
+            [
+                ItemIssue(
+                    str(path),
+                    None,
+                    None,
+                    "file",
+                    "文件不存在，请检查路径 (no such file: check the path)",
+                )
+            ]
         )
     if fmt == "xlsx":
         from question_bank.formats.tabular import read_xlsx

@@ -37,7 +37,8 @@ def rows_from_json(data: Any, source: str) -> list[RawRow]:
                     None,
                     None,
                     "file",
-                    '需要 {"format": "qbank-items/1", "items": [...]} 或试题数组',
+                    '需要 {"format": "qbank-items/1", "items": [...]} 或试题数组 '
+                    '(expected {"format": "qbank-items/1", "items": [...]} or a list of items)',
                 )
             ]
         )
@@ -114,7 +115,7 @@ def read_json(path: Path) -> list[RawRow]:
                     getattr(e, "lineno", None),
                     None,
                     "file",
-                    f"不是有效的 UTF-8 JSON：{e}",
+                    f"不是有效的 UTF-8 JSON：{e} (not valid UTF-8 JSON)",
                 )
             ]
         ) from None

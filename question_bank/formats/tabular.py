@@ -129,7 +129,16 @@ def _rows_from_table(source: str, table: Iterable[Sequence[Any]], base_dir: str)
         header = list(next(it))
     except StopIteration:
         raise ItemValidationError(
-            [ItemIssue(source, None, None, "file", "文件是空的，请使用 qbank template 生成的模板")]
+            [
+                ItemIssue(
+                    source,
+                    None,
+                    None,
+                    "file",
+                    "文件是空的，请使用 qbank template 生成的模板 "
+                    "(the file is empty: start from the template qbank template writes)",
+                )
+            ]
         ) from None
     fields: list[str | None] = [_header_field(h) for h in header]
     issues: list[ItemIssue] = []
@@ -139,7 +148,12 @@ def _rows_from_table(source: str, table: Iterable[Sequence[Any]], base_dir: str)
     if unknown:
         issues.append(
             ItemIssue(
-                source, 1, None, "header", f"无法识别的列：{'、'.join(unknown)}；请使用模板的表头"
+                source,
+                1,
+                None,
+                "header",
+                f"无法识别的列：{'、'.join(unknown)}；请使用模板的表头 "
+                f"(unknown columns: {', '.join(unknown)}; use the template's headers)",
             )
         )
     required = ("id", "type", "subject", "stem", "key")
@@ -147,7 +161,12 @@ def _rows_from_table(source: str, table: Iterable[Sequence[Any]], base_dir: str)
     if missing:
         issues.append(
             ItemIssue(
-                source, 1, None, "header", f"缺少必需的列：{'、'.join(missing)}；请使用模板的表头"
+                source,
+                1,
+                None,
+                "header",
+                f"缺少必需的列：{'、'.join(missing)}；请使用模板的表头 "
+                f"(required columns missing: {', '.join(missing)}; use the template's headers)",
             )
         )
     if issues:
@@ -211,7 +230,8 @@ def read_xlsx(path: Path) -> list[RawRow]:
                     None,
                     None,
                     "file",
-                    f"无法读取 xlsx 文件（{type(e).__name__}）：请用 Excel/WPS 另存为 .xlsx 后重试",
+                    f"无法读取 xlsx 文件（{type(e).__name__}）：请用 Excel/WPS 另存为 .xlsx 后重试 "
+                    "(cannot read the xlsx file: save it again as .xlsx in Excel or WPS)",
                 )
             ]
         ) from None
@@ -233,7 +253,8 @@ def read_csv(path: Path) -> list[RawRow]:
                     None,
                     None,
                     "file",
-                    "csv 文件不是 UTF-8 编码；请在 Excel 中另存为“CSV UTF-8”后重试",
+                    "csv 文件不是 UTF-8 编码；请在 Excel 中另存为“CSV UTF-8”后重试 "
+                    "(the csv file is not UTF-8: save it as CSV UTF-8 in Excel)",
                 )
             ]
         ) from None

@@ -27,6 +27,7 @@ from question_bank.scoring import (
 )
 from question_bank.store import BankStore
 from tests.question_bank import qti_authored as qa
+from tests.question_bank.test_qbank_refusals_bilingual import bilingual
 
 D = Decimal
 
@@ -331,6 +332,7 @@ def test_refusals_say_what_and_where_all_at_once(tmp_path: Path) -> None:
     assert "absent.xml" in text and "the item file listed is missing" in text
     # nothing passed for a good item among them was stored anywhere; the whole file failed
     assert len(issues) == sum(len(v) for v in by_item.values())
+    assert [i.message for i in issues if not bilingual(i.message)] == []
 
 
 def test_a_formula_is_reported_as_a_formula(tmp_path: Path) -> None:
