@@ -998,7 +998,7 @@ def read_qti(path: Path) -> list[RawRow]:
     manifest = (
         source.read("imsmanifest.xml") if (path.is_dir() or path.suffix.lower() == ".zip") else None
     )
-    entries: list[tuple[str, dict[str, str]]] = []
+    entries: list[tuple[str, dict[str, str], str]] = []  # href, qb:item, resource id
     rows: list[RawRow] = []
     if manifest is not None:
         where = f"{path}:imsmanifest.xml"
@@ -1016,7 +1016,13 @@ def read_qti(path: Path) -> list[RawRow]:
                 if href is None:
                     rows.append(_unreadable(where, None, "file", f"试题文件{why}"))
                     continue
-                entries.append((href, dict(meta_el.attrib) if meta_el is not None else {}))
+                entries.append(
+                    (
+                        href,
+                        dict(meta_el.attrib) if meta_el is not None else {},
+                        res.get("identifier", ""),
+                    )
+                )
             elif kind.startswith("imsqti") and not kind.startswith("imsqti_test_xmlv2p"):
                 rows.append(
                     _unreadable(
@@ -1040,7 +1046,7 @@ def read_qti(path: Path) -> list[RawRow]:
                 ]
             )
     elif path.is_file() and path.suffix.lower() == ".xml":
-        entries.append((path.name, {}))
+        entries.append((path.name, {}, ""))
     else:
         raise ItemValidationError(
             [
@@ -1054,18 +1060,22 @@ def read_qti(path: Path) -> list[RawRow]:
                 )
             ]
         )
-    for href, meta in entries:
+    for href, meta, resource in entries:
         size = source.size(href)
         data = source.read(href) if size is not None and size <= MAX_ITEM_BYTES else None
         if size is None or data is None:
+            listed = f"（清单中的资源 {resource}）" if resource else ""
+            listed_en = f" by manifest resource {resource}" if resource else ""
             rows.append(
                 _unreadable(
                     f"{path}:{href}",
                     None,
                     "file",
-                    "清单中列出的试题文件不存在或无法读取 (the item file listed is missing)"
+                    f"清单中列出的试题文件不存在或无法读取{listed} "
+                    f"(the item file listed{listed_en} is missing or unreadable)"
                     if size is None or size <= MAX_ITEM_BYTES
-                    else f"试题文件超过 {MAX_ITEM_BYTES // (1024 * 1024)} MB (item file too large)",
+                    else f"试题文件超过 {MAX_ITEM_BYTES // (1024 * 1024)} MB{listed} "
+                    f"(the item file listed{listed_en} is too large)",
                 )
             )
             continue

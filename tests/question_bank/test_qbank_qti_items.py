@@ -299,7 +299,6 @@ def test_refusals_say_what_and_where_all_at_once(tmp_path: Path) -> None:
     by_item: dict[str | None, list[str]] = {}
     for i in issues:
         by_item.setdefault(i.item_id, []).append(str(i))
-    text = str(exc.value)
 
     (fill,) = by_item["FILL-1"]
     assert "textEntryInteraction（填空）" in fill and "只支持 choiceInteraction" in fill
@@ -329,7 +328,11 @@ def test_refusals_say_what_and_where_all_at_once(tmp_path: Path) -> None:
         for p in by_item["BEST-1"]
     )
     assert any("没有本题的 qb:item" in p for p in by_item["BARE-1"])
-    assert "absent.xml" in text and "the item file listed is missing" in text
+    (absent,) = [str(i) for i in issues if "absent.xml" in i.source]
+    # the manifest's resource for it (the test package numbers them in order)
+    resource = f"RES-{list(items).index('items/absent.xml') + 1}"
+    assert f"清单中列出的试题文件不存在或无法读取（清单中的资源 {resource}）" in absent
+    assert f"the item file listed by manifest resource {resource} is missing" in absent
     # nothing passed for a good item among them was stored anywhere; the whole file failed
     assert len(issues) == sum(len(v) for v in by_item.values())
     assert [i.message for i in issues if not bilingual(i.message)] == []
