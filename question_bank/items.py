@@ -412,6 +412,9 @@ class RawRow:
     issues: list[ItemIssue] = field(default_factory=list)
     #: the importer could not read the row at all: ``issues`` say why, nothing else is checked
     unreadable: bool = False
+    #: what the importer read but the bank does not keep, which does not change how the
+    #: item is shown or scored (e.g. a mapping under match_correct): told, not refused
+    notices: list[ItemIssue] = field(default_factory=list)
 
 
 _SPLIT_LEVELS = re.compile(r"[、,，/;；\s]+")
@@ -1052,17 +1055,20 @@ def _map_problems(
     return problems
 
 
-def validate_rows(rows: Iterable[RawRow]) -> list[Item]:
+def validate_rows(rows: Iterable[RawRow], notices: list[ItemIssue] | None = None) -> list[Item]:
     """Validate every row; return the items or raise :class:`ItemValidationError` listing
-    every problem (all rows are checked, not just up to the first bad one)."""
+    every problem (all rows are checked, not just up to the first bad one). ``notices``,
+    when given, receives the rows' notices (:attr:`RawRow.notices`) of a good import."""
     items: list[Item] = []
     issues: list[ItemIssue] = []
+    told: list[ItemIssue] = []
     first_row: dict[str, RawRow] = {}
     for row in rows:
         item, found = validate_row(row)
         issues.extend(found)
         if item is None:
             continue
+        told.extend(row.notices)
         prev = first_row.get(item.item_id)
         if prev is not None:
             where = f"{prev.source} 第 {prev.row} 行" if prev.row is not None else prev.source
@@ -1081,6 +1087,8 @@ def validate_rows(rows: Iterable[RawRow]) -> list[Item]:
         items.append(item)
     if issues:
         raise ItemValidationError(issues)
+    if notices is not None:
+        notices.extend(told)
     return items
 
 

@@ -75,11 +75,17 @@ def read_rows(path: Path, fmt: str | None = None) -> list[RawRow]:
 
 
 def read_items(
-    paths: Sequence[Path], fmt: str | None = None, *, progress: Callable[[int], None] | None = None
+    paths: Sequence[Path],
+    fmt: str | None = None,
+    *,
+    progress: Callable[[int], None] | None = None,
+    notices: list[ItemIssue] | None = None,
 ) -> list[Item]:
     """Read and validate every file; all problems of all files are reported together.
 
-    ``progress`` is called with 1 after each file is read.
+    ``progress`` is called with 1 after each file is read. ``notices``, when given,
+    receives what was read but is not kept, without changing how an item is shown or
+    scored (see :attr:`~question_bank.items.RawRow.notices`), when the import succeeds.
     """
     rows: list[RawRow] = []
     issues: list[ItemIssue] = []
@@ -91,7 +97,7 @@ def read_items(
         if progress is not None:
             progress(1)
     try:
-        items = validate_rows(rows)
+        items = validate_rows(rows, notices)
     except ItemValidationError as e:
         issues.extend(e.issues)
     if issues:

@@ -917,8 +917,20 @@ def _parse_item(data: bytes, name: str, meta: dict[str, str], source: _Source) -
         legacy and (rule is not ScoringRule.MAP_RESPONSE or _old_map(mapping_el, key, meta))
     ):
         rule = None  # written by qbank for an item scored by the plan's rule
+    notices: list[tuple[str, str]] = []
     if rule is ScoringRule.MATCH_CORRECT:
         scoring = {"rule": rule.value}
+        if mapping_el is not None:
+            notices.append(
+                (
+                    "scoring",
+                    "responseDeclaration 中有 mapping，但 responseProcessing 是 match_correct："
+                    "本题按 match_correct 计分（全对得分），mapping 不参与计分，不保存在题库中，"
+                    "导出时也不再写出；若要按 mapping 计分，请改用 map_response 模板 (the "
+                    "mapping is not used by match_correct scoring: it is not kept in the bank "
+                    "and not exported; use the map_response template to score by it)",
+                )
+            )
     elif rule is ScoringRule.MAP_RESPONSE:
         if mapping_el is None:
             reader.bad(
@@ -987,6 +999,7 @@ def _parse_item(data: bytes, name: str, meta: dict[str, str], source: _Source) -
         raw,
         body=blocks,
         issues=[_issue(where, item_id, f, m) for f, m in reader.problems],
+        notices=[_issue(where, item_id, f, m) for f, m in notices],
     )
 
 
