@@ -240,6 +240,7 @@ def authored_summary(items: Sequence[Any]) -> str | None:
     fixed = sum(1 for i in items if i.fixed)
     still = sum(1 for i in items if not i.shuffle)
     laid_out = sum(1 for i in items if i.body)
+    after = sum(1 for i in items if i.after)
     parts = []
     if own:
         rules = "，".join(f"{rule} {n} 道" for rule, n in sorted(own.items()))
@@ -250,13 +251,16 @@ def authored_summary(items: Sequence[Any]) -> str | None:
         parts.append(f"{still} 道题的选项不打乱")
     if laid_out:
         parts.append(f"{laid_out} 道题的题干为图文穿插")
+    if after:
+        parts.append(f"{after} 道题在选项之后还有文字或图片")
     if not parts:
         return None
     return (
         "其中 "
         + "；".join(parts)
         + f" ({sum(own.values())} with their own scoring rule, {fixed} with fixed options, "
-        f"{still} not shuffled, {laid_out} with a laid-out body)"
+        f"{still} not shuffled, {laid_out} with a laid-out body, {after} with text or "
+        "pictures after the options)"
     )
 
 

@@ -15,7 +15,8 @@ An item is kept as its author wrote it:
 * **the body** (题干): the stem text and any pictures with their alt text, in the order
   written (:meth:`Item.blocks`). The usual shape, text then at most one picture, is kept in
   ``stem``/``image``/``image_alt``; any other (a picture first, several pictures) in
-  ``body``;
+  ``body``; what the author wrote after the options (a note, a picture), in ``after``,
+  shown after them;
 * **option order**: ``shuffle`` (may the options be shuffled per candidate at all) and
   ``fixed`` (options that keep their place when the others are shuffled, e.g. "以上都不对");
 * **its own scoring rule** (``scoring``, QTI's ``match_correct`` or ``map_response``) where
@@ -216,6 +217,8 @@ class Item:
     shuffle: bool = True  #: options may be shuffled per candidate (never for true/false)
     fixed: frozenset[str] = frozenset()  #: labels of options that keep their place
     scoring: ItemScoring | None = None  #: the item's own rule; None: the plan's
+    #: what the author wrote after the options (text and pictures), shown after them
+    after: tuple[Block, ...] = ()
 
     @property
     def wire_id(self) -> str:
@@ -230,7 +233,9 @@ class Item:
         return head + ((Block(image=self.image, alt=self.image_alt),) if self.image else ())
 
     def images(self) -> list[Image]:
-        return [b.image for b in self.blocks() if b.image is not None]
+        """Every picture of the item, in the order written (the body's, then after the
+        options)."""
+        return [b.image for b in (*self.blocks(), *self.after) if b.image is not None]
 
     def keyed(self, points: Decimal | None = None) -> KeyedItem:
         return KeyedItem(
@@ -273,6 +278,8 @@ class Item:
             d["fixed"] = sorted(self.fixed)
         if self.scoring is not None:
             d["scoring"] = self.scoring.to_json()
+        if self.after:
+            d["after"] = [b.to_json() for b in self.after]
         return d
 
     def to_json(self) -> dict[str, Any]:
@@ -315,6 +322,7 @@ class Item:
             shuffle=bool(d.get("shuffle", True)),
             fixed=frozenset(d.get("fixed") or ()),
             scoring=ItemScoring.from_json(d["scoring"]) if d.get("scoring") else None,
+            after=tuple(Block.from_json(b) for b in d.get("after") or ()),
         )
 
 
@@ -347,6 +355,7 @@ FIELD_NAMES: dict[str, str] = {
     "fixed": "固定选项",
     "scoring": "评分规则",
     "body": "题干",
+    "after": "选项后的内容",
 }
 #: English names of fields that are not plain identifiers
 FIELD_ENGLISH: dict[str, str] = {
@@ -354,6 +363,7 @@ FIELD_ENGLISH: dict[str, str] = {
     "image_alt": "image alt",
     "fixed": "fixed options",
     "body": "item body",
+    "after": "after the options",
 }
 
 
@@ -407,6 +417,8 @@ class RawRow:
     #: the body in the order written, when the importer read one (QTI, JSON); then the
     #: ``stem`` field is not used
     body: list[Block] | None = None
+    #: what the author wrote after the options (QTI, JSON)
+    after: list[Block] | None = None
     #: problems the importer already found in this row (e.g. a missing picture); they are
     #: reported together with every problem validation finds
     issues: list[ItemIssue] = field(default_factory=list)
@@ -911,6 +923,10 @@ def validate_row(row: RawRow) -> tuple[Item | None, list[ItemIssue]]:
         )
 
     image, image_alt, body = _pictures(row, body, bad)
+    after = _normal_body(row.after or [])
+    for b in after:
+        if b.image is not None and sniff_image(b.image.data) is None:
+            bad("after", "选项后的图片内容不是 png、jpg、gif 或 svg (not a picture)")
     shuffle, fixed = _option_order(f, t, options, bad)
 
     if scoring is not None and t is not None:
@@ -943,6 +959,7 @@ def validate_row(row: RawRow) -> tuple[Item | None, list[ItemIssue]]:
             shuffle=shuffle,
             fixed=fixed,
             scoring=scoring,
+            after=tuple(after),
         ),
         [],
     )

@@ -6,7 +6,8 @@ suffix): ``imsmanifest.xml``, ``items/<id>.xml`` and ``images/<file>``.
 * The item body as written: each paragraph of text a ``<p>`` (lines separated by
   ``<br/>``), each picture ``<p><img src alt/></p>``, in order, then the
   ``choiceInteraction`` with ``shuffle`` as the item allows and ``fixed="true"`` on the
-  options that keep their place.
+  options that keep their place, then what the author wrote after the options (``after``)
+  in the same way.
 * Scoring: an item with its own rule is written with it (``match_correct``, or
   ``map_response`` with its ``mapping`` exactly as imported). An item scored by the plan's
   rule is written with ``match_correct`` (the key or nothing, the plans' default) and
@@ -35,7 +36,7 @@ import re
 import urllib.parse
 import xml.etree.ElementTree as ET
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -87,9 +88,22 @@ def _local(tag: Any) -> str:
 def _image_hrefs(item: Item) -> list[str]:
     """Where each picture of the item goes in the package, in body order."""
     images = item.images()
-    if len(images) == 1 and not item.body:
+    if len(images) == 1 and not item.body and not item.after:
         return [f"images/{item.item_id}.{images[0].extension}"]
     return [f"images/{item.item_id}-{n}.{img.extension}" for n, img in enumerate(images, 1)]
+
+
+def _write_blocks(body: ET.Element, blocks: Sequence[Block], hrefs: Iterator[str]) -> None:
+    """Paragraphs (lines separated by ``<br/>``) and pictures, in order."""
+    for block in blocks:
+        p = ET.SubElement(body, _q("p"))
+        if block.image is not None:
+            ET.SubElement(p, _q("img"), {"src": "../" + next(hrefs), "alt": block.alt})
+            continue
+        lines = block.text.split("\n")
+        p.text = lines[0]
+        for line in lines[1:]:
+            ET.SubElement(p, _q("br")).tail = line
 
 
 def item_xml(item: Item) -> bytes:
@@ -136,15 +150,7 @@ def item_xml(item: Item) -> bytes:
         ET.SubElement(ET.SubElement(od, _q("defaultValue")), _q("value")).text = default
     body = ET.SubElement(root, _q("itemBody"))
     hrefs = iter(_image_hrefs(item))
-    for block in item.blocks():
-        p = ET.SubElement(body, _q("p"))
-        if block.image is not None:
-            ET.SubElement(p, _q("img"), {"src": "../" + next(hrefs), "alt": block.alt})
-            continue
-        lines = block.text.split("\n")
-        p.text = lines[0]
-        for line in lines[1:]:
-            ET.SubElement(p, _q("br")).tail = line
+    _write_blocks(body, item.blocks(), hrefs)
     shuffle = item.shuffle and item.type is not ItemType.TRUE_FALSE
     ci = ET.SubElement(
         body,
@@ -160,6 +166,7 @@ def item_xml(item: Item) -> bytes:
         if o.label in item.fixed:
             attrs["fixed"] = "true"
         ET.SubElement(ci, _q("simpleChoice"), attrs).text = o.text
+    _write_blocks(body, item.after, hrefs)
     ET.SubElement(
         root,
         _q("responseProcessing"),
@@ -418,38 +425,18 @@ class _ItemReader:
 
     # -- body -----------------------------------------------------------------------
 
-    def body(self, item_body: ET.Element, ci: ET.Element) -> list[Block]:
+    def body(self, item_body: ET.Element, ci: ET.Element) -> tuple[list[Block], list[Block]]:
         """The body in the order written: paragraphs of text and pictures; the
-        interaction's prompt where the interaction stands, its choices left out. Anything
-        after the interaction is refused (:meth:`_after_options`)."""
+        interaction's prompt where the interaction stands, its choices left out; split
+        where the options stand: (before them, after them)."""
         self._blocks, self._buf = [], []
         self._ci, self._field = ci, "stem"
         self._options_at = None
         self._walk_children(item_body)
         self._flush()
-        if self._options_at is not None and len(self._blocks) > self._options_at:
-            self._after_options(self._blocks[self._options_at])
-            return self._blocks[: self._options_at]
-        return self._blocks
-
-    def _after_options(self, first: Block) -> None:
-        """Refuse a body that goes on after the interaction: terminals, papers and exports
-        show the whole body before the options, so what the author wrote after them would
-        be shown elsewhere than written."""
-        if first.image is not None:
-            what = f"图片“{first.alt}”" if first.alt else "一张图片"
-            what_en = f"a picture ({first.alt})" if first.alt else "a picture"
-        else:
-            text = first.text if len(first.text) <= 30 else first.text[:30] + "…"
-            what, what_en = f"文字“{text}”", f"text “{text}”"
-        self.bad(
-            "body",
-            f"choiceInteraction 之后还有内容（{what}）：本系统把题干整个显示在选项之前，"
-            "无法照原样显示写在选项之后的内容；请把它移到 choiceInteraction 之前或写进其 prompt "
-            f"(the item body goes on after the choiceInteraction with {what_en}; the whole "
-            "body is shown before the options, so what is written after them cannot be shown "
-            "where written: move it before the interaction or into its prompt)",
-        )
+        if self._options_at is None:
+            return self._blocks, []
+        return self._blocks[: self._options_at], self._blocks[self._options_at :]
 
     @property
     def _where(self) -> str:
@@ -967,7 +954,7 @@ def _parse_item(data: bytes, name: str, meta: dict[str, str], source: _Source) -
     if not points and (scoring is None or rule is ScoringRule.MATCH_CORRECT):
         points = "1"  # what match_correct gives a correct response
 
-    blocks = reader.body(item_body, ci)
+    blocks, after = reader.body(item_body, ci)
     if legacy:
         # older exports put the picture before the stem; the item was stem then picture
         blocks = [b for b in blocks if b.image is None] + [b for b in blocks if b.image is not None]
@@ -998,6 +985,7 @@ def _parse_item(data: bytes, name: str, meta: dict[str, str], source: _Source) -
         None,
         raw,
         body=blocks,
+        after=after,
         issues=[_issue(where, item_id, f, m) for f, m in reader.problems],
         notices=[_issue(where, item_id, f, m) for f, m in notices],
     )

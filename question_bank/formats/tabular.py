@@ -13,8 +13,9 @@ scoring rule: empty for the plan's rule, ``全对得分``, or a map such as
 ``A=1，B=1，C=1，D=-1；默认=0；下限=0；上限=3`` in the item's points).
 
 A sheet holds the stem and at most one picture after it; an item whose body is laid out
-otherwise (a picture first, several pictures) cannot be written to a sheet without losing
-its layout, and exporting one is refused with the items named (use json or qti).
+otherwise (a picture first, several pictures), or that goes on after its options, cannot be
+written to a sheet without losing its layout, and exporting one is refused with the items
+named (use json or qti).
 
 A cell holding a formula is refused with its address and formula: the bank takes what the
 author typed, not what a formula last computed (or did not compute). Export writes every
@@ -263,22 +264,33 @@ def read_csv(path: Path) -> list[RawRow]:
 
 def _check_sheet_items(items: Sequence[Item], path: Path) -> None:
     """Refuse to write items whose body a sheet cannot hold (see the module docstring)."""
-    laid_out = [i.item_id for i in items if i.body]
-    if laid_out:
-        raise ItemValidationError(
-            [
-                ItemIssue(
-                    str(path),
-                    None,
-                    item_id,
-                    "body",
-                    "题干为图文穿插（图片在前或多张图片），表格只能表达“题干 + 其后一张图片”；"
-                    "请导出为 json 或 qti (the body has pictures laid out in a way a sheet "
-                    "cannot hold: export json or qti)",
-                )
-                for item_id in laid_out
-            ]
+    issues = [
+        ItemIssue(
+            str(path),
+            None,
+            i.item_id,
+            "body",
+            "题干为图文穿插（图片在前或多张图片），表格只能表达“题干 + 其后一张图片”；"
+            "请导出为 json 或 qti (the body has pictures laid out in a way a sheet "
+            "cannot hold: export json or qti)",
         )
+        for i in items
+        if i.body
+    ] + [
+        ItemIssue(
+            str(path),
+            None,
+            i.item_id,
+            "after",
+            "选项之后还有文字或图片，表格没有对应的列；请导出为 json 或 qti "
+            "(text or pictures after the options have no column in a sheet: export json "
+            "or qti)",
+        )
+        for i in items
+        if i.after
+    ]
+    if issues:
+        raise ItemValidationError(issues)
 
 
 def _row_values(item: Item) -> list[Any]:

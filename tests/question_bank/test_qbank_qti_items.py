@@ -78,6 +78,9 @@ def test_the_whole_item_is_imported_as_written(authored: dict[str, Item]) -> Non
 
     partial = authored["ZD-PART-04"]  # single with partial credit; points = the map's best
     assert partial.scoring is not None and partial.points == 2 and partial.fixed == {"D"}
+    # the note written after the options stays after them, out of the stem
+    assert partial.stem == "办事公道要求工作人员在处理事务时（  ）。"
+    assert [b.text for b in partial.after] == ["（选“照顾熟人，兼顾原则”得一半分。）"]
 
     pic = authored["ZD-PIC-06"]  # the picture first: kept as a body in that order
     assert pic.body and pic.blocks()[0].image is not None
@@ -176,7 +179,7 @@ def test_sheets_keep_map_fixed_shuffle_and_alt(authored: dict[str, Item], tmp_pa
         ]
     )
     assert not moved.body and moved.image is not None
-    simple = [moved, *(i for i in authored.values() if not i.body)]
+    simple = [moved, *(i for i in authored.values() if not i.body and not i.after)]
     for fmt in ("xlsx", "csv"):
         path = tmp_path / fmt / f"items.{fmt}"
         path.parent.mkdir()
@@ -196,8 +199,10 @@ def test_sheets_keep_map_fixed_shuffle_and_alt(authored: dict[str, Item], tmp_pa
     # a body a sheet cannot hold (the picture first) is refused, not flattened
     with pytest.raises(ItemValidationError) as exc:
         write_items(list(authored.values()), tmp_path / "all.xlsx", "xlsx")
-    assert [i.item_id for i in exc.value.issues] == ["ZD-MAP-01", "ZD-PIC-06"]
+    got = [(i.item_id, i.field) for i in exc.value.issues]
+    assert got == [("ZD-MAP-01", "body"), ("ZD-PIC-06", "body"), ("ZD-PART-04", "after")]
     assert "json 或 qti" in str(exc.value) and "export json or qti" in str(exc.value)
+    assert "选项之后还有文字或图片" in str(exc.value)
     assert not (tmp_path / "all.xlsx").exists()
 
 
@@ -658,34 +663,46 @@ def test_inline_templates_are_followed_however_laid_out(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("after", "shown"),
+    ("after", "kept"),
     [
         (
             "</choiceInteraction>\n    <p>（本题考查职业道德的基本要求）</p>",
-            "文字“（本题考查职业道德的基本要求）”",
+            [("（本题考查职业道德的基本要求）", "")],
         ),
-        ("</choiceInteraction>请在答题卡上作答。", "文字“请在答题卡上作答。”"),
+        ("</choiceInteraction>请在答题卡上作答。", [("请在答题卡上作答。", "")]),
         (
-            '</choiceInteraction><div><p><img src="../media/poster.png" alt="答题示意"/></p></div>',
-            "图片“答题示意”",
+            '</choiceInteraction><div><p>见下图：</p><p><img src="../media/poster.png" '
+            'alt="答题示意"/></p></div>',
+            [("见下图：", ""), ("", "答题示意")],
         ),
     ],
-    ids=["paragraph", "tail-text", "picture"],
+    ids=["paragraph", "tail-text", "text-and-picture"],
 )
-def test_a_body_that_goes_on_after_the_options_is_refused(
-    after: str, shown: str, tmp_path: Path
+def test_what_follows_the_options_stays_after_them(
+    after: str, kept: list[tuple[str, str]], tmp_path: Path
 ) -> None:
-    """Text or a picture written after the choiceInteraction would be shown before the
-    options (the whole body is): refused, not moved."""
+    """Text or a picture written after the choiceInteraction is kept after the options:
+    not merged into the stem, and written back after the interaction on export."""
     xml = qa.MAP_ITEM.replace("</choiceInteraction>", after)
     pkg = qa.write_package(
         tmp_path / "after.zip", items={"items/after.xml": (xml, qa.ITEMS["items/map.xml"][1])}
     )
-    with pytest.raises(ItemValidationError) as exc:
-        read_items([pkg])
-    (issue,) = exc.value.issues
-    text = str(issue)
-    assert issue.item_id == "ZD-MAP-01" and issue.field == "body"
-    assert f"{pkg}:items/after.xml" in text
-    assert f"choiceInteraction 之后还有内容（{shown}）" in text
-    assert "goes on after the choiceInteraction" in text
+    (item,) = read_items([pkg])
+    assert [(b.text, b.alt) for b in item.after] == kept
+    assert "作答" not in item.stem and "考查" not in item.stem and "见下图" not in item.stem
+    assert [b.alt for b in item.blocks()] == ["", "宣传画：爱岗敬业、诚实守信、办事公道", ""]
+    out = tmp_path / "out.zip"
+    write_items([item], out, "qti")
+    assert read_items([out]) == [item]
+    with zipfile.ZipFile(out) as z:
+        root = ET.fromstring(z.read("items/ZD-MAP-01.xml"))
+        names = set(z.namelist())
+    body = root.find(f"{{{QTI_NS}}}itemBody")
+    assert body is not None
+    tags = [child.tag.rsplit("}", 1)[-1] for child in body]
+    tail = list(body)[tags.index("choiceInteraction") + 1 :]
+    assert ["".join(p.itertext()).strip() or p[0].get("alt") for p in tail] == [
+        t or a for t, a in kept
+    ]
+    pictures = [img.get("src") for img in body.iter(f"{{{QTI_NS}}}img")]
+    assert [src.removeprefix("../") in names for src in pictures] == [True] * len(pictures)

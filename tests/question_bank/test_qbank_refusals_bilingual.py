@@ -150,7 +150,13 @@ def test_levels_a_trade_lacks_duplicate_ids_and_body_refusals_are_bilingual(
         {**GOOD, "id": "DUP-1"},
         {**GOOD, "id": "DUP-1"},
         {**GOOD, "id": "BODY-1", "body": [{"text": "另一段题干"}], "image_alt": "x"},
-        {**GOOD, "id": "BODY-2", "body": [{"nothing": 1}], "image": {"media_type": "x"}},
+        {
+            **GOOD,
+            "id": "BODY-2",
+            "body": [{"nothing": 1}],
+            "after": [{"text": "ok"}, 3],
+            "image": {"media_type": "x"},
+        },
         "不是对象",
     ]
     path = tmp_path / "items.json"
@@ -158,6 +164,7 @@ def test_levels_a_trade_lacks_duplicate_ids_and_body_refusals_are_bilingual(
     with using(Catalogue("测试", (Trade("", "测试工", levels=(5, 4)),))):
         messages = _refusals([path])
     assert any("工种 测试工 不设 三级" in m for m in messages)
+    assert any("after 的第 2 段" in m for m in messages)
     assert len(messages) >= 6
     assert [m for m in messages if not bilingual(m)] == []
 
