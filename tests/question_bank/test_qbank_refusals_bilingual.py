@@ -5,6 +5,7 @@ files (each way a file can fail to read)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Callable
@@ -16,6 +17,7 @@ import pytest
 
 from question_bank.catalogue import Catalogue, Trade, using
 from question_bank.formats import read_items
+from question_bank.formats.qti import _package_path
 from question_bank.formats.tabular import HEADERS
 from question_bank.items import ItemValidationError
 from tests.question_bank import qti_authored as qa
@@ -273,3 +275,64 @@ BAD_FILES: dict[str, Callable[[Path], Path]] = {
 def test_every_refusal_of_a_bad_file_is_chinese_and_english(name: str, tmp_path: Path) -> None:
     messages = _refusals([BAD_FILES[name](tmp_path)])
     assert [m for m in messages if not bilingual(m)] == []
+
+
+#: the modules whose refusals an import can produce
+_SOURCES = (
+    "question_bank/items.py",
+    "question_bank/formats/__init__.py",
+    "question_bank/formats/qti.py",
+    "question_bank/formats/tabular.py",
+    "question_bank/formats/jsonfmt.py",
+    "question_bank/catalogue.py",
+)
+#: messages whose English comes from a value they include (the reason
+#: ``qti._package_path`` gives, checked below)
+_COMPOSED = {"图片{}", "试题文件{}"}
+
+
+def _literal(node: ast.AST) -> str:
+    """A message as written in the source, each interpolated value as ``{}``."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(_literal(v) if isinstance(v, ast.Constant) else "{}" for v in node.values)
+    if isinstance(node, ast.BinOp):
+        return _literal(node.left) + _literal(node.right)
+    return ""
+
+
+def _messages_in_source() -> list[tuple[str, int, str]]:
+    found = []
+    root = Path(__file__).resolve().parents[2]
+    for name in _SOURCES:
+        for node in ast.walk(ast.parse((root / name).read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if called not in {"bad", "_unreadable", "_issue", "ItemIssue", "ValueError"}:
+                continue
+            for arg in node.args:
+                branches = [arg.body, arg.orelse] if isinstance(arg, ast.IfExp) else [arg]
+                for branch in branches:
+                    text = _literal(branch)
+                    if _CJK.search(text):
+                        found.append((name, node.lineno, text))
+    return found
+
+
+def test_every_refusal_written_in_the_importers_has_its_english_part() -> None:
+    """Also the refusals no bad row above reaches: every message the importers and
+    validation write, read from their source."""
+    messages = _messages_in_source()
+    assert len(messages) > 80
+    missing = [
+        f"{name}:{line}: {text}"
+        for name, line, text in messages
+        if not bilingual(text) and text not in _COMPOSED
+    ]
+    assert missing == []
+    for ref in ("", "http://x/a.png", "/etc/a.png", "../../a.png"):
+        path, why = _package_path(ref, "items/q.xml")
+        assert path is None and bilingual(why), ref
