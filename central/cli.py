@@ -668,7 +668,8 @@ def results(centre: str | None, database: str | None) -> None:
     from sqlalchemy import select
 
     from central.models import ResultPackage
-    from central.service import rescore_pending
+    from central.service import own_rules, rescore_pending
+    from question_bank.scoring import ScoringRule
 
     d = _db(_config(database, None))
     with d.write() as session:
@@ -682,11 +683,20 @@ def results(centre: str | None, database: str | None) -> None:
         rows = session.scalars(q).all()
         if not rows:
             click.echo("尚未收到成绩包 / no results received yet")
+        by_item = own_rules(session)
         for r in rows:
             state = "一致" if r.differences == 0 else f"{r.differences} 人有差异"
             click.echo(
                 f"考点 {r.centre_code} 场次 {r.sitting_code}: {r.attempts} 人，复核{state} ({r.status})"
             )
+            own = by_item.get((r.centre_code, r.sitting_code))
+            if own:
+                click.echo(
+                    "  按试题自带的规则计分 (items scored by their own rule): "
+                    + "；".join(
+                        f"{item} {rule} {ScoringRule(rule).zh}" for item, rule in own.items()
+                    )
+                )
             for a in r.rescored:
                 for d in a.differences:
                     click.echo(f"  {a.ticket}: {d}")

@@ -58,6 +58,7 @@ from question_bank.package import decrypt_answer_key, derive_end_key
 from question_bank.scoring import (
     CutoffRule,
     MultiplePolicy,
+    ScoringRule,
     SubjectResult,
     SubjectStatus,
     apply_cutoffs,
@@ -706,6 +707,30 @@ def central_rules(keys: dict[str, Any], policy: MultiplePolicy) -> dict[str, str
     for items in keys.values():
         rules.update(rules_of(items, policy))
     return dict(sorted(rules.items()))
+
+
+def own_rules(session: Session) -> dict[tuple[str, str], dict[str, str]]:
+    """(centre, sitting) -> item id -> rule, for the items central last scored by the
+    item's own rule (``match_correct``, ``map_response``), read from the audit of each
+    re-score (``results.received``, ``results.rescored``): what the results report shows
+    beside the scores."""
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    events = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.kind.in_(("results.received", "results.rescored")))
+        .order_by(AuditEvent.id)
+    )
+    for e in events:
+        rules = e.data.get("rules")
+        if not isinstance(rules, dict):
+            continue
+        centre = e.data.get("centre") or e.actor  # the centre is the actor of a receipt
+        found[(str(centre), str(e.data.get("sitting")))] = {
+            item: rule
+            for item, rule in sorted(rules.items())
+            if rule in {r.value for r in ScoringRule if r.from_item}
+        }
+    return found
 
 
 def check_rules(doc: dict[str, Any], rules: dict[str, str]) -> list[str]:

@@ -38,6 +38,7 @@ from exam_client.journal import Change, MemoryJournal
 from exam_common import protocol as p
 from exam_common.tickets import TicketError, TicketRule
 from question_bank.bindings import BindingError, check_paper
+from question_bank.items import Block
 from question_bank.package import PackageError, decrypt_paper
 from question_bank.paper import Paper
 from question_bank.shuffle import CandidateShuffle, displayed_paper, shuffle_for
@@ -185,6 +186,16 @@ class AgentError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def _block_view(b: Block) -> dict[str, str]:
+    """One paragraph or picture of a question as the page shows it (a picture inline)."""
+    if b.image is None:
+        return {"text": b.text}
+    return {
+        "image": f"data:{b.image.media_type};base64," + base64.b64encode(b.image.data).decode(),
+        "alt": b.alt,
+    }
 
 
 def _windows_json(w: p.SittingWindows | None) -> dict[str, int] | None:
@@ -1157,17 +1168,10 @@ class Agent:
                     "type": q.type.value,
                     "section": q.section,
                     "stem": q.stem,
-                    # the body as written: paragraphs and pictures (with alt text) in order
-                    "body": [
-                        {"text": b.text}
-                        if b.image is None
-                        else {
-                            "image": f"data:{b.image.media_type};base64,"
-                            + base64.b64encode(b.image.data).decode(),
-                            "alt": b.alt,
-                        }
-                        for b in q.blocks()
-                    ],
+                    # the body as written: paragraphs and pictures (with alt text) in
+                    # order; and what the author wrote after the options
+                    "body": [_block_view(b) for b in q.blocks()],
+                    "after": [_block_view(b) for b in q.after],
                     "points": str(q.points),
                     "options": [{"label": o.label, "text": o.text} for o in q.options],
                 }

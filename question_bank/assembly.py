@@ -148,6 +148,7 @@ class AssembledPaper:
                     body=pi.item.body,
                     shuffle=pi.item.shuffle,
                     fixed=pi.item.fixed,
+                    after=pi.item.after,
                 )
                 for pi in self.items
             ),

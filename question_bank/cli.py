@@ -34,7 +34,7 @@ from question_bank.assembly import (
 from question_bank.blueprint import BlueprintError, load_blueprints
 from question_bank.catalogue import level_name
 from question_bank.formats import FORMATS, read_items, write_items
-from question_bank.items import Difficulty, ItemValidationError, type_name
+from question_bank.items import Difficulty, ItemIssue, ItemValidationError, type_name
 from question_bank.scoring import ItemType
 from question_bank.store import BankError, BankStore
 
@@ -226,12 +226,21 @@ def _report_invalid(e: ItemValidationError) -> NoReturn:
 FORMAT_CHOICE = click.Choice(FORMATS)
 
 
+def _report_notices(notices: Sequence[ItemIssue]) -> None:
+    """What was read but not kept (the items were imported; nothing to fix to do so)."""
+    if notices:
+        click.echo(f"注意：{len(notices)} 处内容未保留 ({len(notices)} note(s)):")
+        for n in notices:
+            click.echo(f"  - {n}")
+
+
 def authored_summary(items: Sequence[Any]) -> str | None:
     """What the items carry beyond text, so the office sees it was read (None: nothing)."""
     own = Counter(i.scoring.rule.value for i in items if i.scoring is not None)
     fixed = sum(1 for i in items if i.fixed)
     still = sum(1 for i in items if not i.shuffle)
     laid_out = sum(1 for i in items if i.body)
+    after = sum(1 for i in items if i.after)
     parts = []
     if own:
         rules = "，".join(f"{rule} {n} 道" for rule, n in sorted(own.items()))
@@ -242,13 +251,16 @@ def authored_summary(items: Sequence[Any]) -> str | None:
         parts.append(f"{still} 道题的选项不打乱")
     if laid_out:
         parts.append(f"{laid_out} 道题的题干为图文穿插")
+    if after:
+        parts.append(f"{after} 道题在选项之后还有文字或图片")
     if not parts:
         return None
     return (
         "其中 "
         + "；".join(parts)
         + f" ({sum(own.values())} with their own scoring rule, {fixed} with fixed options, "
-        f"{still} not shuffled, {laid_out} with a laid-out body)"
+        f"{still} not shuffled, {laid_out} with a laid-out body, {after} with text or "
+        "pictures after the options)"
     )
 
 
@@ -258,15 +270,17 @@ def authored_summary(items: Sequence[Any]) -> str | None:
 @CATALOGUE_OPTION
 def validate(files: Sequence[Path], fmt: str | None, catalogue_source: str | None) -> None:
     """检查试题文件（xlsx/csv/json/QTI），列出所有错误；不改动题库。"""
+    notices: list[ItemIssue] = []
     try:
         with catalogue.using(_catalogue(catalogue_source)):
-            items = read_items(list(files), fmt)
+            items = read_items(list(files), fmt, notices=notices)
     except ItemValidationError as e:
         _report_invalid(e)
     click.echo(f"检查通过：共 {len(items)} 道试题，没有发现错误。 (valid)")
     extra = authored_summary(items)
     if extra:
         click.echo(extra)
+    _report_notices(notices)
 
 
 @main.command(name="import")
@@ -282,10 +296,11 @@ def import_(
     同一试题再次导入不产生变化；内容有改动的试题保存为新版本，旧版本保留，
     已组好的试卷仍使用当时的版本。
     """
+    notices: list[ItemIssue] = []
     with click.progressbar(length=len(files), label="读取并检查", file=sys.stderr) as bar:
         try:
             with catalogue.using(_catalogue(catalogue_source)):
-                items = read_items(list(files), fmt, progress=bar.update)
+                items = read_items(list(files), fmt, progress=bar.update, notices=notices)
         except ItemValidationError as e:
             bar.render_finish()
             _report_invalid(e)
@@ -297,6 +312,7 @@ def import_(
     extra = authored_summary(items)
     if extra:
         click.echo(extra)
+    _report_notices(notices)
 
 
 @main.command()

@@ -15,7 +15,8 @@ An item is kept as its author wrote it:
 * **the body** (题干): the stem text and any pictures with their alt text, in the order
   written (:meth:`Item.blocks`). The usual shape, text then at most one picture, is kept in
   ``stem``/``image``/``image_alt``; any other (a picture first, several pictures) in
-  ``body``;
+  ``body``; what the author wrote after the options (a note, a picture), in ``after``,
+  shown after them;
 * **option order**: ``shuffle`` (may the options be shuffled per candidate at all) and
   ``fixed`` (options that keep their place when the others are shuffled, e.g. "以上都不对");
 * **its own scoring rule** (``scoring``, QTI's ``match_correct`` or ``map_response``) where
@@ -216,6 +217,8 @@ class Item:
     shuffle: bool = True  #: options may be shuffled per candidate (never for true/false)
     fixed: frozenset[str] = frozenset()  #: labels of options that keep their place
     scoring: ItemScoring | None = None  #: the item's own rule; None: the plan's
+    #: what the author wrote after the options (text and pictures), shown after them
+    after: tuple[Block, ...] = ()
 
     @property
     def wire_id(self) -> str:
@@ -230,7 +233,9 @@ class Item:
         return head + ((Block(image=self.image, alt=self.image_alt),) if self.image else ())
 
     def images(self) -> list[Image]:
-        return [b.image for b in self.blocks() if b.image is not None]
+        """Every picture of the item, in the order written (the body's, then after the
+        options)."""
+        return [b.image for b in (*self.blocks(), *self.after) if b.image is not None]
 
     def keyed(self, points: Decimal | None = None) -> KeyedItem:
         return KeyedItem(
@@ -273,6 +278,8 @@ class Item:
             d["fixed"] = sorted(self.fixed)
         if self.scoring is not None:
             d["scoring"] = self.scoring.to_json()
+        if self.after:
+            d["after"] = [b.to_json() for b in self.after]
         return d
 
     def to_json(self) -> dict[str, Any]:
@@ -315,6 +322,7 @@ class Item:
             shuffle=bool(d.get("shuffle", True)),
             fixed=frozenset(d.get("fixed") or ()),
             scoring=ItemScoring.from_json(d["scoring"]) if d.get("scoring") else None,
+            after=tuple(Block.from_json(b) for b in d.get("after") or ()),
         )
 
 
@@ -347,6 +355,7 @@ FIELD_NAMES: dict[str, str] = {
     "fixed": "固定选项",
     "scoring": "评分规则",
     "body": "题干",
+    "after": "选项后的内容",
 }
 #: English names of fields that are not plain identifiers
 FIELD_ENGLISH: dict[str, str] = {
@@ -354,6 +363,7 @@ FIELD_ENGLISH: dict[str, str] = {
     "image_alt": "image alt",
     "fixed": "fixed options",
     "body": "item body",
+    "after": "after the options",
 }
 
 
@@ -407,11 +417,16 @@ class RawRow:
     #: the body in the order written, when the importer read one (QTI, JSON); then the
     #: ``stem`` field is not used
     body: list[Block] | None = None
+    #: what the author wrote after the options (QTI, JSON)
+    after: list[Block] | None = None
     #: problems the importer already found in this row (e.g. a missing picture); they are
     #: reported together with every problem validation finds
     issues: list[ItemIssue] = field(default_factory=list)
     #: the importer could not read the row at all: ``issues`` say why, nothing else is checked
     unreadable: bool = False
+    #: what the importer read but the bank does not keep, which does not change how the
+    #: item is shown or scored (e.g. a mapping under match_correct): told, not refused
+    notices: list[ItemIssue] = field(default_factory=list)
 
 
 _SPLIT_LEVELS = re.compile(r"[、,，/;；\s]+")
@@ -458,14 +473,18 @@ def _load_image(raw: Any, base_dir: str | None) -> Image:
     name = _text(raw)
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if ext not in IMAGE_EXTENSIONS:
-        raise ValueError(f"图片“{name}”的格式不支持，请使用 png、jpg、gif 或 svg 文件")
+        raise ValueError(
+            f"图片“{name}”的格式不支持，请使用 png、jpg、gif 或 svg 文件 "
+            "(unsupported picture type; use png, jpg, gif or svg)"
+        )
     path = name if os.path.isabs(name) or base_dir is None else os.path.join(base_dir, name)
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_IMAGE_BYTES + 1)
     except OSError:
         raise ValueError(
-            f"找不到图片文件“{name}”，请把它放在导入文件旁边或填写正确的路径"
+            f"找不到图片文件“{name}”，请把它放在导入文件旁边或填写正确的路径 "
+            "(picture file not found: put it beside the imported file or give its path)"
         ) from None
     return image_from_bytes(name, data)
 
@@ -648,11 +667,17 @@ def validate_row(row: RawRow) -> tuple[Item | None, list[ItemIssue]]:
             issues.append(ItemIssue(row.source, row.row, item_id, fld, msg))
 
     if item_id is None:
-        bad("id", "试题编号为空，请填写唯一的试题编号，例如 ZYDD-0001")
+        bad(
+            "id",
+            "试题编号为空，请填写唯一的试题编号，例如 ZYDD-0001 "
+            "(the item id is empty: give each item a unique id, e.g. ZYDD-0001)",
+        )
     elif not ITEM_ID_RE.match(item_id):
         bad(
             "id",
-            f"试题编号“{item_id}”不合规：须以英文字母开头，只用字母、数字、- 和 _，最长 48 个字符",
+            f"试题编号“{item_id}”不合规：须以英文字母开头，只用字母、数字、- 和 _，最长 48 个字符 "
+            "(an item id starts with a letter and has only letters, digits, - and _, at most "
+            "48 characters)",
         )
 
     t: ItemType | None = None
@@ -676,14 +701,22 @@ def validate_row(row: RawRow) -> tuple[Item | None, list[ItemIssue]]:
             bad(
                 "trade",
                 f"工种“{trade_text}”不在工种目录中{f'（是不是：{near}？）' if near else ''}，"
-                "请改为目录中的工种名称或代码（运行 qbank trades 查看目录）",
+                "请改为目录中的工种名称或代码（运行 qbank trades 查看目录） (the trade is not in "
+                "the trade catalogue: use a name or code from it, see qbank trades)",
             )
         elif subject is not None and not subject.needs_trade:
-            bad("trade", f"{subject.value}是公共科目，不属于某个工种，请清空工种")
+            bad(
+                "trade",
+                f"{subject.value}是公共科目，不属于某个工种，请清空工种 "
+                "(a common subject belongs to no trade: leave the trade empty)",
+            )
         else:
             trade = found.name
     elif subject is not None and subject.needs_trade:
-        bad("trade", f"{subject.value}试题必须填写工种，例如 电工")
+        bad(
+            "trade",
+            f"{subject.value}试题必须填写工种，例如 电工 (this subject needs a trade, e.g. 电工)",
+        )
 
     levels: set[int] = set()
     raw_levels = f.get("levels")
@@ -693,7 +726,11 @@ def validate_row(row: RawRow) -> tuple[Item | None, list[ItemIssue]]:
         else [p for p in _SPLIT_LEVELS.split(_text(raw_levels)) if p]
     )
     if not parts:
-        bad("levels", "适用等级为空，请填写如 五级、四级 (可写多个，用顿号分隔)")
+        bad(
+            "levels",
+            "适用等级为空，请填写如 五级、四级（可写多个，用顿号分隔） "
+            "(no levels: write e.g. 五级、四级, several separated by 、)",
+        )
     for p in parts:
         try:
             levels.add(parse_level(p))
@@ -706,7 +743,8 @@ def validate_row(row: RawRow) -> tuple[Item | None, list[ItemIssue]]:
         if outside:
             bad(
                 "levels",
-                f"工种 {tr.name} 不设 {'、'.join(level_name(x) for x in outside)}，请删去这些等级",
+                f"工种 {tr.name} 不设 {'、'.join(level_name(x) for x in outside)}，请删去这些等级 "
+                f"(the trade has no level {', '.join(str(x) for x in outside)}: remove it)",
             )
 
     issues.extend(row.issues)
@@ -736,17 +774,33 @@ def validate_row(row: RawRow) -> tuple[Item | None, list[ItemIssue]]:
             [],
             [_norm_option(x) for _, x in TRUE_FALSE_OPTIONS],
         ):
-            bad("options", "判断题不需要填写选项（固定为 正确/错误），请清空选项列")
+            bad(
+                "options",
+                "判断题不需要填写选项（固定为 正确/错误），请清空选项列 "
+                "(a true/false item has no options to fill in: leave them empty)",
+            )
         options = tuple(Option(lbl, txt) for lbl, txt in TRUE_FALSE_OPTIONS)
     elif t is not None:
         for i, x in enumerate(texts):
             if not x:
-                bad("options", f"选项{CHOICE_LABELS[i]}为空，但后面还有选项；请不要跳过选项")
+                bad(
+                    "options",
+                    f"选项{CHOICE_LABELS[i]}为空，但后面还有选项；请不要跳过选项 "
+                    f"(option {CHOICE_LABELS[i]} is empty but later ones are not: do not skip "
+                    "options)",
+                )
         if len(texts) > len(CHOICE_LABELS):
-            bad("options", f"选项有 {len(texts)} 个，最多 8 个（A-H）")
+            bad(
+                "options",
+                f"选项有 {len(texts)} 个，最多 8 个（A-H） ({len(texts)} options; at most 8, A-H)",
+            )
         min_opts = 3 if t is ItemType.MULTIPLE else 2
         if len([x for x in texts if x]) < min_opts:
-            bad("options", f"{type_name(t)}题至少需要 {min_opts} 个选项，目前只有 {len(texts)} 个")
+            bad(
+                "options",
+                f"{type_name(t)}题至少需要 {min_opts} 个选项，目前只有 {len(texts)} 个 "
+                f"(this type needs at least {min_opts} options; the item has {len(texts)})",
+            )
         seen: dict[str, str] = {}
         for i, x in enumerate(texts[: len(CHOICE_LABELS)]):
             if not x:
@@ -755,7 +809,8 @@ def validate_row(row: RawRow) -> tuple[Item | None, list[ItemIssue]]:
             if n in seen:
                 bad(
                     "options",
-                    f"选项{seen[n]}和选项{CHOICE_LABELS[i]}内容重复（“{x}”），请修改其中一个",
+                    f"选项{seen[n]}和选项{CHOICE_LABELS[i]}内容重复（“{x}”），请修改其中一个 "
+                    f"(options {seen[n]} and {CHOICE_LABELS[i]} say the same: change one)",
                 )
             else:
                 seen[n] = CHOICE_LABELS[i]
@@ -767,7 +822,11 @@ def validate_row(row: RawRow) -> tuple[Item | None, list[ItemIssue]]:
     raw_key = f.get("key")
     key_text = "".join(raw_key) if isinstance(raw_key, list | tuple) else _text(raw_key)
     if not key_text:
-        bad("key", "答案为空，请填写正确选项，例如 B（多选如 ACD，判断填 正确/错误）")
+        bad(
+            "key",
+            "答案为空，请填写正确选项，例如 B（多选如 ACD，判断填 正确/错误） "
+            "(the key is empty: e.g. B, ACD for multiple choice, 正确/错误 for true/false)",
+        )
     elif t is ItemType.TRUE_FALSE:
         k = key_text.upper()
         if k in _TF_TRUE:
@@ -775,7 +834,11 @@ def validate_row(row: RawRow) -> tuple[Item | None, list[ItemIssue]]:
         elif k in _TF_FALSE:
             key = frozenset("F")
         else:
-            bad("key", f"判断题答案“{key_text}”无法识别，请填写 正确 或 错误（也可填 T/F、√/×）")
+            bad(
+                "key",
+                f"判断题答案“{key_text}”无法识别，请填写 正确 或 错误（也可填 T/F、√/×） "
+                "(a true/false key is 正确 or 错误, also T/F or √/×)",
+            )
     elif t is not None:
         letters = [c for c in _SPLIT_KEY.sub("", key_text.upper())]
         labels = {o.label for o in options if o.text}
@@ -784,19 +847,29 @@ def validate_row(row: RawRow) -> tuple[Item | None, list[ItemIssue]]:
             have = "、".join(sorted(labels)) or "无"
             bad(
                 "key",
-                f"答案中的“{'、'.join(not_opt)}”不是本题的选项（本题选项为 {have}），请改正答案",
+                f"答案中的“{'、'.join(not_opt)}”不是本题的选项（本题选项为 {have}），请改正答案 "
+                f"(the key names {', '.join(not_opt)}, which is not an option of this item)",
             )
         if len(set(letters)) != len(letters):
-            bad("key", f"答案“{key_text}”中有重复的选项，请每个选项只写一次")
+            bad(
+                "key",
+                f"答案“{key_text}”中有重复的选项，请每个选项只写一次 "
+                "(the key repeats an option: write each once)",
+            )
         key = frozenset(letters)
         if t is ItemType.SINGLE and len(key) > 1:
             bad(
                 "key",
                 f"单选题只能有一个答案，却填了 {len(key)} 个（{''.join(sorted(key))}）；"
-                "请只保留一个，或把题型改为 多选",
+                "请只保留一个，或把题型改为 多选 (a single-choice item has one key: keep one, "
+                "or make the item 多选)",
             )
         if t is ItemType.MULTIPLE and len(key) < 2:
-            bad("key", "多选题至少有两个正确答案；只有一个答案的题请把题型改为 单选")
+            bad(
+                "key",
+                "多选题至少有两个正确答案；只有一个答案的题请把题型改为 单选 "
+                "(a multiple-choice item has at least two keys; with one, make it 单选)",
+            )
 
     scoring, scoring_problems = parse_scoring(f.get("scoring"))
     for msg in scoring_problems:
@@ -829,7 +902,11 @@ def validate_row(row: RawRow) -> tuple[Item | None, list[ItemIssue]]:
             raise InvalidOperation
         points = canonical_points(points)
     except (InvalidOperation, ValueError):
-        bad("points", f"分值“{p_text}”无效，请填写大于 0 的数字（最多两位小数），例如 2 或 1.5")
+        bad(
+            "points",
+            f"分值“{p_text}”无效，请填写大于 0 的数字（最多两位小数），例如 2 或 1.5 "
+            "(points: a number above 0, at most 100, with at most two decimals)",
+        )
 
     difficulty: Difficulty | None = None
     try:
@@ -839,9 +916,17 @@ def validate_row(row: RawRow) -> tuple[Item | None, list[ItemIssue]]:
 
     kp = _text(f.get("knowledge_point"))
     if not kp:
-        bad("knowledge_point", "知识点为空，请填写本题考查的知识点（组卷按知识点覆盖）")
+        bad(
+            "knowledge_point",
+            "知识点为空，请填写本题考查的知识点（组卷按知识点覆盖） "
+            "(the knowledge point is empty: papers are assembled to cover knowledge points)",
+        )
 
     image, image_alt, body = _pictures(row, body, bad)
+    after = _normal_body(row.after or [])
+    for b in after:
+        if b.image is not None and sniff_image(b.image.data) is None:
+            bad("after", "选项后的图片内容不是 png、jpg、gif 或 svg (not a picture)")
     shuffle, fixed = _option_order(f, t, options, bad)
 
     if scoring is not None and t is not None:
@@ -874,6 +959,7 @@ def validate_row(row: RawRow) -> tuple[Item | None, list[ItemIssue]]:
             shuffle=shuffle,
             fixed=fixed,
             scoring=scoring,
+            after=tuple(after),
         ),
         [],
     )
@@ -986,17 +1072,20 @@ def _map_problems(
     return problems
 
 
-def validate_rows(rows: Iterable[RawRow]) -> list[Item]:
+def validate_rows(rows: Iterable[RawRow], notices: list[ItemIssue] | None = None) -> list[Item]:
     """Validate every row; return the items or raise :class:`ItemValidationError` listing
-    every problem (all rows are checked, not just up to the first bad one)."""
+    every problem (all rows are checked, not just up to the first bad one). ``notices``,
+    when given, receives the rows' notices (:attr:`RawRow.notices`) of a good import."""
     items: list[Item] = []
     issues: list[ItemIssue] = []
+    told: list[ItemIssue] = []
     first_row: dict[str, RawRow] = {}
     for row in rows:
         item, found = validate_row(row)
         issues.extend(found)
         if item is None:
             continue
+        told.extend(row.notices)
         prev = first_row.get(item.item_id)
         if prev is not None:
             where = f"{prev.source} 第 {prev.row} 行" if prev.row is not None else prev.source
@@ -1006,7 +1095,8 @@ def validate_rows(rows: Iterable[RawRow]) -> list[Item]:
                     row.row,
                     item.item_id,
                     "id",
-                    f"试题编号 {item.item_id} 与 {where} 重复，请给每道题唯一的编号",
+                    f"试题编号 {item.item_id} 与 {where} 重复，请给每道题唯一的编号 "
+                    f"(item id {item.item_id} is used twice: give each item its own)",
                 )
             )
             continue
@@ -1014,6 +1104,8 @@ def validate_rows(rows: Iterable[RawRow]) -> list[Item]:
         items.append(item)
     if issues:
         raise ItemValidationError(issues)
+    if notices is not None:
+        notices.extend(told)
     return items
 
 

@@ -7,9 +7,10 @@ and **no keys and no scoring rules**. It is what a package carries encrypted and
 terminal decrypts at start.
 
 Format ``exam-paper/2`` adds to ``exam-paper/1`` what a question may now carry (a body,
-alt text, no shuffle, fixed options); a paper that uses none of it is still written as
-``exam-paper/1``, so that older terminals read it, and one that does is refused by them
-instead of being shown wrong. Both are read.
+alt text, no shuffle, fixed options); ``exam-paper/3`` adds ``after`` (what the author wrote
+after the options, shown after them). A paper is written in the lowest format that says
+everything it carries, so that older terminals read it, and one they cannot show is refused
+by them instead of being shown wrong. All three are read.
 
 A :class:`PublicItem` list (id, type, points) is what the centre server may know before
 start: enough to validate saves and count progress, nothing to answer with.
@@ -29,7 +30,8 @@ from question_bank.scoring import ItemType
 
 PAPER_FORMAT = "exam-paper/1"
 PAPER_FORMAT_V2 = "exam-paper/2"
-PAPER_FORMATS = (PAPER_FORMAT, PAPER_FORMAT_V2)
+PAPER_FORMAT_V3 = "exam-paper/3"
+PAPER_FORMATS = (PAPER_FORMAT, PAPER_FORMAT_V2, PAPER_FORMAT_V3)
 
 
 class PaperFormatError(ValueError):
@@ -67,6 +69,8 @@ class PaperQuestion:
     body: tuple[Block, ...] = ()
     shuffle: bool = True  #: the options may be shuffled per candidate
     fixed: frozenset[str] = frozenset()  #: labels of options that keep their place
+    #: what the author wrote after the options (text and pictures), shown after them
+    after: tuple[Block, ...] = ()
 
     @property
     def needs_v2(self) -> bool:
@@ -99,6 +103,8 @@ class PaperQuestion:
             d["shuffle"] = False
         if self.fixed:
             d["fixed"] = sorted(self.fixed)
+        if self.after:
+            d["after"] = [b.to_json() for b in self.after]
         return d
 
     @classmethod
@@ -130,6 +136,7 @@ class PaperQuestion:
             body=tuple(Block.from_json(b) for b in d.get("body") or ()),
             shuffle=shuffle,
             fixed=fixed,
+            after=tuple(Block.from_json(b) for b in d.get("after") or ()),
         )
 
 
@@ -170,9 +177,14 @@ class Paper:
         raise KeyError(item_id)
 
     def to_json(self) -> dict[str, Any]:
-        v2 = any(q.needs_v2 for q in self.questions)
+        if any(q.after for q in self.questions):
+            fmt = PAPER_FORMAT_V3
+        elif any(q.needs_v2 for q in self.questions):
+            fmt = PAPER_FORMAT_V2
+        else:
+            fmt = PAPER_FORMAT
         return {
-            "format": PAPER_FORMAT_V2 if v2 else PAPER_FORMAT,
+            "format": fmt,
             "paper_id": self.paper_id,
             "sitting_code": self.sitting_code,
             "variant": self.variant,

@@ -443,24 +443,31 @@ function syncAnswers() {
 
 function isAnswered(itemId) { return (localAnswers[itemId] || []).length > 0; }
 
+function blockNode(b) {
+  // One paragraph, or one picture with its alt text.
+  if (b.image) {
+    const img = document.createElement("img");
+    img.className = "q-image";
+    img.src = b.image;
+    img.alt = b.alt || "";
+    return img;
+  }
+  const p = document.createElement("p");
+  p.className = "stem-text";
+  p.textContent = b.text;
+  return p;
+}
+
 function renderBody(q) {
-  // The question's body as its author wrote it: paragraphs and pictures, in order.
+  // The question as its author wrote it: the body (paragraphs and pictures, in order)
+  // before the options, and what the author wrote after them below the options.
   const box = $("q-stem");
   if (box.dataset.item === q.item_id) return;
   box.dataset.item = q.item_id;
-  box.replaceChildren(...q.body.map((b) => {
-    if (b.image) {
-      const img = document.createElement("img");
-      img.className = "q-image";
-      img.src = b.image;
-      img.alt = b.alt || "";
-      return img;
-    }
-    const p = document.createElement("p");
-    p.className = "stem-text";
-    p.textContent = b.text;
-    return p;
-  }));
+  box.replaceChildren(...q.body.map(blockNode));
+  const after = $("q-after");
+  after.replaceChildren(...(q.after || []).map(blockNode));
+  after.hidden = !(q.after || []).length;
 }
 
 function renderPaper() {

@@ -33,7 +33,8 @@ def detect_format(path: Path) -> str:
                 None,
                 "file",
                 "无法从扩展名判断文件格式，请使用 .xlsx、.csv、.json 或 QTI 的 .zip/.xml，"
-                "或用 --format 指定",
+                "或用 --format 指定 (cannot tell the format from the file name: use .xlsx, "
+                ".csv, .json or a QTI .zip/.xml, or give --format)",
             )
         ]
     )
@@ -44,7 +45,15 @@ def read_rows(path: Path, fmt: str | None = None) -> list[RawRow]:
     fmt = fmt or detect_format(path)
     if not path.exists():
         raise ItemValidationError(
-            [ItemIssue(str(path), None, None, "file", "文件不存在，请检查路径")]
+            [
+                ItemIssue(
+                    str(path),
+                    None,
+                    None,
+                    "file",
+                    "文件不存在，请检查路径 (no such file: check the path)",
+                )
+            ]
         )
     if fmt == "xlsx":
         from question_bank.formats.tabular import read_xlsx
@@ -66,11 +75,17 @@ def read_rows(path: Path, fmt: str | None = None) -> list[RawRow]:
 
 
 def read_items(
-    paths: Sequence[Path], fmt: str | None = None, *, progress: Callable[[int], None] | None = None
+    paths: Sequence[Path],
+    fmt: str | None = None,
+    *,
+    progress: Callable[[int], None] | None = None,
+    notices: list[ItemIssue] | None = None,
 ) -> list[Item]:
     """Read and validate every file; all problems of all files are reported together.
 
-    ``progress`` is called with 1 after each file is read.
+    ``progress`` is called with 1 after each file is read. ``notices``, when given,
+    receives what was read but is not kept, without changing how an item is shown or
+    scored (see :attr:`~question_bank.items.RawRow.notices`), when the import succeeds.
     """
     rows: list[RawRow] = []
     issues: list[ItemIssue] = []
@@ -82,7 +97,7 @@ def read_items(
         if progress is not None:
             progress(1)
     try:
-        items = validate_rows(rows)
+        items = validate_rows(rows, notices)
     except ItemValidationError as e:
         issues.extend(e.issues)
     if issues:

@@ -9,7 +9,7 @@ never shuffle its options), ``fixed`` (labels that keep their place), ``scoring`
 (``{"rule": "match_correct"}`` or ``{"rule": "map_response", "map": {"A": "1", ...},
 "default": "0", "lower": "0", "upper": "2"}``) and ``body`` (the stem as written:
 ``[{"text": ...}, {"image": {media_type, data}, "alt": ...}, ...]``; then ``stem`` is its
-text). :meth:`~question_bank.items.Item.to_json` writes them where they are not the
+text) and ``after`` (what the author wrote after the options, in the same form). :meth:`~question_bank.items.Item.to_json` writes them where they are not the
 default.
 """
 
@@ -27,6 +27,38 @@ from question_bank.items import Block, Image, Item, ItemIssue, ItemValidationErr
 FORMAT = "qbank-items/1"
 
 
+def _blocks(
+    d: dict[str, Any],
+    name: str,
+    source: str,
+    n: int,
+    item_id: str | None,
+    found: list[ItemIssue],
+) -> list[Block] | None:
+    """``body`` or ``after``: text and pictures in order (None when not given)."""
+    if d.get(name) is None:
+        return None
+    blocks: list[Block] = []
+    raw = d[name] if isinstance(d[name], list) else [None]
+    for k, b in enumerate(raw, start=1):
+        try:
+            if not isinstance(b, dict) or not ("text" in b or "image" in b):
+                raise ValueError(b)
+            blocks.append(Block.from_json(b))
+        except (KeyError, ValueError, TypeError, binascii.Error):
+            found.append(
+                ItemIssue(
+                    source,
+                    n,
+                    item_id,
+                    name,
+                    f"{name} 的第 {k} 段须为 {{text}} 或 {{image: {{media_type, data}}, alt}} "
+                    f"({name} part {k}: {{text}} or {{image, alt}})",
+                )
+            )
+    return blocks
+
+
 def rows_from_json(data: Any, source: str) -> list[RawRow]:
     items = data.get("items") if isinstance(data, dict) else data
     if not isinstance(items, list):
@@ -37,7 +69,8 @@ def rows_from_json(data: Any, source: str) -> list[RawRow]:
                     None,
                     None,
                     "file",
-                    '需要 {"format": "qbank-items/1", "items": [...]} 或试题数组',
+                    '需要 {"format": "qbank-items/1", "items": [...]} 或试题数组 '
+                    '(expected {"format": "qbank-items/1", "items": [...]} or a list of items)',
                 )
             ]
         )
@@ -78,28 +111,10 @@ def rows_from_json(data: Any, source: str) -> list[RawRow]:
                         "图片须为 {media_type, data(base64)} (image: {media_type, data})",
                     )
                 )
-        body: list[Block] | None = None
-        if d.get("body") is not None:
-            body = []
-            raw_body = d["body"] if isinstance(d["body"], list) else [None]
-            for k, b in enumerate(raw_body, start=1):
-                try:
-                    if not isinstance(b, dict) or not ("text" in b or "image" in b):
-                        raise ValueError(b)
-                    body.append(Block.from_json(b))
-                except (KeyError, ValueError, TypeError, binascii.Error):
-                    found.append(
-                        ItemIssue(
-                            source,
-                            n,
-                            item_id,
-                            "body",
-                            f"body 的第 {k} 段须为 {{text}} 或 {{image: {{media_type, data}}, alt}} "
-                            f"(body part {k}: {{text}} or {{image, alt}})",
-                        )
-                    )
-        raw = {k: v for k, v in d.items() if k not in ("image", "version", "body")}
-        rows.append(RawRow(source, n, raw, image=image, body=body, issues=found))
+        body = _blocks(d, "body", source, n, item_id, found)
+        after = _blocks(d, "after", source, n, item_id, found)
+        raw = {k: v for k, v in d.items() if k not in ("image", "version", "body", "after")}
+        rows.append(RawRow(source, n, raw, image=image, body=body, after=after, issues=found))
     return rows
 
 
@@ -114,7 +129,7 @@ def read_json(path: Path) -> list[RawRow]:
                     getattr(e, "lineno", None),
                     None,
                     "file",
-                    f"不是有效的 UTF-8 JSON：{e}",
+                    f"不是有效的 UTF-8 JSON：{e} (not valid UTF-8 JSON)",
                 )
             ]
         ) from None

@@ -6,7 +6,8 @@ suffix): ``imsmanifest.xml``, ``items/<id>.xml`` and ``images/<file>``.
 * The item body as written: each paragraph of text a ``<p>`` (lines separated by
   ``<br/>``), each picture ``<p><img src alt/></p>``, in order, then the
   ``choiceInteraction`` with ``shuffle`` as the item allows and ``fixed="true"`` on the
-  options that keep their place.
+  options that keep their place, then what the author wrote after the options (``after``)
+  in the same way.
 * Scoring: an item with its own rule is written with it (``match_correct``, or
   ``map_response`` with its ``mapping`` exactly as imported). An item scored by the plan's
   rule is written with ``match_correct`` (the key or nothing, the plans' default) and
@@ -28,13 +29,14 @@ processing, a table in the body...) is refused, never imported differently.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import posixpath
 import re
 import urllib.parse
 import xml.etree.ElementTree as ET
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -86,9 +88,22 @@ def _local(tag: Any) -> str:
 def _image_hrefs(item: Item) -> list[str]:
     """Where each picture of the item goes in the package, in body order."""
     images = item.images()
-    if len(images) == 1 and not item.body:
+    if len(images) == 1 and not item.body and not item.after:
         return [f"images/{item.item_id}.{images[0].extension}"]
     return [f"images/{item.item_id}-{n}.{img.extension}" for n, img in enumerate(images, 1)]
+
+
+def _write_blocks(body: ET.Element, blocks: Sequence[Block], hrefs: Iterator[str]) -> None:
+    """Paragraphs (lines separated by ``<br/>``) and pictures, in order."""
+    for block in blocks:
+        p = ET.SubElement(body, _q("p"))
+        if block.image is not None:
+            ET.SubElement(p, _q("img"), {"src": "../" + next(hrefs), "alt": block.alt})
+            continue
+        lines = block.text.split("\n")
+        p.text = lines[0]
+        for line in lines[1:]:
+            ET.SubElement(p, _q("br")).tail = line
 
 
 def item_xml(item: Item) -> bytes:
@@ -135,15 +150,7 @@ def item_xml(item: Item) -> bytes:
         ET.SubElement(ET.SubElement(od, _q("defaultValue")), _q("value")).text = default
     body = ET.SubElement(root, _q("itemBody"))
     hrefs = iter(_image_hrefs(item))
-    for block in item.blocks():
-        p = ET.SubElement(body, _q("p"))
-        if block.image is not None:
-            ET.SubElement(p, _q("img"), {"src": "../" + next(hrefs), "alt": block.alt})
-            continue
-        lines = block.text.split("\n")
-        p.text = lines[0]
-        for line in lines[1:]:
-            ET.SubElement(p, _q("br")).tail = line
+    _write_blocks(body, item.blocks(), hrefs)
     shuffle = item.shuffle and item.type is not ItemType.TRUE_FALSE
     ci = ET.SubElement(
         body,
@@ -159,6 +166,7 @@ def item_xml(item: Item) -> bytes:
         if o.label in item.fixed:
             attrs["fixed"] = "true"
         ET.SubElement(ci, _q("simpleChoice"), attrs).text = o.text
+    _write_blocks(body, item.after, hrefs)
     ET.SubElement(
         root,
         _q("responseProcessing"),
@@ -390,6 +398,7 @@ class _ItemReader:
         self._buf: list[str] = []
         self._ci: ET.Element | None = None
         self._field = "stem"  # what a problem found while walking is about
+        self._options_at: int | None = None  # blocks before the options (body only)
 
     def q(self, tag: str) -> str:
         return _q(tag, self.ns)
@@ -416,14 +425,18 @@ class _ItemReader:
 
     # -- body -----------------------------------------------------------------------
 
-    def body(self, item_body: ET.Element, ci: ET.Element) -> list[Block]:
+    def body(self, item_body: ET.Element, ci: ET.Element) -> tuple[list[Block], list[Block]]:
         """The body in the order written: paragraphs of text and pictures; the
-        interaction's prompt where the interaction stands, its choices left out."""
+        interaction's prompt where the interaction stands, its choices left out; split
+        where the options stand: (before them, after them)."""
         self._blocks, self._buf = [], []
         self._ci, self._field = ci, "stem"
+        self._options_at = None
         self._walk_children(item_body)
         self._flush()
-        return self._blocks
+        if self._options_at is None:
+            return self._blocks, []
+        return self._blocks[: self._options_at], self._blocks[self._options_at :]
 
     @property
     def _where(self) -> str:
@@ -460,6 +473,7 @@ class _ItemReader:
             if prompt is not None:
                 self._walk_children(prompt)
                 self._flush()
+            self._options_at = len(self._blocks)
             return
         if tag == "br":
             self._buf.append("\n")
@@ -567,11 +581,88 @@ _INLINE_RP = {
     "mapResponse",
 }
 
+#: The body of the two templates as QTI 2.1 publishes them (rptemplates/match_correct.xml
+#: and map_response.xml). Inline processing is followed only when it is exactly one of
+#: these (see :func:`_rp_shape`): the same elements, attributes and values in the same
+#: places. Anything else, however close, might score differently and is refused.
+_TEMPLATE_BODIES = {
+    ScoringRule.MATCH_CORRECT: """
+<responseCondition>
+  <responseIf>
+    <match><variable identifier="RESPONSE"/><correct identifier="RESPONSE"/></match>
+    <setOutcomeValue identifier="SCORE"><baseValue baseType="float">1</baseValue></setOutcomeValue>
+  </responseIf>
+  <responseElse>
+    <setOutcomeValue identifier="SCORE"><baseValue baseType="float">0</baseValue></setOutcomeValue>
+  </responseElse>
+</responseCondition>""",
+    ScoringRule.MAP_RESPONSE: """
+<responseCondition>
+  <responseIf>
+    <isNull><variable identifier="RESPONSE"/></isNull>
+    <setOutcomeValue identifier="SCORE"><baseValue baseType="float">0.0</baseValue></setOutcomeValue>
+  </responseIf>
+  <responseElse>
+    <setOutcomeValue identifier="SCORE"><mapResponse identifier="RESPONSE"/></setOutcomeValue>
+  </responseElse>
+</responseCondition>""",
+}
 
-def _rp_rule(rp: ET.Element | None, has_mapping: bool) -> tuple[ScoringRule | None, str]:
+#: one element of response processing, normalised: (name, attributes, text, children)
+_Shape = tuple[str, tuple[tuple[str, str], ...], str, tuple[Any, ...]]
+
+
+def _rp_shape(el: ET.Element, response: str) -> _Shape:
+    """An element's normalised tree: namespaces, comments and layout whitespace dropped,
+    attributes sorted, a ``baseValue``'s number compared as a number (``0`` is ``0.0``),
+    and the interaction's response identifier written as the templates' ``RESPONSE``."""
+    attrs = tuple(
+        sorted(
+            (_local(k), "RESPONSE" if k == "identifier" and v == response else v.strip())
+            for k, v in el.attrib.items()
+        )
+    )
+    text = (el.text or "").strip()
+    if _local(el.tag) == "baseValue":
+        with contextlib.suppress(InvalidOperation):
+            text = str(Decimal(text).normalize())
+    children = tuple(_rp_shape(c, response) for c in el if isinstance(c.tag, str))
+    return _local(el.tag), attrs, text, children
+
+
+_TEMPLATE_SHAPES = {
+    rule: _rp_shape(ET.fromstring(body), "RESPONSE") for rule, body in _TEMPLATE_BODIES.items()
+}
+
+
+def _describe(shape: _Shape) -> str:
+    name, attrs, text, _ = shape
+    written = "".join(f' {k}="{v}"' for k, v in attrs)
+    return f"<{name}{written}>{text}" if text else f"<{name}{written}>"
+
+
+def _first_difference(
+    got: Sequence[_Shape], want: Sequence[_Shape], where: str
+) -> tuple[str, str, str]:
+    """Where the written processing first departs from the template, for a person:
+    (path, what is written there, what the template has there; "无 (nothing)" for none)."""
+    for g, w in zip(got, want, strict=False):
+        if g[:3] != w[:3]:
+            return where, _describe(g), _describe(w)
+        if g[3] != w[3]:
+            return _first_difference(g[3], w[3], f"{where}/{g[0]}")
+    if len(got) > len(want):
+        return where, _describe(got[len(want)]), "无 (nothing)"
+    return where, "无 (nothing)", _describe(want[len(got)])
+
+
+def _rp_rule(
+    rp: ET.Element | None, has_mapping: bool, response: str
+) -> tuple[ScoringRule | None, str]:
     """The rule an item's responseProcessing states: the template it names, or inline
-    processing that does what one of the two templates does. ``(None, "")`` when there is
-    none (the plan's rule scores the item); ``(None, why)`` when it cannot be followed."""
+    processing that is one of the two templates written out (:data:`_TEMPLATE_BODIES`).
+    ``(None, "")`` when there is none (the plan's rule scores the item); ``(None, why)``
+    when it cannot be followed. ``response`` is the interaction's response identifier."""
     if rp is None:
         if has_mapping:
             return None, (
@@ -599,13 +690,27 @@ def _rp_rule(rp: ET.Element | None, has_mapping: bool) -> tuple[ScoringRule | No
             "processing cannot be followed as written; use the match_correct or map_response "
             "template)"
         )
-    if "mapResponse" in used:
-        return ScoringRule.MAP_RESPONSE, ""
-    if "match" in used and "correct" in used:
-        return ScoringRule.MATCH_CORRECT, ""
+    got = tuple(_rp_shape(c, response) for c in rp if isinstance(c.tag, str))
+    for rule, shape in _TEMPLATE_SHAPES.items():
+        if got == (shape,):
+            return rule, ""
+    nearest = (
+        ScoringRule.MATCH_CORRECT
+        if "match" in used and "mapResponse" not in used
+        else ScoringRule.MAP_RESPONSE
+    )
+    path, found, expected = _first_difference(
+        got, (_TEMPLATE_SHAPES[nearest],), "responseProcessing"
+    )
     return None, (
-        "responseProcessing 既不是 match_correct 也不是 map_response，无法照原样计分 "
-        "(response processing is neither match_correct nor map_response)"
+        f"choiceInteraction（responseIdentifier=“{response}”）的内联 responseProcessing "
+        f"不是 {nearest.value} 模板的原样写法，可能另有计分方式，无法照原样计分；第一处不同在 "
+        f"{path}：写的是 {found}，模板为 {expected}。请改用 "
+        f'<responseProcessing template="…/{nearest.value}"/>，或照模板原文书写 (the inline '
+        f"response processing of the choiceInteraction is not the {nearest.value} template "
+        f"as published and may score otherwise; first difference at {path}: {found} where "
+        "the template has "
+        f"{expected}; name the template or write it exactly)"
     )
 
 
@@ -787,7 +892,11 @@ def _parse_item(data: bytes, name: str, meta: dict[str, str], source: _Source) -
             "number of choices)",
         )
 
-    rule, why = _rp_rule(root.find(q("responseProcessing")), mapping_el is not None)
+    rule, why = _rp_rule(
+        root.find(q("responseProcessing")),
+        mapping_el is not None,
+        ci.get("responseIdentifier", "RESPONSE"),
+    )
     if why:
         reader.bad("scoring", why)
     scoring: dict[str, Any] | None = None
@@ -795,8 +904,20 @@ def _parse_item(data: bytes, name: str, meta: dict[str, str], source: _Source) -
         legacy and (rule is not ScoringRule.MAP_RESPONSE or _old_map(mapping_el, key, meta))
     ):
         rule = None  # written by qbank for an item scored by the plan's rule
+    notices: list[tuple[str, str]] = []
     if rule is ScoringRule.MATCH_CORRECT:
         scoring = {"rule": rule.value}
+        if mapping_el is not None:
+            notices.append(
+                (
+                    "scoring",
+                    "responseDeclaration 中有 mapping，但 responseProcessing 是 match_correct："
+                    "本题按 match_correct 计分（全对得分），mapping 不参与计分，不保存在题库中，"
+                    "导出时也不再写出；若要按 mapping 计分，请改用 map_response 模板 (the "
+                    "mapping is not used by match_correct scoring: it is not kept in the bank "
+                    "and not exported; use the map_response template to score by it)",
+                )
+            )
     elif rule is ScoringRule.MAP_RESPONSE:
         if mapping_el is None:
             reader.bad(
@@ -833,7 +954,7 @@ def _parse_item(data: bytes, name: str, meta: dict[str, str], source: _Source) -
     if not points and (scoring is None or rule is ScoringRule.MATCH_CORRECT):
         points = "1"  # what match_correct gives a correct response
 
-    blocks = reader.body(item_body, ci)
+    blocks, after = reader.body(item_body, ci)
     if legacy:
         # older exports put the picture before the stem; the item was stem then picture
         blocks = [b for b in blocks if b.image is None] + [b for b in blocks if b.image is not None]
@@ -864,7 +985,9 @@ def _parse_item(data: bytes, name: str, meta: dict[str, str], source: _Source) -
         None,
         raw,
         body=blocks,
+        after=after,
         issues=[_issue(where, item_id, f, m) for f, m in reader.problems],
+        notices=[_issue(where, item_id, f, m) for f, m in notices],
     )
 
 
@@ -876,7 +999,7 @@ def read_qti(path: Path) -> list[RawRow]:
     manifest = (
         source.read("imsmanifest.xml") if (path.is_dir() or path.suffix.lower() == ".zip") else None
     )
-    entries: list[tuple[str, dict[str, str]]] = []
+    entries: list[tuple[str, dict[str, str], str]] = []  # href, qb:item, resource id
     rows: list[RawRow] = []
     if manifest is not None:
         where = f"{path}:imsmanifest.xml"
@@ -894,7 +1017,13 @@ def read_qti(path: Path) -> list[RawRow]:
                 if href is None:
                     rows.append(_unreadable(where, None, "file", f"试题文件{why}"))
                     continue
-                entries.append((href, dict(meta_el.attrib) if meta_el is not None else {}))
+                entries.append(
+                    (
+                        href,
+                        dict(meta_el.attrib) if meta_el is not None else {},
+                        res.get("identifier", ""),
+                    )
+                )
             elif kind.startswith("imsqti") and not kind.startswith("imsqti_test_xmlv2p"):
                 rows.append(
                     _unreadable(
@@ -918,7 +1047,7 @@ def read_qti(path: Path) -> list[RawRow]:
                 ]
             )
     elif path.is_file() and path.suffix.lower() == ".xml":
-        entries.append((path.name, {}))
+        entries.append((path.name, {}, ""))
     else:
         raise ItemValidationError(
             [
@@ -932,18 +1061,22 @@ def read_qti(path: Path) -> list[RawRow]:
                 )
             ]
         )
-    for href, meta in entries:
+    for href, meta, resource in entries:
         size = source.size(href)
         data = source.read(href) if size is not None and size <= MAX_ITEM_BYTES else None
         if size is None or data is None:
+            listed = f"（清单中的资源 {resource}）" if resource else ""
+            listed_en = f" by manifest resource {resource}" if resource else ""
             rows.append(
                 _unreadable(
                     f"{path}:{href}",
                     None,
                     "file",
-                    "清单中列出的试题文件不存在或无法读取 (the item file listed is missing)"
+                    f"清单中列出的试题文件不存在或无法读取{listed} "
+                    f"(the item file listed{listed_en} is missing or unreadable)"
                     if size is None or size <= MAX_ITEM_BYTES
-                    else f"试题文件超过 {MAX_ITEM_BYTES // (1024 * 1024)} MB (item file too large)",
+                    else f"试题文件超过 {MAX_ITEM_BYTES // (1024 * 1024)} MB{listed} "
+                    f"(the item file listed{listed_en} is too large)",
                 )
             )
             continue

@@ -13,11 +13,14 @@ scoring rule: empty for the plan's rule, ``全对得分``, or a map such as
 ``A=1，B=1，C=1，D=-1；默认=0；下限=0；上限=3`` in the item's points).
 
 A sheet holds the stem and at most one picture after it; an item whose body is laid out
-otherwise (a picture first, several pictures) cannot be written to a sheet without losing
-its layout, and exporting one is refused with the items named (use json or qti).
+otherwise (a picture first, several pictures), or that goes on after its options, cannot be
+written to a sheet without losing its layout, and exporting one is refused with the items
+named (use json or qti).
 
 A cell holding a formula is refused with its address and formula: the bank takes what the
-author typed, not what a formula last computed (or did not compute).
+author typed, not what a formula last computed (or did not compute). Export writes every
+text as a text cell, so that a stem or option starting with ``=`` (or reading ``#N/A``)
+comes back as written.
 """
 
 from __future__ import annotations
@@ -127,7 +130,16 @@ def _rows_from_table(source: str, table: Iterable[Sequence[Any]], base_dir: str)
         header = list(next(it))
     except StopIteration:
         raise ItemValidationError(
-            [ItemIssue(source, None, None, "file", "文件是空的，请使用 qbank template 生成的模板")]
+            [
+                ItemIssue(
+                    source,
+                    None,
+                    None,
+                    "file",
+                    "文件是空的，请使用 qbank template 生成的模板 "
+                    "(the file is empty: start from the template qbank template writes)",
+                )
+            ]
         ) from None
     fields: list[str | None] = [_header_field(h) for h in header]
     issues: list[ItemIssue] = []
@@ -137,7 +149,12 @@ def _rows_from_table(source: str, table: Iterable[Sequence[Any]], base_dir: str)
     if unknown:
         issues.append(
             ItemIssue(
-                source, 1, None, "header", f"无法识别的列：{'、'.join(unknown)}；请使用模板的表头"
+                source,
+                1,
+                None,
+                "header",
+                f"无法识别的列：{'、'.join(unknown)}；请使用模板的表头 "
+                f"(unknown columns: {', '.join(unknown)}; use the template's headers)",
             )
         )
     required = ("id", "type", "subject", "stem", "key")
@@ -145,7 +162,12 @@ def _rows_from_table(source: str, table: Iterable[Sequence[Any]], base_dir: str)
     if missing:
         issues.append(
             ItemIssue(
-                source, 1, None, "header", f"缺少必需的列：{'、'.join(missing)}；请使用模板的表头"
+                source,
+                1,
+                None,
+                "header",
+                f"缺少必需的列：{'、'.join(missing)}；请使用模板的表头 "
+                f"(required columns missing: {', '.join(missing)}; use the template's headers)",
             )
         )
     if issues:
@@ -209,7 +231,8 @@ def read_xlsx(path: Path) -> list[RawRow]:
                     None,
                     None,
                     "file",
-                    f"无法读取 xlsx 文件（{type(e).__name__}）：请用 Excel/WPS 另存为 .xlsx 后重试",
+                    f"无法读取 xlsx 文件（{type(e).__name__}）：请用 Excel/WPS 另存为 .xlsx 后重试 "
+                    "(cannot read the xlsx file: save it again as .xlsx in Excel or WPS)",
                 )
             ]
         ) from None
@@ -231,7 +254,8 @@ def read_csv(path: Path) -> list[RawRow]:
                     None,
                     None,
                     "file",
-                    "csv 文件不是 UTF-8 编码；请在 Excel 中另存为“CSV UTF-8”后重试",
+                    "csv 文件不是 UTF-8 编码；请在 Excel 中另存为“CSV UTF-8”后重试 "
+                    "(the csv file is not UTF-8: save it as CSV UTF-8 in Excel)",
                 )
             ]
         ) from None
@@ -240,22 +264,33 @@ def read_csv(path: Path) -> list[RawRow]:
 
 def _check_sheet_items(items: Sequence[Item], path: Path) -> None:
     """Refuse to write items whose body a sheet cannot hold (see the module docstring)."""
-    laid_out = [i.item_id for i in items if i.body]
-    if laid_out:
-        raise ItemValidationError(
-            [
-                ItemIssue(
-                    str(path),
-                    None,
-                    item_id,
-                    "body",
-                    "题干为图文穿插（图片在前或多张图片），表格只能表达“题干 + 其后一张图片”；"
-                    "请导出为 json 或 qti (the body has pictures laid out in a way a sheet "
-                    "cannot hold: export json or qti)",
-                )
-                for item_id in laid_out
-            ]
+    issues = [
+        ItemIssue(
+            str(path),
+            None,
+            i.item_id,
+            "body",
+            "题干为图文穿插（图片在前或多张图片），表格只能表达“题干 + 其后一张图片”；"
+            "请导出为 json 或 qti (the body has pictures laid out in a way a sheet "
+            "cannot hold: export json or qti)",
         )
+        for i in items
+        if i.body
+    ] + [
+        ItemIssue(
+            str(path),
+            None,
+            i.item_id,
+            "after",
+            "选项之后还有文字或图片，表格没有对应的列；请导出为 json 或 qti "
+            "(text or pictures after the options have no column in a sheet: export json "
+            "or qti)",
+        )
+        for i in items
+        if i.after
+    ]
+    if issues:
+        raise ItemValidationError(issues)
 
 
 def _row_values(item: Item) -> list[Any]:
@@ -400,6 +435,19 @@ def write_template(path: Path) -> None:
         template_workbook().save(f)
 
 
+def _text_cell(ws: Any, value: Any) -> Any:
+    """A cell that holds ``value`` as written: openpyxl makes a string starting with ``=``
+    a formula and one such as ``#N/A`` an error value, which a re-import would then refuse
+    (and Excel would compute); the bank's texts are always text."""
+    from openpyxl.cell import WriteOnlyCell
+
+    if not isinstance(value, str):
+        return value
+    cell = WriteOnlyCell(ws, value=value)
+    cell.data_type = "s"
+    return cell
+
+
 def write_xlsx(items: Sequence[Item], path: Path) -> None:
     import openpyxl
 
@@ -409,7 +457,7 @@ def write_xlsx(items: Sequence[Item], path: Path) -> None:
     header = [*HEADERS, f"{EXPORT_EXTRA[1]} ({EXPORT_EXTRA[2]})"]
     ws.append(header)
     for item in items:
-        ws.append(_row_values(item))
+        ws.append([_text_cell(ws, v) for v in _row_values(item)])
     with atomic_writer(path) as f:
         wb.save(f)
     _write_images(items, path.parent)

@@ -19,11 +19,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.catalogue import load as load_catalogue
+from central.cli import main as central_cli
 from central.db import CentralDatabase
 from central.migrate import upgrade
 from central.models import (
@@ -42,6 +44,7 @@ from exam_client.agent import open_paper
 from exam_client.identity import TerminalIdentity
 from exam_common.result_package import build_result_package
 from exam_server.candidates.models import Candidate
+from exam_server.db import Database
 from exam_server.eventlog.models import Event
 from exam_server.packages.service import enter_end_key, enter_sitting_key, import_package
 from exam_server.plans.keys import paper_key_for
@@ -56,7 +59,7 @@ from question_bank.formats import read_items
 from question_bank.package import open_package
 from question_bank.store import BankStore
 from tests.central.world import CENTRE, plan_doc, registration_rows, write_registrations
-from tests.conftest import T0
+from tests.conftest import T0, drop_pg_database, make_pg_database
 from tests.factories import VAULT
 from tests.question_bank import qti_authored as qa
 
@@ -102,11 +105,17 @@ RULES = {
 
 
 @pytest.fixture
-def central(tmp_path: Path) -> Iterator[CentralDatabase]:
-    db = CentralDatabase(f"sqlite:///{tmp_path / 'central.db'}")
+def central(tmp_path: Path, migrated_db: Database) -> Iterator[CentralDatabase]:
+    """Central's database on the same backend as the centre's of this run (``session``
+    is parametrised over SQLite and PostgreSQL): both ends on SQLite, then on PostgreSQL."""
+    postgres = migrated_db.engine.dialect.name == "postgresql"
+    url = make_pg_database() if postgres else f"sqlite:///{tmp_path / 'central.db'}"
+    db = CentralDatabase(url)
     upgrade(db)
     yield db
     db.dispose()
+    if postgres:
+        drop_pg_database(url)
 
 
 def test_centre_and_central_score_by_the_authors_maps_and_agree(
@@ -235,6 +244,18 @@ def test_centre_and_central_score_by_the_authors_maps_and_agree(
     tickets = [session.get(Candidate, a.candidate_id).ticket for a in answered]  # type: ignore[union-attr]
     assert [central_scores[t] for t in tickets] == EXPECTED_TOTALS
     assert received["rules"] == RULES
+    # the results report shows the rule of each item its own rule scored, and no other
+    listing = CliRunner().invoke(central_cli, ["results", "--database", central.url])
+    assert listing.exit_code == 0, listing.output
+    own_line = next(
+        line for line in listing.output.splitlines() if "items scored by their own rule" in line
+    )
+    assert own_line.strip() == (
+        "按试题自带的规则计分 (items scored by their own rule): "
+        "ZD-ALL-02.v1 match_correct 全对得分（试题规定）；"
+        "ZD-MAP-01.v1 map_response 按选项分值映射（试题规定）；"
+        "ZD-PART-04.v1 map_response 按选项分值映射（试题规定）"
+    )
 
     # a centre that scored the mapped item by the plan's rule instead is caught
     wrong = result_document(session, sitting, end, CENTRE)

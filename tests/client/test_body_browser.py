@@ -1,7 +1,7 @@
 """The candidate's page shows each question as its author wrote it (issue 23), in real
 Chromium: the authored QTI items on a paper opened by the terminal's agent and served by
-its own UI; text and pictures in the order written, each picture with its alt text, and
-"以上都不对" in its fixed last place."""
+its own UI; text and pictures in the order written, each picture with its alt text,
+"以上都不对" in its fixed last place, and a note written after the options below them."""
 
 from __future__ import annotations
 
@@ -71,6 +71,9 @@ def test_the_body_is_shown_as_written_in_chromium(page, tmp_path: Path) -> None:
     doc = agent.paper_json()
     assert doc is not None
     number = {q["item_id"].split(".")[0]: q["number"] for q in doc["questions"]}
+    after = {q["item_id"].split(".")[0]: q["after"] for q in doc["questions"]}
+    assert after["ZD-PART-04"] == [{"text": "（选“照顾熟人，兼顾原则”得一半分。）"}]
+    assert not any(v for k, v in after.items() if k != "ZD-PART-04")
     port = free_port()
     server = make_server("127.0.0.1", port, create_ui(agent, UiOptions(port=port)), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -107,7 +110,20 @@ def test_the_body_is_shown_as_written_in_chromium(page, tmp_path: Path) -> None:
         assert pic[0][1] == "红色圆圈加斜杠的标志" and pic[0][2] == 40
         assert pic[1][1] == "上图所示标志的含义是（  ）。"
 
+        # what the author wrote after the options is shown below them, not in the stem
+        assert page.is_hidden("#q-after")
+        part = shown("ZD-PART-04")
+        assert [b[1] for b in part] == ["办事公道要求工作人员在处理事务时（  ）。"]
+        assert page.is_visible("#q-after")
+        below = page.evaluate(
+            "() => [document.querySelector('#q-options').getBoundingClientRect().bottom,"
+            " document.querySelector('#q-after').getBoundingClientRect().top,"
+            " document.querySelector('#q-after').textContent]"
+        )
+        assert below[1] >= below[0] and below[2] == "（选“照顾熟人，兼顾原则”得一半分。）"
+
         seq = shown("ZD-SEQ-03")  # several paragraphs of one text keep their lines
+        assert page.is_hidden("#q-after")
         assert [b[0] for b in seq] == ["P"]
         assert seq[0][1].split("\n") == [
             "档案室面积为 20 m²，收文后应依次办理。",

@@ -1,6 +1,7 @@
 """QTI 2.1 items written for these tests, as an exam office receives them from other
 authors: standard ``choiceInteraction`` items in an IMS content package, with foreign
-choice identifiers, text outside the prompt, pictures with alt text, fixed options, an
+choice identifiers, text outside the prompt (also after the options), pictures with alt
+text, fixed options, an
 interaction that may not be shuffled, and ``map_response`` / ``match_correct`` scoring
 (as a template and inline). The subject, trade, levels, difficulty and knowledge point are
 in the manifest's ``qb:item`` as docs/question-bank.md asks.
@@ -128,7 +129,7 @@ ORDERED_ITEM = f"""<?xml version="1.0" encoding="UTF-8"?>
 """
 
 #: single choice with partial credit for the nearly right option; no MAXSCORE (the map's
-#: best, 2, is the item's points); "none of the above" fixed last
+#: best, 2, is the item's points); "none of the above" fixed last; a note after the options
 PARTIAL_ITEM = f"""<?xml version="1.0" encoding="UTF-8"?>
 <assessmentItem {QTI} identifier="ZD-PART-04" title="办事公道" adaptive="false"
     timeDependent="false">
@@ -148,6 +149,7 @@ PARTIAL_ITEM = f"""<?xml version="1.0" encoding="UTF-8"?>
       <simpleChoice identifier="opt3">看领导意见行事</simpleChoice>
       <simpleChoice identifier="opt4" fixed="true">以上都不对</simpleChoice>
     </choiceInteraction>
+    <p>（选“照顾熟人，兼顾原则”得一半分。）</p>
   </itemBody>
   <responseProcessing template="{TEMPLATES}/map_response"/>
 </assessmentItem>

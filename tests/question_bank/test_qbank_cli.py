@@ -170,3 +170,36 @@ def test_authored_qti_items_through_the_command(run, tmp_path: Path) -> None:  #
     out = run("validate", "bad.zip", code=3)
     assert "bad.zip:items/o.xml" in out and "试题 ZD-TF-05 (item ZD-TF-05)" in out
     assert "orderInteraction（排序）" in out and "only choiceInteraction" in out
+
+
+def test_a_mapping_under_match_correct_is_imported_with_a_notice(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """match_correct does not use a mapping; the bank does not keep it and an export does
+    not write it, so the import says so (the item itself imports: it scores as written)."""
+    from question_bank.formats import read_items
+    from question_bank.items import ItemIssue
+    from tests.question_bank import qti_authored as qa
+
+    mapped = qa.MATCH_ITEM.replace(
+        "</correctResponse>",
+        '</correctResponse><mapping defaultValue="0"><mapEntry mapKey="A" mappedValue="1"/>'
+        "</mapping>",
+    )
+    qa.write_package(
+        tmp_path / "m.zip",
+        items={
+            "items/m.xml": (mapped, {**qa.ETHICS, "knowledgePoint": "k"}),
+            "items/map.xml": qa.ITEMS["items/map.xml"],
+        },
+        media=qa.MEDIA,
+    )
+    notices: list[ItemIssue] = []
+    items = read_items([tmp_path / "m.zip"], notices=notices)
+    assert {i.item_id for i in items} == {"ZD-ALL-02", "ZD-MAP-01"}
+    (note,) = notices  # the map_response item's mapping is used: nothing to say
+    assert note.item_id == "ZD-ALL-02" and note.source.endswith("m.zip:items/m.xml")
+    assert "mapping 不参与计分" in note.message
+    assert "not kept in the bank and not exported" in note.message
+    for command in ("validate", "import"):
+        out = run(command, "m.zip")
+        assert "注意：1 处内容未保留 (1 note(s))" in out
+        assert "试题 ZD-ALL-02 (item ZD-ALL-02)" in out and "mapping 不参与计分" in out

@@ -176,3 +176,26 @@ def test_store_filters(sample_items: list[Item], tmp_path: Path) -> None:
         assert len(bank.items(trade="电工", subject=Subject.SKILLS)) == 75
         assert len(bank.items(trade="电工", type=ItemType.MULTIPLE)) == 15 + 6 + 6
         assert len(bank.items(level=1)) == 30  # 电工 专业理论
+
+
+def test_texts_that_look_like_formulas_export_as_text(
+    some_items: list[Item], tmp_path: Path
+) -> None:
+    """A stem or option that starts with ``=`` (or ``+``, ``-``, ``@``, or reads as an
+    error value such as ``#N/A``) is text: exported as a text cell, it imports back as
+    written, not refused as a formula."""
+    choice = next(i for i in some_items if i.type is ItemType.SINGLE and len(i.options) >= 4)
+    texts = ["=SUM(A1:A3)", "#N/A", "+1", "-1", "#DIV/0!"][: len(choice.options)]
+    odd = replace(
+        choice,
+        stem="=A1+B1 中的“=”表示（  ）。",
+        options=tuple(replace(o, text=t) for o, t in zip(choice.options, texts, strict=False)),
+        knowledge_point="@电子表格",
+    )
+    path = tmp_path / "x" / "items.xlsx"
+    path.parent.mkdir()
+    write_items([odd], path, "xlsx")
+    assert [o.text for o in odd.options] == texts
+    assert read_items([path]) == [odd]
+    ws = openpyxl.load_workbook(path)["试题"]
+    assert {c.data_type for c in ws[2] if isinstance(c.value, str)} == {"s"}

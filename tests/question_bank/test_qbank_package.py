@@ -8,6 +8,7 @@ import json
 import sys
 import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -402,8 +403,13 @@ def test_papers_carry_body_and_option_order_but_no_scoring(tmp_path: Path) -> No
 
     paper = _authored_sitting(tmp_path).papers[0].paper()
     doc = paper.to_json()
-    assert doc["format"] == "exam-paper/2"
+    assert doc["format"] == "exam-paper/3"  # a question goes on after its options
     q = {x["item_id"].split(".")[0]: x for x in doc["items"]}
+    assert q["ZD-PART-04"]["after"] == [{"text": "（选“照顾熟人，兼顾原则”得一半分。）"}]
+    assert all("after" not in x for k, x in q.items() if k != "ZD-PART-04")
+    # without it the paper is exam-paper/2, which terminals before exam-paper/3 read
+    plain = replace(paper, questions=tuple(replace(x, after=()) for x in paper.questions)).to_json()
+    assert plain["format"] == "exam-paper/2"
     assert q["ZD-MAP-01"]["fixed"] == ["D"] and "shuffle" not in q["ZD-MAP-01"]
     assert q["ZD-SEQ-03"]["shuffle"] is False
     assert [b.get("alt") for b in q["ZD-MAP-01"]["body"]] == [

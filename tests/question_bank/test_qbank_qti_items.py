@@ -27,6 +27,7 @@ from question_bank.scoring import (
 )
 from question_bank.store import BankStore
 from tests.question_bank import qti_authored as qa
+from tests.question_bank.test_qbank_refusals_bilingual import bilingual
 
 D = Decimal
 
@@ -77,6 +78,9 @@ def test_the_whole_item_is_imported_as_written(authored: dict[str, Item]) -> Non
 
     partial = authored["ZD-PART-04"]  # single with partial credit; points = the map's best
     assert partial.scoring is not None and partial.points == 2 and partial.fixed == {"D"}
+    # the note written after the options stays after them, out of the stem
+    assert partial.stem == "办事公道要求工作人员在处理事务时（  ）。"
+    assert [b.text for b in partial.after] == ["（选“照顾熟人，兼顾原则”得一半分。）"]
 
     pic = authored["ZD-PIC-06"]  # the picture first: kept as a body in that order
     assert pic.body and pic.blocks()[0].image is not None
@@ -163,11 +167,10 @@ def test_round_trip_keeps_what_was_imported(authored: dict[str, Item], tmp_path:
 
 
 def test_sheets_keep_map_fixed_shuffle_and_alt(authored: dict[str, Item], tmp_path: Path) -> None:
-    # the map item with its picture after the question: a layout a sheet holds
-    picture = '<p><img src="../media/poster.png" alt="宣传画：爱岗敬业、诚实守信、办事公道"/></p>'
-    after = qa.MAP_ITEM.replace(picture, "").replace(
-        "</choiceInteraction>", "</choiceInteraction>" + picture
-    )
+    # the map item with its picture after the question (in the prompt): a layout a sheet
+    # holds
+    picture = '<img src="../media/poster.png" alt="宣传画：爱岗敬业、诚实守信、办事公道"/>'
+    after = qa.MAP_ITEM.replace(f"<p>{picture}</p>", "").replace("</prompt>", picture + "</prompt>")
     (moved,) = read_items(
         [
             qa.write_package(
@@ -176,7 +179,7 @@ def test_sheets_keep_map_fixed_shuffle_and_alt(authored: dict[str, Item], tmp_pa
         ]
     )
     assert not moved.body and moved.image is not None
-    simple = [moved, *(i for i in authored.values() if not i.body)]
+    simple = [moved, *(i for i in authored.values() if not i.body and not i.after)]
     for fmt in ("xlsx", "csv"):
         path = tmp_path / fmt / f"items.{fmt}"
         path.parent.mkdir()
@@ -196,8 +199,10 @@ def test_sheets_keep_map_fixed_shuffle_and_alt(authored: dict[str, Item], tmp_pa
     # a body a sheet cannot hold (the picture first) is refused, not flattened
     with pytest.raises(ItemValidationError) as exc:
         write_items(list(authored.values()), tmp_path / "all.xlsx", "xlsx")
-    assert [i.item_id for i in exc.value.issues] == ["ZD-MAP-01", "ZD-PIC-06"]
+    got = [(i.item_id, i.field) for i in exc.value.issues]
+    assert got == [("ZD-MAP-01", "body"), ("ZD-PIC-06", "body"), ("ZD-PART-04", "after")]
     assert "json 或 qti" in str(exc.value) and "export json or qti" in str(exc.value)
+    assert "选项之后还有文字或图片" in str(exc.value)
     assert not (tmp_path / "all.xlsx").exists()
 
 
@@ -299,7 +304,6 @@ def test_refusals_say_what_and_where_all_at_once(tmp_path: Path) -> None:
     by_item: dict[str | None, list[str]] = {}
     for i in issues:
         by_item.setdefault(i.item_id, []).append(str(i))
-    text = str(exc.value)
 
     (fill,) = by_item["FILL-1"]
     assert "textEntryInteraction（填空）" in fill and "只支持 choiceInteraction" in fill
@@ -329,9 +333,14 @@ def test_refusals_say_what_and_where_all_at_once(tmp_path: Path) -> None:
         for p in by_item["BEST-1"]
     )
     assert any("没有本题的 qb:item" in p for p in by_item["BARE-1"])
-    assert "absent.xml" in text and "the item file listed is missing" in text
+    (absent,) = [str(i) for i in issues if "absent.xml" in i.source]
+    # the manifest's resource for it (the test package numbers them in order)
+    resource = f"RES-{list(items).index('items/absent.xml') + 1}"
+    assert f"清单中列出的试题文件不存在或无法读取（清单中的资源 {resource}）" in absent
+    assert f"the item file listed by manifest resource {resource} is missing" in absent
     # nothing passed for a good item among them was stored anywhere; the whole file failed
     assert len(issues) == sum(len(v) for v in by_item.values())
+    assert [i.message for i in issues if not bilingual(i.message)] == []
 
 
 def test_a_formula_is_reported_as_a_formula(tmp_path: Path) -> None:
@@ -529,3 +538,171 @@ def test_a_directory_package_may_not_link_out_of_itself(tmp_path: Path) -> None:
     (issue,) = exc.value.issues
     assert issue.item_id == "ZD-MAP-01" and "符号链接" in issue.message
     assert "symbolic link out of the content package" in issue.message
+
+
+_IF_MATCH = '<match><variable identifier="RESPONSE"/><correct identifier="RESPONSE"/></match>'
+_IF_NULL = '<isNull><variable identifier="RESPONSE"/></isNull>'
+
+
+def _set(value: str, outcome: str = "SCORE") -> str:
+    return (
+        f'<setOutcomeValue identifier="{outcome}"><baseValue baseType="float">{value}'
+        "</baseValue></setOutcomeValue>"
+    )
+
+
+_MAPPED = (
+    '<setOutcomeValue identifier="SCORE"><mapResponse identifier="RESPONSE"/></setOutcomeValue>'
+)
+
+
+def _rp(*conditions: str) -> str:
+    return "<responseProcessing>" + "".join(conditions) + "</responseProcessing>"
+
+
+def _cond(if_test: str, if_do: str, else_do: str | None, *middle: str) -> str:
+    tail = f"<responseElse>{else_do}</responseElse>" if else_do is not None else ""
+    return (
+        f"<responseCondition><responseIf>{if_test}{if_do}</responseIf>{''.join(middle)}"
+        f"{tail}</responseCondition>"
+    )
+
+
+#: inline processing made only of the elements the templates use, each scoring otherwise
+#: than the template it resembles, and where the first difference is
+DEVIANT_RULES = {
+    "else-also-1": (_rp(_cond(_IF_MATCH, _set("1"), _set("1"))), "写的是 <baseValue"),
+    "right-2": (_rp(_cond(_IF_MATCH, _set("2"), _set("0"))), 'baseType="float">2'),
+    "no-else": (_rp(_cond(_IF_MATCH, _set("1"), None)), "模板为 <responseElse>"),
+    "other-outcome": (
+        _rp(_cond(_IF_MATCH, _set("1", "MAXSCORE"), _set("0"))),
+        'identifier="MAXSCORE"',
+    ),
+    "else-if": (
+        _rp(
+            _cond(
+                _IF_MATCH,
+                _set("1"),
+                _set("0"),
+                f"<responseElseIf>{_IF_NULL}{_set('0.5')}</responseElseIf>",
+            )
+        ),
+        "<responseElseIf>",
+    ),
+    "twice": (
+        _rp(_cond(_IF_MATCH, _set("1"), _set("0")), _cond(_IF_NULL, _set("1"), _set("0"))),
+        "写的是 <responseCondition>",
+    ),
+    "null-scores": (_rp(_cond(_IF_NULL, _set("1"), _MAPPED)), "map_response 模板"),
+    "map-when-right": (_rp(_cond(_IF_MATCH, _MAPPED, _set("0"))), "<match>"),
+    "other-response": (
+        _rp(
+            _cond(
+                '<match><variable identifier="RESPONSE"/><correct identifier="OTHER"/></match>',
+                _set("1"),
+                _set("0"),
+            )
+        ),
+        'identifier="OTHER"',
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEVIANT_RULES))
+def test_inline_processing_that_is_not_a_template_is_refused(name: str, tmp_path: Path) -> None:
+    rp, where = DEVIANT_RULES[name]
+    xml = qa.MATCH_ITEM.replace(
+        qa.MATCH_ITEM[
+            qa.MATCH_ITEM.index("<responseProcessing>") : qa.MATCH_ITEM.index("</assessmentItem>")
+        ],
+        rp + "\n",
+    )
+    if "map-" in name or "null" in name:  # a mapping, so that only the processing is wrong
+        xml = xml.replace(
+            "</correctResponse>",
+            '</correctResponse><mapping defaultValue="0"><mapEntry mapKey="A" mappedValue="1"/>'
+            '<mapEntry mapKey="C" mappedValue="1"/></mapping>',
+        )
+    pkg = qa.write_package(
+        tmp_path / "rp.zip", items={"items/rp.xml": (xml, {**qa.ETHICS, "knowledgePoint": "k"})}
+    )
+    with pytest.raises(ItemValidationError) as exc:
+        read_items([pkg])
+    (issue,) = exc.value.issues
+    text = str(issue)
+    assert issue.item_id == "ZD-ALL-02" and issue.field == "scoring"
+    assert f"{pkg}:items/rp.xml" in text and "试题 ZD-ALL-02 (item ZD-ALL-02)" in text
+    assert "choiceInteraction（responseIdentifier=“RESPONSE”）的内联 responseProcessing" in text
+    assert "无法照原样计分" in text and "may score otherwise" in text
+    assert where in text, text
+
+
+def test_inline_templates_are_followed_however_laid_out(tmp_path: Path) -> None:
+    """The templates written out, with another response identifier, comments, layout and
+    ``1.0`` for ``1``, are the templates."""
+    match = (
+        qa.MATCH_ITEM.replace('identifier="RESPONSE"', 'identifier="R1"')
+        .replace('responseIdentifier="RESPONSE"', 'responseIdentifier="R1"')
+        .replace("<responseCondition>", "<!-- all or nothing -->\n<responseCondition>")
+        .replace('baseType="float">1<', 'baseType="float">1.0<')
+    )
+    mapped = qa.MAP_ITEM.replace(
+        f'<responseProcessing template="{qa.TEMPLATES}/map_response"/>',
+        _rp(_cond(_IF_NULL, _set("0.0"), _MAPPED)).replace("><", ">\n  <"),
+    )
+    pkg = qa.write_package(
+        tmp_path / "ok.zip",
+        items={
+            "items/match.xml": (match, {**qa.ETHICS, "knowledgePoint": "k"}),
+            "items/map.xml": (mapped, {**qa.ETHICS, "knowledgePoint": "k"}),
+        },
+    )
+    got = {i.item_id: i.scoring for i in read_items([pkg])}
+    assert got["ZD-ALL-02"] is not None and got["ZD-ALL-02"].rule is ScoringRule.MATCH_CORRECT
+    assert got["ZD-MAP-01"] is not None and got["ZD-MAP-01"].rule is ScoringRule.MAP_RESPONSE
+
+
+@pytest.mark.parametrize(
+    ("after", "kept"),
+    [
+        (
+            "</choiceInteraction>\n    <p>（本题考查职业道德的基本要求）</p>",
+            [("（本题考查职业道德的基本要求）", "")],
+        ),
+        ("</choiceInteraction>请在答题卡上作答。", [("请在答题卡上作答。", "")]),
+        (
+            '</choiceInteraction><div><p>见下图：</p><p><img src="../media/poster.png" '
+            'alt="答题示意"/></p></div>',
+            [("见下图：", ""), ("", "答题示意")],
+        ),
+    ],
+    ids=["paragraph", "tail-text", "text-and-picture"],
+)
+def test_what_follows_the_options_stays_after_them(
+    after: str, kept: list[tuple[str, str]], tmp_path: Path
+) -> None:
+    """Text or a picture written after the choiceInteraction is kept after the options:
+    not merged into the stem, and written back after the interaction on export."""
+    xml = qa.MAP_ITEM.replace("</choiceInteraction>", after)
+    pkg = qa.write_package(
+        tmp_path / "after.zip", items={"items/after.xml": (xml, qa.ITEMS["items/map.xml"][1])}
+    )
+    (item,) = read_items([pkg])
+    assert [(b.text, b.alt) for b in item.after] == kept
+    assert "作答" not in item.stem and "考查" not in item.stem and "见下图" not in item.stem
+    assert [b.alt for b in item.blocks()] == ["", "宣传画：爱岗敬业、诚实守信、办事公道", ""]
+    out = tmp_path / "out.zip"
+    write_items([item], out, "qti")
+    assert read_items([out]) == [item]
+    with zipfile.ZipFile(out) as z:
+        root = ET.fromstring(z.read("items/ZD-MAP-01.xml"))
+        names = set(z.namelist())
+    body = root.find(f"{{{QTI_NS}}}itemBody")
+    assert body is not None
+    tags = [child.tag.rsplit("}", 1)[-1] for child in body]
+    tail = list(body)[tags.index("choiceInteraction") + 1 :]
+    assert ["".join(p.itertext()).strip() or p[0].get("alt") for p in tail] == [
+        t or a for t, a in kept
+    ]
+    pictures = [img.get("src") for img in body.iter(f"{{{QTI_NS}}}img")]
+    assert [src.removeprefix("../") in names for src in pictures] == [True] * len(pictures)
