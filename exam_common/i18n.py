@@ -44,7 +44,7 @@ class Text:
 
     def in_(self, lang: str, **params: object) -> str:
         """The text in ``lang`` (``zh_CN`` or ``en``), with ``params`` filled in."""
-        text = catalogue(lang).pgettext(self.context, self.msgid)
+        text = str(catalogue(lang).pgettext(self.context, self.msgid))
         return text.format(**params) if params else text
 
     def both(self, **params: object) -> str:
