@@ -6,12 +6,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+CATALOGUES := exam_common/translations
 PACKAGES := exam_common question_bank seating exam_client exam_server central
 # two workers (pytest-xdist), a test file at a time each (the live tests mostly wait on
 # their sittings' clocks, so two of them share the machine well); the slowest are listed
 PYTEST_ARGS ?= -n 2 --dist loadfile --durations=30
 
-.PHONY: demo test lint typecheck pytest clean bench help model screenshots mutation
+.PHONY: demo test lint typecheck pytest clean bench help model screenshots mutation translations
 
 help:
 	@echo "make demo   - set up .venv, seed a sample exam and start the centre server"
@@ -20,11 +21,13 @@ help:
 	@echo "make model  - the answer path's model-based test with many examples (MODEL_EXAMPLES=2000)"
 	@echo "make mutation - mutation testing of the rules (MUTATION_SET=all|core; tools/mutation.py)"
 	@echo "make screenshots - refresh the pictures in docs/img from the browser tests"
+	@echo "make translations - extract the marked texts, merge them into each language's catalogue, compile"
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/pybabel -q compile -d $(CATALOGUES) -D messages
 	touch $(STAMP)
 
 $(NODE_STAMP): package.json package-lock.json
@@ -80,3 +83,15 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache var demo-data
+
+# Text through gettext catalogues (exam_common/i18n.py): the texts marked N_(context, text)
+# are extracted into the template, merged into each language's catalogue (a new text
+# arrives untranslated: fill in its msgstr, then run this again) and compiled. make test
+# checks that every marked text is in both catalogues, translated
+# (tests/common/test_catalogues.py).
+translations: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg --no-default-keywords -k N_:1c,2 --sort-by-file \
+		--no-wrap --project exam -o $(CATALOGUES)/messages.pot .
+	$(BIN)/pybabel -q update -i $(CATALOGUES)/messages.pot -d $(CATALOGUES) -D messages \
+		--no-wrap --ignore-obsolete --no-fuzzy-matching
+	$(BIN)/pybabel -q compile -d $(CATALOGUES) -D messages

@@ -12,25 +12,26 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import MISSING, dataclass, field, fields
+from collections.abc import Callable
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tomli_w
+from pydantic_settings import SettingsConfigDict
 
 from exam_common.durable import PUBLIC, ensure_dir, write_atomic
+from exam_common.settings import ConfigError, Settings
+
+__all__ = ["CONFIG_FILE", "Config", "ConfigError", "env_number", "read_file", "write_file"]
 
 #: the centre's configuration file, inside the data directory
 CONFIG_FILE = "centre.toml"
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"EXAM_{name}", default)
-
-
-class ConfigError(ValueError):
-    """An ``EXAM_*`` variable that cannot be read: says which, and what it must be."""
+#: the file a :meth:`Config.from_mapping` reads below the environment (None: no file)
+_FILE: ContextVar[Path | None] = ContextVar("centre_config_file", default=None)
 
 
 def env_number(var: str, default: str, kind: type[int] | type[float]) -> Any:
@@ -46,129 +47,138 @@ def env_number(var: str, default: str, kind: type[int] | type[float]) -> Any:
         ) from None
 
 
-def _int(name: str, default: str) -> int:
-    value: int = env_number(f"EXAM_{name}", default, int)
-    return value
+class Config(Settings):
+    """The centre's settings: ``EXAM_<NAME>`` over ``<DATA_DIR>/centre.toml`` over the
+    defaults below (see the module's docstring for the whole order)."""
 
+    model_config = SettingsConfigDict(env_prefix="EXAM_")
+    STATE: ClassVar[frozenset[str]] = frozenset({"TLS", "TESTING", "SOURCE_FILE"})
 
-def _float(name: str, default: str) -> float:
-    value: float = env_number(f"EXAM_{name}", default, float)
-    return value
-
-
-@dataclass
-class Config:
-    #: SQLAlchemy URL of the centre database
-    #: (default: ``sqlite:///<DATA_DIR>/centre.db``)
-    DATABASE_URL: str = field(default_factory=lambda: _env("DATABASE_URL", ""))
-    #: Flask secret (sessions, CSRF). Generated into the data dir when not set.
-    SECRET_KEY: str = field(default_factory=lambda: _env("SECRET_KEY", ""))
-    #: where backups, the generated secret and keys live
-    DATA_DIR: str = field(default_factory=lambda: _env("DATA_DIR", "var"))
-    #: zh_CN (default) or en
-    LANG: str = field(default_factory=lambda: _env("LANG", "zh_CN"))
-    #: gevent (default) or threading; the benchmarks chose (docs/benchmarks.md)
-    ASYNC_MODE: str = field(default_factory=lambda: _env("ASYNC_MODE", "gevent"))
-    #: run the APScheduler scheduler inside this process (single-process centre)
-    SCHEDULER: bool = field(
-        default_factory=lambda: _env("SCHEDULER", "1") not in ("0", "false", "no")
-    )
-    #: Socket.IO message queue (Redis URL) when several workers run
-    MESSAGE_QUEUE: str = field(default_factory=lambda: _env("MESSAGE_QUEUE", ""))
-    #: warn the console when a terminal's clock is off by more than this (seconds)
-    CLOCK_WARNING_S: float = field(default_factory=lambda: _float("CLOCK_WARNING_S", "60"))
-    #: group commit: longest a save waits for companions before the batch commits (ms).
-    #: Fewer, larger batches pay under load: at 1,000 terminals 10 ms took the ack p99
-    #: from 1,429 to 229 ms (docs/benchmarks.md, first pass, commits still on the loop).
-    GROUP_COMMIT_WAIT_MS: float = field(
-        default_factory=lambda: _float("GROUP_COMMIT_WAIT_MS", "10")
-    )
-    #: the cycle collector's youngest-generation threshold in the serving process (Python's
-    #: default is 700). Under load every save's short-lived objects (its greenlet, the
-    #: event's request context) outlived the young collections that ran every few ms and
-    #: were promoted, and a full collection of the ~340,000 objects a 1,000-terminal
-    #: server holds (~200 ms without a socket served) followed every ~8 s; at 7,000 one
-    #: came in a 60 s run (docs/benchmarks.md, "Third pass"). 0 keeps Python's.
-    GC_YOUNG_THRESHOLD: int = field(default_factory=lambda: _int("GC_YOUNG_THRESHOLD", "7000"))
-    #: downtime longer than this is credited to everyone as a centre pause (a power cut)
-    DOWNTIME_CREDIT_S: float = field(default_factory=lambda: _float("DOWNTIME_CREDIT_S", "60"))
-    #: downtime longer than this is recorded for the chief examiner at restart (seconds)
-    DOWNTIME_RECORD_S: float = field(default_factory=lambda: _float("DOWNTIME_RECORD_S", "10"))
-    #: this centre's code (考点代码); packages for any other centre are refused
-    CENTRE_CODE: str = field(default_factory=lambda: _env("CENTRE_CODE", ""))
-    #: central's Ed25519 public key (PEM file), pinned at setup: packages must carry its signature
-    CENTRAL_PUBLIC_KEY: str = field(default_factory=lambda: _env("CENTRAL_PUBLIC_KEY", ""))
-    #: demo only: a central secrets file from which the scheduler releases keys at their time
-    KEY_ESCROW: str = field(default_factory=lambda: _env("KEY_ESCROW", ""))
-    #: central's URL (set by ``exam-sync setup``; this overrides it): keys, results, backups
-    CENTRAL_URL: str = field(default_factory=lambda: _env("CENTRAL_URL", ""))
-    #: how often the scheduler syncs with central: due keys, queued uploads (seconds)
-    SYNC_INTERVAL_S: float = field(default_factory=lambda: _float("SYNC_INTERVAL_S", "60"))
-    #: during a sitting, an encrypted database backup this often (seconds; 0: never)
-    BACKUP_INTERVAL_S: float = field(default_factory=lambda: _float("BACKUP_INTERVAL_S", "300"))
-    #: where backups are written (default: <DATA_DIR>/backups)
-    BACKUP_DIR: str = field(default_factory=lambda: _env("BACKUP_DIR", ""))
-    #: upload chunk size (bytes); an interrupted upload resumes from the last whole chunk
-    SYNC_CHUNK_BYTES: int = field(
-        default_factory=lambda: _int("SYNC_CHUNK_BYTES", str(1024 * 1024))
-    )
-    #: the running centre server, for ``exam-sync key`` to hand it a key (local only);
-    #: empty: the address the running server wrote into its data folder (``server_url``)
-    SERVER_URL: str = field(default_factory=lambda: _env("SERVER_URL", ""))
-    #: serve plain HTTP instead of TLS: for the demo and tests only. Every console page
-    #: and every log line of the server says so.
-    INSECURE_HTTP: bool = field(
-        default_factory=lambda: _env("INSECURE_HTTP", "0").lower() not in ("0", "false", "no", "")
-    )
-    #: extra names and addresses for the server certificate (comma-separated), besides
-    #: 127.0.0.1, localhost, this machine's name and its addresses
-    TLS_HOSTS: str = field(default_factory=lambda: _env("TLS_HOSTS", ""))
-    #: wrong ID numbers for one ticket before the ticket locks (the invigilator unlocks)
-    LOGIN_TICKET_LIMIT: int = field(default_factory=lambda: _int("LOGIN_TICKET_LIMIT", "5"))
-    #: wrong logins from one terminal before the terminal locks (the invigilator unlocks)
-    LOGIN_TERMINAL_LIMIT: int = field(default_factory=lambda: _int("LOGIN_TERMINAL_LIMIT", "10"))
-    #: failures further apart than this start counting afresh (seconds)
-    LOGIN_WINDOW_S: float = field(default_factory=lambda: _float("LOGIN_WINDOW_S", "1800"))
-    #: how long an enrolment code made on the console or the CLI stays valid (seconds)
-    ENROL_CODE_VALID_S: float = field(
-        default_factory=lambda: _float("ENROL_CODE_VALID_S", str(12 * 3600))
-    )
-    #: tests and rehearsals only, never an exam: a file holding seconds added to this
-    #: machine's clock; writing a larger number jumps the time of every process of the
-    #: centre at once (exam_server/clock.py, ShiftedClock). The server warns at start.
-    CLOCK_OFFSET_FILE: str = field(default_factory=lambda: _env("CLOCK_OFFSET_FILE", ""))
-    #: set by ``exam-server run`` when it serves TLS (cookies are then Secure)
+    DATABASE_URL: str = ""
+    """SQLAlchemy URL of the centre database (default: ``sqlite:///<DATA_DIR>/centre.db``)
+    """
+    SECRET_KEY: str = ""
+    """Flask secret (sessions, CSRF). Generated into the data dir when not set."""
+    DATA_DIR: str = "var"
+    """where backups, the generated secret and keys live"""
+    LANG: str = "zh_CN"
+    """zh_CN (default) or en"""
+    ASYNC_MODE: str = "gevent"
+    """gevent (default) or threading; the benchmarks chose (docs/benchmarks.md)"""
+    SCHEDULER: bool = True
+    """run the APScheduler scheduler inside this process (single-process centre)"""
+    MESSAGE_QUEUE: str = ""
+    """Socket.IO message queue (Redis URL) when several workers run"""
+    CLOCK_WARNING_S: float = 60.0
+    """warn the console when a terminal's clock is off by more than this (seconds)"""
+    GROUP_COMMIT_WAIT_MS: float = 10.0
+    """group commit: longest a save waits for companions before the batch commits (ms).
+    Fewer, larger batches pay under load: at 1,000 terminals 10 ms took the ack p99 from
+    1,429 to 229 ms (docs/benchmarks.md, first pass, commits still on the loop).
+    """
+    GC_YOUNG_THRESHOLD: int = 7000
+    """the cycle collector's youngest-generation threshold in the serving process (Python's
+    default is 700). Under load every save's short-lived objects (its greenlet, the
+    event's request context) outlived the young collections that ran every few ms and
+    were promoted, and a full collection of the ~340,000 objects a 1,000-terminal server
+    holds (~200 ms without a socket served) followed every ~8 s; at 7,000 one came in a
+    60 s run (docs/benchmarks.md, "Third pass"). 0 keeps Python's.
+    """
+    DOWNTIME_CREDIT_S: float = 60.0
+    """downtime longer than this is credited to everyone as a centre pause (a power cut)
+    """
+    DOWNTIME_RECORD_S: float = 10.0
+    """downtime longer than this is recorded for the chief examiner at restart (seconds)
+    """
+    CENTRE_CODE: str = ""
+    """this centre's code (考点代码); packages for any other centre are refused"""
+    CENTRAL_PUBLIC_KEY: str = ""
+    """central's Ed25519 public key (PEM file), pinned at setup: packages must carry its
+    signature
+    """
+    KEY_ESCROW: str = ""
+    """demo only: a central secrets file from which the scheduler releases keys at their
+    time
+    """
+    CENTRAL_URL: str = ""
+    """central's URL (set by ``exam-sync setup``; this overrides it): keys, results,
+    backups
+    """
+    SYNC_INTERVAL_S: float = 60.0
+    """how often the scheduler syncs with central: due keys, queued uploads (seconds)"""
+    BACKUP_INTERVAL_S: float = 300.0
+    """during a sitting, an encrypted database backup this often (seconds; 0: never)"""
+    BACKUP_DIR: str = ""
+    """where backups are written (default: <DATA_DIR>/backups)"""
+    SYNC_CHUNK_BYTES: int = 1024 * 1024
+    """upload chunk size (bytes); an interrupted upload resumes from the last whole chunk
+    """
+    SERVER_URL: str = ""
+    """the running centre server, for ``exam-sync key`` to hand it a key (local only);
+    empty: the address the running server wrote into its data folder (``server_url``)
+    """
+    INSECURE_HTTP: bool = False
+    """serve plain HTTP instead of TLS: for the demo and tests only. Every console page and
+    every log line of the server says so.
+    """
+    TLS_HOSTS: str = ""
+    """extra names and addresses for the server certificate (comma-separated), besides
+    127.0.0.1, localhost, this machine's name and its addresses
+    """
+    LOGIN_TICKET_LIMIT: int = 5
+    """wrong ID numbers for one ticket before the ticket locks (the invigilator unlocks)
+    """
+    LOGIN_TERMINAL_LIMIT: int = 10
+    """wrong logins from one terminal before the terminal locks (the invigilator unlocks)
+    """
+    LOGIN_WINDOW_S: float = 1800.0
+    """failures further apart than this start counting afresh (seconds)"""
+    ENROL_CODE_VALID_S: float = 12 * 3600
+    """how long an enrolment code made on the console or the CLI stays valid (seconds)"""
+    CLOCK_OFFSET_FILE: str = ""
+    """tests and rehearsals only, never an exam: a file holding seconds added to this
+    machine's clock; writing a larger number jumps the time of every process of the
+    centre at once (exam_server/clock.py, ShiftedClock). The server warns at start.
+    """
     TLS: bool = False
+    """set by ``exam-server run`` when it serves TLS (cookies are then Secure)"""
     TESTING: bool = False
-
-    #: the centre's time zone: every screen, printed document and CLI line shows times in it
-    TIME_ZONE: str = field(default_factory=lambda: _env("TIME_ZONE", "Asia/Shanghai"))
-    #: the file the settings came from, if there was one (not a setting)
+    TIME_ZONE: str = "Asia/Shanghai"
+    """the centre's time zone: every screen, printed document and CLI line shows times in
+    it
+    """
     SOURCE_FILE: str = ""
+    """the file the settings came from, if there was one (not a setting)"""
+
+    @classmethod
+    def file_sources(cls) -> tuple[Callable[[], dict[str, Any]], ...]:
+        def centre_file() -> dict[str, Any]:
+            path = _FILE.get()
+            return {} if path is None else read_file(path)
+
+        return (centre_file,)
 
     @classmethod
     def from_mapping(cls, overrides: dict[str, Any] | None) -> Config:
         """Options given by the caller over ``EXAM_*`` over ``<DATA_DIR>/centre.toml``."""
-        cfg = cls()
-        names = {f.name for f in fields(cls)}
         overrides = dict(overrides or {})
-        for key in overrides:
-            if key not in names:
-                raise KeyError(
-                    f"unknown configuration key {key!r}; known: {', '.join(sorted(names))}"
-                )
-        data_dir = str(overrides.get("DATA_DIR") or cfg.DATA_DIR)
+        unknown = sorted(set(overrides) - cls.names())
+        if unknown:
+            raise KeyError(
+                f"unknown configuration key {unknown[0]!r}; known: {', '.join(sorted(cls.names()))}"
+            )
+        data_dir = str(overrides.get("DATA_DIR") or os.environ.get("EXAM_DATA_DIR") or "var")
         unusable = data_dir_problem(Path(data_dir))
         if unusable:
             raise ConfigError(unusable)
         path = Path(data_dir, CONFIG_FILE)
-        for key, value in read_file(path).items():
-            if f"EXAM_{key}" not in os.environ and key not in overrides:
-                setattr(cfg, key, value)
+        token = _FILE.set(path)
+        try:
+            cfg = cls(**overrides)
+        finally:
+            _FILE.reset(token)
         if path.exists():
             cfg.SOURCE_FILE = str(path)
-        for key, value in overrides.items():
-            setattr(cfg, key, value)
         if not cfg.DATABASE_URL:
             cfg.DATABASE_URL = f"sqlite:///{Path(cfg.DATA_DIR, 'centre.db')}"
         return cfg
@@ -215,19 +225,13 @@ def data_dir_problem(path: Path) -> str | None:
 
 
 #: settings a centre keeps in its file (lower case there); the rest are per-process knobs
-_FILE_KEYS = {
-    f.name
-    for f in fields(Config)
-    if f.name not in ("TLS", "TESTING", "SOURCE_FILE", "DATA_DIR", "SECRET_KEY")
-}
+_FILE_KEYS = Config.names() - Config.STATE - {"DATA_DIR", "SECRET_KEY"}
 
 
 def _type_of(name: str) -> type:
-    f = next(f for f in fields(Config) if f.name == name)
-    if f.default is not MISSING:
-        return type(f.default)
-    assert f.default_factory is not MISSING
-    return type(f.default_factory())
+    annotation = Config.model_fields[name].annotation
+    assert isinstance(annotation, type)
+    return annotation
 
 
 def read_file(path: Path) -> dict[str, Any]:

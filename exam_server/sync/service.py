@@ -64,7 +64,7 @@ def effective_config(cfg: Config, link: Link) -> Config:
     path = cfg.data_path("central.pub")
     if not path.exists() or path.read_text() != link.central_public_key:
         write_atomic(path, link.central_public_key, PUBLIC)
-    return dataclasses.replace(cfg, CENTRE_CODE=link.centre_code, CENTRAL_PUBLIC_KEY=str(path))
+    return cfg.model_copy(update={"CENTRE_CODE": link.centre_code, "CENTRAL_PUBLIC_KEY": str(path)})
 
 
 def setup(

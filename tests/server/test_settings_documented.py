@@ -5,7 +5,6 @@ row's default is the one the code applies (read from a clean environment)."""
 from __future__ import annotations
 
 import re
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,6 @@ from exam_server.console.settings import ConsoleSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 ROW = re.compile(r"^\| `(EXAM_[A-Z0-9_]+)` \| (.+?) \| .+ \|$", re.MULTILINE)
-#: fields of Config that are no settings (set by the code, or the file read)
-NOT_SETTINGS = {"TLS", "TESTING", "SOURCE_FILE"}
 #: defaults the code derives from other settings; the README says how, in words
 DERIVED = {"EXAM_DATABASE_URL", "EXAM_SECRET_KEY", "EXAM_BACKUP_DIR", "EXAM_SERVER_URL"}
 
@@ -34,9 +31,10 @@ def settings(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     for var in [v for v in __import__("os").environ if v.startswith("EXAM_")]:
         monkeypatch.delenv(var)
     cfg, console = Config(), ConsoleSettings()
-    found = {f"EXAM_{f.name}": getattr(cfg, f.name) for f in fields(Config)}
-    found = {k: v for k, v in found.items() if k.removeprefix("EXAM_") not in NOT_SETTINGS}
-    found.update({f"EXAM_CONSOLE_{f.name}": getattr(console, f.name) for f in fields(console)})
+    found = {Config.env_name(n): getattr(cfg, n) for n in Config.names() - Config.STATE}
+    found.update(
+        {ConsoleSettings.env_name(n): getattr(console, n) for n in ConsoleSettings.names()}
+    )
     return found
 
 
