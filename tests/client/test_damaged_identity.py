@@ -91,3 +91,15 @@ def test_exam_client_run_refuses_a_damaged_enrolment_in_one_line(enrolled: Path)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     [line] = [x for x in proc.stderr.splitlines() if x.strip()]
     assert str(enrolled / ENROLMENT_FILE) in line and "exam-client enrol" in line, line
+
+
+def test_the_test_terminal_never_enrols_again_silently(tmp_path: Path) -> None:
+    """The harness's terminal (``ClientProcess``) enrols again at a start that finds its
+    enrolment gone, unless told not to (``reenrol=False``, the power-cut test): there a
+    cut that lost ``enrolment.json`` fails the test instead of being hidden."""
+    from tests.client.conftest import ClientProcess
+
+    terminal = ClientProcess("http://127.0.0.1:9", "001-01", tmp_path, reenrol=False)
+    terminal.enrolled = True  # an earlier start enrolled it; the files are gone since
+    with pytest.raises(AssertionError, match="enrolment is gone"):
+        terminal.enrol()
