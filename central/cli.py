@@ -12,7 +12,14 @@ from pathlib import Path
 import click
 
 from central.config import CentralConfig
-from exam_common.durable import PUBLIC, DamagedSecret, ensure_dir, read_secret, write_atomic
+from exam_common.durable import (
+    PUBLIC,
+    DamagedSecret,
+    Remedy,
+    ensure_dir,
+    read_key,
+    write_atomic,
+)
 
 
 def _config(database: str | None, data_dir: str | None) -> CentralConfig:
@@ -92,10 +99,19 @@ def signing_key(cfg: CentralConfig, *, create: bool = False):  # type: ignore[no
         write_atomic(path, private_key_pem(key))
         write_atomic(cfg.data_path("central.pub"), public_key_pem(key.public_key()), PUBLIC)
     try:
-        pem = read_secret(path, min_bytes=64, what="省中心签名密钥 (central's signing key)")
+        return read_key(
+            path,
+            load_private_key,
+            what="省中心签名密钥 (central's signing key)",
+            remedy=Remedy(
+                "请从密封备份恢复该文件（新生成的密钥与各考点绑定的省中心公钥不符）",
+                "restore it from its sealed copy (a new key would not match the public key "
+                "every centre pinned)",
+            ),
+            min_bytes=64,
+        )
     except DamagedSecret as exc:
         raise click.ClickException(str(exc)) from None
-    return load_private_key(pem)
 
 
 @click.group(help="省中心服务 / the central service: packages out, keys at start, results in.")

@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from exam_common import protocol as p
-from exam_common.durable import PUBLIC, write_atomic
+from exam_common.durable import PUBLIC, DamagedSecret, Remedy, read_key, write_atomic
 from exam_common.pki import (
     enrol_proof_message,
     fingerprint_matches,
@@ -40,6 +41,14 @@ from exam_common.pki import (
 KEY_FILE = "terminal.key"
 ENROLMENT_FILE = "enrolment.json"
 CA_FILE = "ca.pem"
+
+#: a terminal's files come from its enrolment, never from a sealed copy: it enrols again
+ENROL_AGAIN = Remedy(
+    "请重新绑定本机：exam-client enrol --server URL --code CODE --ca-fingerprint FP"
+    "（绑定码和指纹由考点管理员在监控台“终端绑定”生成）",
+    "enrol this terminal again: exam-client enrol --server URL --code CODE --ca-fingerprint FP "
+    "(the centre admin makes the code on the console's enrolment page)",
+)
 
 
 class EnrolError(Exception):
@@ -211,19 +220,36 @@ def save(identity: TerminalIdentity, folder: Path) -> None:
 
 
 def load(folder: Path) -> TerminalIdentity | None:
-    """The identity saved in ``folder``, or None if this terminal never enrolled."""
+    """The identity saved in ``folder``, or None if this terminal never enrolled. A file
+    of it that is there but empty, short or unreadable is :class:`DamagedSecret` naming
+    the file and saying to enrol again (never a terminal running on a damaged key)."""
     if not (folder / ENROLMENT_FILE).exists():
         return None
-    from exam_common.durable import read_secret
-
-    doc = json.loads((folder / ENROLMENT_FILE).read_text(encoding="utf-8"))
-    key = serialization.load_pem_private_key(
-        read_secret(folder / KEY_FILE, min_bytes=32, what="终端私钥 terminal key"), password=None
+    doc = read_key(
+        folder / ENROLMENT_FILE,
+        _enrolment,
+        what="终端绑定信息 (the terminal's enrolment)",
+        remedy=ENROL_AGAIN,
     )
-    central = serialization.load_pem_public_key(doc["central_public_key"].encode())
-    if not isinstance(key, Ed25519PrivateKey) or not isinstance(central, Ed25519PublicKey):
-        raise EnrolError(
-            "damaged", f"{folder}: 终端密钥文件已损坏 / the terminal's keys are damaged"
+    key = read_key(
+        folder / KEY_FILE,
+        lambda pem: serialization.load_pem_private_key(pem, password=None),
+        what="终端私钥 (the terminal key)",
+        remedy=ENROL_AGAIN,
+        min_bytes=32,
+    )
+    if not isinstance(key, Ed25519PrivateKey):
+        raise DamagedSecret(
+            f"终端私钥不是 Ed25519：{folder / KEY_FILE}。{ENROL_AGAIN.zh}。 / the terminal key "
+            f"{folder / KEY_FILE} is not an Ed25519 key; {ENROL_AGAIN.en}."
+        )
+    ca_path = folder / doc["ca"] if doc.get("ca") else None
+    if ca_path is not None:
+        read_key(
+            ca_path,
+            x509.load_pem_x509_certificate,
+            what="考点 CA 证书 (the centre CA this terminal pinned)",
+            remedy=ENROL_AGAIN,
         )
     return TerminalIdentity(
         terminal_id=str(doc["terminal_id"]),
@@ -231,9 +257,24 @@ def load(folder: Path) -> TerminalIdentity | None:
         server=str(doc["server"]),
         seat=str(doc["seat"]),
         centre=str(doc["centre"]),
-        central_key=central,
-        ca_path=folder / doc["ca"] if doc.get("ca") else None,
+        central_key=doc["central_key"],
+        ca_path=ca_path,
     )
+
+
+def _enrolment(data: bytes) -> dict[str, Any]:
+    """``enrolment.json`` read: every field there, central's key an Ed25519 key
+    (``ValueError``/``KeyError`` for a damaged one)."""
+    doc = json.loads(data.decode("utf-8"))
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON object")
+    for field in ("terminal_id", "server", "seat", "centre", "central_public_key"):
+        if not doc.get(field):
+            raise KeyError(f"{field} missing")
+    central = serialization.load_pem_public_key(str(doc["central_public_key"]).encode())
+    if not isinstance(central, Ed25519PublicKey):
+        raise ValueError("central_public_key is not an Ed25519 key")
+    return {**doc, "central_key": central}
 
 
 def enrol_many(

@@ -21,9 +21,11 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple, TypeVar
+
+T = TypeVar("T")
 
 #: files that only their owner may read: keys, secrets, databases, journals
 PRIVATE = 0o600
@@ -94,34 +96,74 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, mode: int = PR
     return Path(path)
 
 
-def read_secret(path: str | os.PathLike[str], *, min_bytes: int, what: str) -> bytes:
+class Remedy(NamedTuple):
+    """What to do about a damaged file, in Chinese and English (one clause each)."""
+
+    zh: str
+    en: str
+
+
+#: the remedy for a key only a sealed copy can bring back
+SEALED_COPY = Remedy("请从密封备份恢复该文件", "restore it from its sealed copy")
+
+
+def read_secret(
+    path: str | os.PathLike[str], *, min_bytes: int, what: str, remedy: Remedy = SEALED_COPY
+) -> bytes:
     """The bytes of a secret or key file, or :class:`DamagedSecret` saying which file,
     what is wrong with it and what to do (a process must never run on an empty key).
 
-    ``what``: what the file is, for the message ("the centre secret")."""
+    ``what``: what the file is, for the message ("the centre secret"); ``remedy``: what
+    to do (default: restore the sealed copy; a terminal enrols again instead)."""
     path = Path(path)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise DamagedSecret(
-            f"{what} 文件不存在：{path}。请从密封备份恢复该文件。"
-            f" / {what}: {path} does not exist; restore it from its sealed copy."
+            f"{what} 文件不存在：{path}。{remedy.zh}。"
+            f" / {what}: {path} does not exist; {remedy.en}."
         ) from None
     except OSError as exc:
         raise DamagedSecret(
-            f"{what} 文件无法读取：{path}（{exc.strerror}）。请检查文件权限或从密封备份恢复。"
-            f" / {what}: {path} cannot be read ({exc.strerror}); check its permissions "
-            "or restore it from its sealed copy."
+            f"{what} 文件无法读取：{path}（{exc.strerror}）。请检查文件权限，或{remedy.zh}。"
+            f" / {what}: {path} cannot be read ({exc.strerror}); check its permissions, "
+            f"or {remedy.en}."
         ) from None
     if len(data.strip()) < min_bytes:
         state = "为空" if not data.strip() else f"只有 {len(data.strip())} 字节"
         raise DamagedSecret(
             f"{what} 文件已损坏（{state}，至少应有 {min_bytes} 字节）：{path}。"
-            "不能在损坏的密钥上运行：请从密封备份恢复该文件后再启动。"
+            f"不能在损坏的密钥上运行：{remedy.zh}。"
             f" / {what}: {path} is damaged ({len(data.strip())} bytes, at least {min_bytes} "
-            "expected). Refusing to run on a damaged key: restore it from its sealed copy."
+            f"expected). Refusing to run on a damaged key: {remedy.en}."
         )
     return data
+
+
+def read_key(
+    path: str | os.PathLike[str],
+    parse: Callable[[bytes], T],
+    *,
+    what: str,
+    remedy: Remedy = SEALED_COPY,
+    min_bytes: int = 1,
+) -> T:
+    """``parse`` of a key, certificate or enrolment file read with :func:`read_secret`:
+    a file that is there but does not parse (cut short, overwritten, another kind of key)
+    is :class:`DamagedSecret` too, in one line naming it, never a traceback. ``parse``
+    signals a bad file with ``ValueError``, ``TypeError``, ``KeyError`` (or their
+    subclasses: ``json.JSONDecodeError``, ``UnicodeDecodeError``)."""
+    path = Path(path)
+    data = read_secret(path, min_bytes=min_bytes, what=what, remedy=remedy)
+    try:
+        return parse(data)
+    except (ValueError, TypeError, KeyError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+        raise DamagedSecret(
+            f"{what} 文件已损坏（无法解析）：{path}。不能在损坏的文件上运行：{remedy.zh}。"
+            f" / {what}: {path} is damaged (cannot be parsed: {reason}). Refusing to run on "
+            f"it: {remedy.en}."
+        ) from None
 
 
 def private_sqlite(path: str | os.PathLike[str]) -> Path:

@@ -136,7 +136,8 @@ def start_central(folder: Path, port: int, *, quick: bool, tempo: str = "") -> D
     _step("考试计划", [*c, "plan", "load", str(folder / "plan.json")], env)
     _step("报名信息", [*c, "registrations", "import", str(folder / "registrations.csv")], env)
     _step("发布考试包", [*c, "publish"], env)
-    log = open(folder / "central.log", "ab")  # noqa: SIM115 - handed to the child
+    # the demo central's log, handed to the child
+    log = open(folder / "central.log", "ab")  # noqa: SIM115  # not-durable: a log file
     proc = subprocess.Popen(
         [sys.executable, "-m", "central.cli", "run", "--port", str(port)],
         env=env,

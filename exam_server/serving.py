@@ -75,7 +75,8 @@ def hold_data_dir(data_dir: str) -> Any:
     import fcntl
 
     path = os.path.join(data_dir, "server.lock")
-    handle = open(path, "a+")  # noqa: SIM115 - held open for the life of the process
+    # held open (flock) for the life of the process; its content only says which pid holds it
+    handle = open(path, "a+")  # noqa: SIM115  # not-durable: the data folder's lock
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

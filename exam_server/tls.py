@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from exam_common.durable import PUBLIC, ensure_dir, write_atomic
+from exam_common.durable import PUBLIC, DamagedSecret, Remedy, ensure_dir, read_key, write_atomic
 from exam_common.pki import ca_fingerprint
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,44 @@ SERVER_DAYS = 397  # what browsers accept for a server certificate
 RENEW_BEFORE = timedelta(days=30)
 
 
-class TlsError(Exception):
-    """Unreadable or inconsistent TLS files: the message says what to do."""
+class TlsError(DamagedSecret):
+    """Unreadable or inconsistent TLS files: the message says what to do (a damaged key
+    like any other, refused by every command in one line)."""
+
+
+#: a lost or damaged CA: its sealed copy, or a new CA that every terminal enrols with again
+CA_REMEDY = Remedy(
+    "请从密封备份恢复考点的 tls 目录；若无备份，运行 `exam-server tls rotate-ca --yes` 并让所有终端"
+    "重新绑定",
+    "restore the centre's tls folder from its sealed copy; without one, run `exam-server tls "
+    "rotate-ca --yes` and enrol every terminal again",
+)
+#: a damaged server certificate or key: a new one under the same CA changes nothing for
+#: the terminals
+SERVER_REMEDY = Remedy(
+    "请运行 `exam-server tls rotate-server` 换发服务器证书（同一 CA，终端无需重新绑定）",
+    "run `exam-server tls rotate-server` for a new server certificate under the same CA "
+    "(terminals need nothing)",
+)
+
+
+def _certificate(path: Path, what: str, remedy: Remedy) -> x509.Certificate:
+    return read_key(path, x509.load_pem_x509_certificate, what=what, remedy=remedy)
+
+
+def _private_key(path: Path, what: str, remedy: Remedy) -> ec.EllipticCurvePrivateKey:
+    key = read_key(
+        path,
+        lambda pem: serialization.load_pem_private_key(pem, password=None),
+        what=what,
+        remedy=remedy,
+    )
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise TlsError(
+            f"{what} 不是 ECDSA 私钥：{path}。{remedy.zh}。 / {what}: {path} is not an ECDSA "
+            f"key; {remedy.en}."
+        )
+    return key
 
 
 @dataclass(frozen=True)
@@ -65,7 +101,12 @@ class TlsFiles:
         return self.ca_cert.exists() and self.server_cert.exists() and self.server_key.exists()
 
     def fingerprint(self) -> str:
-        return ca_fingerprint(self.ca_cert.read_bytes())
+        return read_key(
+            self.ca_cert,
+            ca_fingerprint,
+            what="考点 CA 证书 (the centre CA certificate)",
+            remedy=CA_REMEDY,
+        )
 
 
 def tls_files(data_dir: str | Path) -> TlsFiles:
@@ -148,17 +189,8 @@ def create_ca(files: TlsFiles, centre: str, now: datetime) -> None:
 
 
 def _load_ca(files: TlsFiles) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    try:
-        cert = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
-        key = serialization.load_pem_private_key(files.ca_key.read_bytes(), password=None)
-    except (OSError, ValueError) as exc:
-        raise TlsError(
-            f"无法读取考点 CA（{files.folder}）：{exc}。如 CA 私钥丢失，请运行 "
-            "`exam-server tls rotate-ca` 并让所有终端重新绑定 / the centre CA cannot be read; "
-            "if its key is lost run `exam-server tls rotate-ca` and enrol every terminal again"
-        ) from None
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise TlsError(f"{files.ca_key} 不是 ECDSA 私钥 / not an ECDSA key")
+    cert = _certificate(files.ca_cert, "考点 CA 证书 (the centre CA certificate)", CA_REMEDY)
+    key = _private_key(files.ca_key, "考点 CA 私钥 (the centre CA key)", CA_REMEDY)
     return cert, key
 
 
@@ -195,7 +227,7 @@ def issue_server_cert(files: TlsFiles, hosts: list[str], now: datetime) -> None:
 
 def server_hosts(files: TlsFiles) -> list[str]:
     """The names and addresses the current server certificate is valid for."""
-    cert = x509.load_pem_x509_certificate(files.server_cert.read_bytes())
+    cert = _server_cert(files)
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     return [str(v) for v in san.get_values_for_type(x509.IPAddress)] + list(
         san.get_values_for_type(x509.DNSName)
@@ -203,7 +235,11 @@ def server_hosts(files: TlsFiles) -> list[str]:
 
 
 def server_cert_expires(files: TlsFiles) -> datetime:
-    return x509.load_pem_x509_certificate(files.server_cert.read_bytes()).not_valid_after_utc
+    return _server_cert(files).not_valid_after_utc
+
+
+def _server_cert(files: TlsFiles) -> x509.Certificate:
+    return _certificate(files.server_cert, "服务器证书 (the server certificate)", SERVER_REMEDY)
 
 
 def ensure_tls(
@@ -221,6 +257,8 @@ def ensure_tls(
             _load_ca(files)
         create_ca(files, centre, now)
         log.info("created the centre CA: fingerprint %s", files.fingerprint())
+    else:
+        _load_ca(files)  # never serve with a CA whose key is damaged: refuse at startup
     if not files.server_cert.exists() or not files.server_key.exists():
         issue_server_cert(files, wanted, now)
         return files
@@ -235,7 +273,16 @@ def server_context(files: TlsFiles) -> ssl.SSLContext:
     """The server side of TLS 1.2+ with the centre's certificate."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(str(files.server_cert), str(files.server_key))
+    _server_cert(files)
+    _private_key(files.server_key, "服务器私钥 (the server key)", SERVER_REMEDY)
+    try:
+        ctx.load_cert_chain(str(files.server_cert), str(files.server_key))
+    except (ssl.SSLError, OSError) as exc:
+        raise TlsError(
+            f"服务器证书与私钥不配（{files.server_cert}，{files.server_key}：{exc}）。"
+            f"{SERVER_REMEDY.zh}。 / the server certificate and key do not go together "
+            f"({files.server_cert}, {files.server_key}: {exc}); {SERVER_REMEDY.en}."
+        ) from None
     return ctx
 
 

@@ -105,8 +105,12 @@ class LiveServer:
         tls: bool = False,
         central_key: bool = True,
         shifted_clock: bool = False,
+        write_secret: bool = True,
     ) -> None:
         self.tls = tls
+        #: write the tests' centre secret before the first start (False: the server makes
+        #: its own, as in production, where a test checks it survives)
+        self.write_secret = write_secret
         #: give the server the tests' central key (factories sign bindings with it);
         #: False where a test sets a centre up with its own central (exam-sync setup)
         self.central_key = central_key
@@ -209,7 +213,7 @@ class LiveServer:
     def start(self, timeout: float = 30) -> LiveServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         secret = self.data_dir / "secret_key"
-        if not secret.exists():
+        if self.write_secret and not secret.exists():
             write_atomic(secret, CENTRE_SECRET)  # durable: some tests cut the power
         if self.central_key and "EXAM_CENTRAL_PUBLIC_KEY" not in self.env:
             pem = self.data_dir / "tests-central.pub"

@@ -114,7 +114,8 @@ def snapshot_to(url: str, out: Path) -> str:
         src = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
         dst = sqlite3.connect(out)
         try:
-            src.backup(dst)
+            # the plain snapshot, in a temporary folder: sealed into the backup by atomic_writer
+            src.backup(dst)  # not-durable: a temporary plain snapshot
         finally:
             dst.close()
             src.close()
@@ -274,10 +275,11 @@ def restore(path: Path, target_url: str, secret: bytes, *, force: bool = False) 
             # the database as it was, with its write-ahead log (committed data a killed
             # server had not checkpointed yet), kept beside
             before.unlink(missing_ok=True)
-            os.link(target, before)
+            os.link(target, before)  # not-durable: kept aside, fsync_dir below
             for suffix in ("-wal", "-shm"):
-                if Path(f"{target}{suffix}").exists():
-                    os.replace(f"{target}{suffix}", f"{before}{suffix}")
+                log = f"{target}{suffix}"
+                if Path(log).exists():
+                    os.replace(log, f"{before}{suffix}")  # not-durable: kept aside, fsync_dir below
             fsync_dir(target.parent)
         write_atomic(target, plain)
         return header

@@ -82,7 +82,8 @@ def rehearse(cfg: Config, candidates: int, minutes: float, *, echo: Any = print)
         # the rehearsal's own "central": its key signs the papers' bindings (seed below)
         "EXAM_CENTRAL_PUBLIC_KEY": str(folder / "central.pub"),
     }
-    log = open(folder / "server.log", "wb")  # noqa: SIM115 - handed to the child
+    # the rehearsal server's log, handed to the child
+    log = open(folder / "server.log", "wb")  # noqa: SIM115  # not-durable: a log file
     server = subprocess.Popen(
         [
             sys.executable,

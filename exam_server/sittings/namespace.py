@@ -354,7 +354,7 @@ class CandidateNamespace(Namespace):
         msg = p.parse(p.Save, data)
         self._own(term, msg.attempt_id)
         rt = runtime()
-        result = rt.writer.save(
+        result = rt.writer.save(  # not-durable: an answer into the database, not a file
             service.SaveRequest(msg.attempt_id, msg.seq, msg.item_id, msg.response)
         )
         now = rt.clock.now()

@@ -21,7 +21,7 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exam_common.durable import PUBLIC, ensure_dir, read_secret, write_atomic
+from exam_common.durable import PUBLIC, Remedy, ensure_dir, read_secret, write_atomic
 from exam_server.config import Config
 from exam_server.db import Database
 from exam_server.eventlog import service as eventlog
@@ -190,7 +190,16 @@ def local_token(cfg: Config) -> str:
     if not path.exists():
         write_atomic(path, secrets.token_hex(32))
     return (
-        read_secret(path, min_bytes=64, what="同步工具令牌 (the sync tool's token)")
+        read_secret(
+            path,
+            min_bytes=64,
+            what="同步工具令牌 (the sync tool's token)",
+            remedy=Remedy(
+                "请删除该文件后重试：会生成新的令牌，服务器和 exam-sync 每次都从该文件读取",
+                "delete it and run the command again: a new one is made, and the server and "
+                "exam-sync read it from that file each time",
+            ),
+        )
         .decode()
         .strip()
     )

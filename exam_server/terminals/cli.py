@@ -169,10 +169,14 @@ def setup(hosts: tuple[str, ...], data_dir: str | None) -> None:
 @host_option
 @data_dir_option
 def rotate_server(hosts: tuple[str, ...], data_dir: str | None) -> None:
+    from exam_common.durable import DamagedSecret
     from exam_server.tls import default_hosts, issue_server_cert, now_utc, server_hosts, tls_files
 
     files = tls_files(config_for(None, data_dir).DATA_DIR)
-    keep = server_hosts(files) if files.server_cert.exists() else []
+    try:
+        keep = server_hosts(files) if files.server_cert.exists() else []
+    except DamagedSecret:
+        keep = []  # the damaged certificate this command replaces: its names are lost
     issue_server_cert(files, [*hosts, *keep, *default_hosts()], now_utc())
     click.echo(f"已换发服务器证书 / new server certificate for {', '.join(server_hosts(files))}")
 

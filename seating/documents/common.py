@@ -136,7 +136,8 @@ class PhotoFiles:
         p = self._paths.get(key)
         if p is None:
             p = os.path.join(self._dir.name, f"{key}.jpg")
-            with open(p, "wb") as f:
+            # a photo in a temporary folder, while a PDF renders
+            with open(p, "wb") as f:  # not-durable: a temporary file for reportlab
                 f.write(print_jpeg(candidate.photo))
             self._paths[key] = p
         return p

@@ -146,6 +146,11 @@ class ClientProcess:
     proc: subprocess.Popen[bytes] | None = None
     #: where the child's output goes (default: client.log in its data folder)
     log_path: Path | None = None
+    #: enrol again at a start that finds the enrolment gone (False: fail instead, where a
+    #: test checks the terminal's files survive, as a real terminal would not re-enrol)
+    reenrol: bool = True
+    #: this folder was enrolled by an earlier start
+    enrolled: bool = False
 
     @property
     def log_file(self) -> Path:
@@ -198,7 +203,14 @@ class ClientProcess:
 
         current = ident.load(self.data_dir)
         if current is not None and current.seat == self.seat:
+            self.enrolled = True
             return
+        if self.enrolled and not self.reenrol:
+            raise AssertionError(
+                f"{self.data_dir}: the terminal's enrolment is gone after a restart "
+                f"({sorted(p.name for p in self.data_dir.iterdir())}); a real terminal "
+                "would have to enrol again"
+            )
         journal = SqliteJournal(self.data_dir / "journal.db")
         terminal_id = journal.terminal_id
         journal.close()
@@ -210,6 +222,7 @@ class ClientProcess:
             shutil.copy(identity.ca_path, self.data_dir / ident.CA_FILE)
             identity.ca_path = self.data_dir / ident.CA_FILE
         ident.save(identity, self.data_dir)
+        self.enrolled = True
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -77,3 +77,31 @@ def test_a_missing_or_unreadable_secret_is_refused(tmp_path: Path) -> None:
     assert read_secret(write_atomic(tmp_path / "ok", "x" * 40), min_bytes=32, what="k") == (
         b"x" * 40
     )
+
+
+def test_the_file_is_fsynced_before_the_rename_and_the_folder_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The order a power cut needs: the bytes on disk before the name points at them
+    (else the new name can survive with empty content), the folder after the rename
+    (else the rename itself can be lost and the old file, or none, come back)."""
+    import exam_common.durable as durable
+
+    calls: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        calls.append(("fsync", "dir" if os.path.isdir(target) else Path(target).name))
+        real_fsync(fd)
+
+    def replace(src: str, dst: str) -> None:
+        calls.append(("replace", Path(dst).name))
+        real_replace(src, dst)
+
+    (tmp_path / "keys").mkdir()
+    monkeypatch.setattr(durable.os, "fsync", fsync)
+    monkeypatch.setattr(durable.os, "replace", replace)
+    durable.write_atomic(tmp_path / "keys" / "secret_key", "a" * 64)
+    kinds = [(c, "tmp" if n.endswith(".tmp") else n) for c, n in calls]
+    assert kinds == [("fsync", "tmp"), ("replace", "secret_key"), ("fsync", "dir")], calls

@@ -95,6 +95,18 @@ class PowerDomain:
                 raise RuntimeError(f"LazyFS did not clear its cache:\n{self.log.read_text()}")
             time.sleep(0.02)
 
+    def freeze(self, pids: Iterable[int]) -> None:
+        """Stop ``pids`` where they are (what a cut now would leave can be looked at)."""
+        for pid in pids:
+            if pid:
+                _signal(pid, signal.SIGSTOP)
+
+    def thaw(self, pids: Iterable[int]) -> None:
+        """Let frozen ``pids`` run on (not the moment to cut after all)."""
+        for pid in pids:
+            if pid:
+                _signal(pid, signal.SIGCONT)
+
     def cut(self, pids: Iterable[int]) -> None:
         """The power goes: ``pids`` (process groups where a process leads one) freeze at
         once, the unsynced writes are gone, the processes die, the machine comes back
