@@ -184,7 +184,12 @@ def centre_add(code: str, name: str, public_key: str, database: str | None) -> N
     click.echo(f"已登记考点 {code}，密钥指纹 {key_id(key)} / centre registered")
 
 
-@main.group(help="考试计划 / the exam plan: centres, rooms, sittings, blueprints, cutoffs.")
+@main.group(
+    help="考试计划：考点和考场、场次和组卷方案、各等级的考核方式和合格线（forms）、准考证号规则、"
+    "印在准考证和成绩单上的内容 / the exam plan: centres, rooms, sittings with their "
+    "blueprints, each level's exam form and pass lines (forms), the ticket rule, the "
+    "printed texts (docs/province.md)."
+)
 def plan() -> None:
     pass
 
