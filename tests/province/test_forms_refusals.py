@@ -242,6 +242,38 @@ def test_the_sample_leaves_level_ones_line_to_the_province_and_a_plan_seating_it
     parse_plan(json.dumps(doc, ensure_ascii=False))
 
 
+def test_plan_load_of_the_sample_says_which_line_the_province_has_still_to_set(
+    tmp_path: Path,
+) -> None:
+    """The sample as shipped, through ``exam-central plan load``: it loads (no level one
+    seated), and says level one's 专业理论 line is unset and what that means; with a
+    level-one sitting added, the command refuses it, naming the level and the part."""
+    from click.testing import CliRunner
+
+    from central.cli import main
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    run = CliRunner().invoke
+    assert run(main, ["db", "upgrade", "--database", url]).exit_code == 0
+    assert run(main, ["catalogue", "load", "henan", "--database", url]).exit_code == 0
+    doc = copy.deepcopy(sample_plan("henan-2026"))
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), "utf-8")
+    ok = run(main, ["plan", "load", str(path), "--database", url])
+    assert ok.exit_code == 0, ok.output
+    assert "一级：专业理论（机考，满分 100，合格线 未设定）、综合评审（另行评分，合格/不合格）" in (
+        ok.output
+    )
+    assert "注意：一级的 专业理论 合格线未设定，填写前不能安排一级的场次和考生" in ok.output
+    assert "五级：职业道德（机考，满分 100，合格线 35）" in ok.output
+
+    doc["sittings"].append(copy.deepcopy(LEVEL_ONE_SITTING))
+    path.write_text(json.dumps(doc, ensure_ascii=False), "utf-8")
+    refused = run(main, ["plan", "load", str(path), "--database", url])
+    assert refused.exit_code != 0
+    assert "一级的 专业理论（ZYLL，机考） 没有合格线（line 为空）" in refused.output, refused.output
+
+
 def test_a_part_scored_elsewhere_without_a_line_is_refused_naming_it() -> None:
     """Hebei's 应会 (a practical exam, entered at central) with its line left null."""
     doc = copy.deepcopy(sample_plan("hebei-2024"))
