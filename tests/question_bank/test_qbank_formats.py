@@ -201,6 +201,6 @@ def test_reimport_is_idempotent_and_changes_make_new_versions(
 def test_store_filters(sample_items: list[Item], tmp_path: Path) -> None:
     with BankStore(tmp_path / "b.sqlite3") as bank:
         bank.import_items(sample_items, source="s", now="t")
-        assert len(bank.items(trade="电工", subject=Subject.SKILLS)) == 75
+        assert len(bank.items(trade="电工", subject=Subject("岗位技能"))) == 75
         assert len(bank.items(trade="电工", type=ItemType.MULTIPLE)) == 15 + 6 + 6
         assert len(bank.items(level=1)) == 30  # 电工 专业理论
