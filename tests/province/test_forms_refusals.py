@@ -17,6 +17,7 @@ from sqlalchemy import select
 from central.db import CentralDatabase
 from central.migrate import upgrade as central_upgrade
 from central.models import Package, PlanConfig
+from central.outcomes import decide, score_reports
 from central.plan import PlanDoc, PlanError, check_trades, parse_plan
 from central.publishing import PublishError, publish
 from central.registrations import import_registrations
@@ -312,6 +313,24 @@ def test_publication_refuses_level_one_registrations_while_its_line_is_unset(
     assert "一级的 专业理论（ZYLL，机考） 没有合格线" in text and "（2 名考生）" in text
     with prov.central.read() as s:
         assert s.scalar(select(Package.id)) is None
+
+
+def test_candidates_of_a_level_whose_line_is_unset_are_never_decided_nor_reported(
+    tmp_path: Path,
+) -> None:
+    """Level-one candidates registered with the province's tickets under the sample as
+    shipped: deciding leaves them pending, saying the line is unset, and the score reports
+    (which have no rule to print) leave them out instead of failing."""
+    prov = Province(tmp_path, copy.deepcopy(sample_plan("henan-2026")), "henan")
+    prov.register(LEVEL_ONE_PEOPLE)
+    with prov.central.write() as s:
+        report = decide(s, prov.clock.now(), plan=prov.plan, by="省中心")
+        reports = score_reports(s, prov.plan, prov.clock.now().date())
+    assert report.decided == 0
+    assert [(tk, parts) for tk, _, parts in report.pending] == [
+        (p.ticket, ("专业理论（合格线未设定）",)) for p in LEVEL_ONE_PEOPLE
+    ]
+    assert reports == []
 
 
 def test_a_package_whose_seated_level_has_a_line_unset_is_refused_and_nothing_written(
