@@ -75,14 +75,16 @@ def synthetic_bank(trades: int, per_trade: int, per_common: int, rng: random.Ran
             rng.choice(KPS),
         )
 
-    for subject, code in ((Subject.ETHICS, "ZYDD"), (Subject.ABILITY, "ZYNL")):
+    for subject, code in ((Subject("职业道德"), "ZYDD"), (Subject("职业能力"), "ZYNL")):
         for n in range(per_common):
             items.append(make(f"{code}-{n:05d}", subject, None, frozenset(LEVELS)))
     for t in range(trades):
         trade = f"T{t:03d}"
         for n in range(per_trade):
             items.append(
-                make(f"GWJN-{trade}-{n:05d}", Subject.SKILLS, trade, frozenset({LEVELS[n % 4]}))
+                make(
+                    f"GWJN-{trade}-{n:05d}", Subject("岗位技能"), trade, frozenset({LEVELS[n % 4]})
+                )
             )
     return items
 
@@ -147,12 +149,15 @@ def main() -> None:
         out = assemblies.setdefault(trade, [])
         for level in LEVELS:
             for subject, code in (
-                (Subject.ETHICS, "ZYDD"),
-                (Subject.ABILITY, "ZYNL"),
-                (Subject.SKILLS, "GWJN"),
+                (Subject("职业道德"), "ZYDD"),
+                (Subject("职业能力"), "ZYNL"),
+                (Subject("岗位技能"), "GWJN"),
             ):
                 bp = blueprint(
-                    f"{code}-L{level}", subject, level, trade if subject is Subject.SKILLS else None
+                    f"{code}-L{level}",
+                    subject,
+                    level,
+                    trade if subject is Subject("岗位技能") else None,
                 )
                 a = assemble(
                     index,

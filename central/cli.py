@@ -200,7 +200,12 @@ def centre_add(code: str, name: str, public_key: str, database: str | None) -> N
     click.echo(f"已登记考点 {code}，密钥指纹 {key_id(key)} / centre registered")
 
 
-@main.group(help="考试计划 / the exam plan: centres, rooms, sittings, blueprints, cutoffs.")
+@main.group(
+    help="考试计划：考点和考场、场次和组卷方案、各等级的考核方式和合格线（forms）、准考证号规则、"
+    "印在准考证和成绩单上的内容 / the exam plan: centres, rooms, sittings with their "
+    "blueprints, each level's exam form and pass lines (forms), the ticket rule, the "
+    "printed texts (docs/province.md)."
+)
 def plan() -> None:
     pass
 
@@ -235,10 +240,12 @@ def plan_load(path: Path, database: str | None) -> None:
         )
     click.echo(f"已读入考试计划“{doc.name}”：{len(doc.centres)} 个考点，{len(doc.sittings)} 个场次")
     for f in doc.forms:
+        unset = f.unlined
         parts = "、".join(
             f"{p.name}（{'机考' if p.is_cbt else '另行评分'}"
             + (
-                f"，满分 {p.full_marks}，合格线 {p.line if p.line is not None else '无'}"
+                f"，满分 {p.full_marks}，合格线 "
+                + (str(p.line) if p.line is not None else "未设定" if p in unset else "无")
                 if p.grading == "score"
                 else "，合格/不合格"
             )
@@ -251,6 +258,12 @@ def plan_load(path: Path, database: str | None) -> None:
             else "；无总成绩合格线"
         )
         click.echo(f"  {f.label}：{parts}{total}")
+        if unset:
+            click.echo(
+                f"    注意：{f.label}的 {'、'.join(p.name for p in unset)} 合格线未设定，"
+                f"填写前不能安排{f.label}的场次和考生 (no line yet: level {f.level} cannot be "
+                "seated until it is set)"
+            )
     click.echo(f"  准考证号：{doc.tickets.name}，{doc.tickets.describe()}")
 
 

@@ -1,4 +1,5 @@
-"""The demo's exam package: one centre, one room of 30 seats, three subjects.
+"""The demo's exam package: one centre, one room of 30 seats, the computer-based parts of
+the sample Henan plan's level-four form (three subjects).
 
 Built exactly as central builds a real one (sample bank -> blueprints -> assembly ->
 sealed papers -> seat plan -> signed package), so ``make demo`` exercises the real path.
@@ -15,20 +16,36 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from central.packaging import SittingSpec, build_centre_package
-from central.plan import PlanDoc
 from exam_common.durable import PUBLIC, ensure_dir, write_atomic
+from exam_common.forms import LEVEL_ZH, Part, forms_from_json, require_form, require_lines
 from exam_common.samples import sample_plan
 from exam_common.tickets import GENERATED
+from question_bank.catalogue import Subject
 from question_bank.package import private_key_pem, public_key_pem, secrets_to_json
-from question_bank.package_parts import PlanPart
+from question_bank.package_parts import DocumentsPart, PlanPart
 from question_bank.sample import load_sample_bank, sample_blueprint
 from seating import sample
 from seating.allocation import allocate
 from seating.model import Centre, Room, Sitting
 
 CENTRE = "0101"
-SUBJECTS = (("ZYDD", "职业道德"), ("ZYNL", "职业能力"), ("GWJN", "岗位技能"))
 CANDIDATES = 26
+#: the demo's exam: the sample Henan plan's form of this level, in this trade
+DEMO_PLAN, LEVEL, TRADE = "henan-2026", 4, "电工"
+
+
+def demo_parts() -> tuple[Part, ...]:
+    """The computer-based parts of the demo level's form, as the sample plan has them
+    (their subjects, names and lines: nothing of them is written here)."""
+    forms = forms_from_json(sample_plan(DEMO_PLAN)["forms"])
+    form = require_form(forms, LEVEL, TRADE, f"演示（{DEMO_PLAN}）")
+    require_lines(form, f"演示（{DEMO_PLAN}）")
+    return form.cbt_parts
+
+
+def _trade_of(part: Part) -> str | None:
+    """The demo's trade for a subject examined by trade (岗位技能), else none."""
+    return TRADE if Subject(part.subject).needs_trade else None
 
 
 @dataclass(frozen=True)
@@ -62,20 +79,21 @@ def write_demo_package(out: Path, now: datetime, *, quick: bool) -> dict[str, st
         rooms=(room,),
         address="示例市示例路 1 号",
     )
-    level, trade = 4, "电工"
-    henan = PlanDoc.model_validate(sample_plan("henan-2026"))
+    level, trade = LEVEL, TRADE
+    henan = sample_plan(DEMO_PLAN)
     cands = [
         dataclasses.replace(c, level=level, trade=trade, centre=CENTRE)
         for c in sample.candidates(CANDIDATES, seed=7)
     ]
     sittings, specs = [], []
-    for i, (code, subject) in enumerate(SUBJECTS):
+    parts = demo_parts()
+    for i, part in enumerate(parts):
         start = times.first_start + times.gap * i
-        sitting_code = f"DEMO-{code}-L{level}"
+        sitting_code = f"DEMO-{part.subject}-L{level}"
         sittings.append(
-            Sitting(sitting_code, subject, start, start + times.duration, ("A", "B", "C"))
+            Sitting(sitting_code, part.name, start, start + times.duration, ("A", "B", "C"))
         )
-        bp = sample_blueprint(code, level, trade if code == "GWJN" else None)
+        bp = sample_blueprint(part.subject, level, _trade_of(part))
         specs.append(SittingSpec(sitting_code, bp, start, start + times.duration, *times.windows))
     plan = allocate(cands, [centre], sittings, year=now.year, seed=2026, title="演示考试")
     key = Ed25519PrivateKey.generate()
@@ -87,9 +105,9 @@ def write_demo_package(out: Path, now: datetime, *, quick: bool) -> dict[str, st
             name=f"{now.year}年工勤技能岗位等级考核（演示）",
             # Henan's form and documents as the sample plan has them (35 per subject, no
             # total line); the demo numbers its candidates itself.
-            forms=tuple(f for f in henan.forms if f.level == level),
+            forms=tuple(f for f in forms_from_json(henan["forms"]) if f.level == level),
             ticket_rule=GENERATED,
-            documents=henan.documents,
+            documents=DocumentsPart.model_validate(henan["documents"]),
         ),
         sittings=specs,
         bank=load_sample_bank(),
@@ -165,18 +183,19 @@ def write_demo_central_inputs(
 
     ensure_dir(out)
     times = tempo_times(now, tempo) if tempo else demo_times(now, quick=quick)
-    henan = sample_plan("henan-2026")
-    level, trade = 4, "电工"
+    henan = sample_plan(DEMO_PLAN)
+    level = LEVEL
     sittings = []
-    for i, (code, _subject) in enumerate(SUBJECTS):
+    for i, part in enumerate(demo_parts()):
         start = times.first_start + times.gap * i
+        trade = _trade_of(part)
         sittings.append(
             {
-                "code": f"DEMO-{code}-L{level}",
-                "subject_code": code,
+                "code": f"DEMO-{part.subject}-L{level}",
+                "subject_code": part.subject,
                 "level": level,
-                "trade": trade if code == "GWJN" else None,
-                "trades": [trade] if code == "GWJN" else [],
+                "trade": trade,
+                "trades": [trade] if trade else [],
                 "start": start.isoformat(),
                 "end": (start + times.duration).isoformat(),
                 "variants": ["A", "B", "C"],
@@ -226,8 +245,8 @@ def write_demo_central_inputs(
                 "男" if c.gender.value == "male" else "女",
                 str(c.birth_date),
                 c.employer,
-                trade,
-                "四级",
+                TRADE,
+                LEVEL_ZH[LEVEL],
                 CENTRE,
             ]
         )

@@ -372,6 +372,15 @@ def decide(session: Session, now: datetime, *, plan: PlanDoc, by: str) -> Decide
         if form is None:
             pending.append((reg.ticket or "", reg.name, ("（计划中没有考核方式）",)))
             continue
+        if form.unlined:  # the province has still to set a line: nothing decides them
+            pending.append(
+                (
+                    reg.ticket or "",
+                    reg.name,
+                    tuple(f"{p.name}（合格线未设定）" for p in form.unlined),
+                )
+            )
+            continue
         results, missing, source = results_of(session, reg, form, cbt)
         if missing:
             pending.append((reg.ticket or "", reg.name, tuple(missing)))
@@ -427,14 +436,14 @@ def decide(session: Session, now: datetime, *, plan: PlanDoc, by: str) -> Decide
 
 def score_reports(session: Session, plan: PlanDoc, issued: date) -> list[ScoreReport]:
     """One report per candidate with a ticket: decided ones with every part, the rest
-    with what is in (printed as 待定)."""
+    with what is in (printed as 待定); none for a level whose form still has a line unset."""
     cbt = _cbt_results(session)
     reports = []
     for reg in session.scalars(
         select(Registration).where(Registration.ticket.is_not(None)).order_by(Registration.ticket)
     ):
         form = plan.form(reg.level, reg.trade)
-        if form is None:
+        if form is None or form.unlined:  # no rule to print until the province sets it
             continue
         results, _, _ = results_of(session, reg, form, cbt)
         reports.append(ScoreReport(reg.ticket or "", CutoffRule.of(form), tuple(results), issued))

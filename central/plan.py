@@ -21,7 +21,8 @@ Loaded from a JSON file by ``exam-central plan load`` and kept in central's data
                    "blueprint": "sample"}]}
 
 A sitting delivers one ``cbt`` part of its level's form; a level that sittings seat and
-no form covers is refused, naming the level. ``ticket_rule`` omitted: central numbers
+no form covers, or whose form leaves a part's line unset (``"line": null`` and no total
+line), is refused, naming the level and the part. ``ticket_rule`` omitted: central numbers
 the candidates itself (``exam_common.tickets.GENERATED``). ``bank`` is ``"sample"`` (the
 sample bank) or the path of a ``qbank`` store; a sitting's ``blueprint`` is ``"sample"``
 (the sample blueprint for its subject, level and trade) or the path of a blueprint file
@@ -37,7 +38,15 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from central.packaging import SittingSpec
-from exam_common.forms import LEVEL_ZH, Form, FormError, Part, check_forms, form_for
+from exam_common.forms import (
+    LEVEL_ZH,
+    Form,
+    FormError,
+    Part,
+    check_forms,
+    form_for,
+    require_lines,
+)
 from exam_common.tickets import GENERATED, TicketRule
 from question_bank.assembly import BankIndex
 from question_bank.blueprint import Blueprint, load_blueprints
@@ -133,6 +142,8 @@ class PlanDoc(_M):
         for f in self.forms:
             if f.level not in seated:
                 continue
+            codes = "、".join(s.code for s in self.sittings if s.level == f.level)
+            require_lines(f, f"场次 {codes}")
             missing = [p.name for p in f.cbt_parts if p.subject not in seated[f.level]]
             if missing:
                 raise ValueError(

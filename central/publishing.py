@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, undefer
 from central.models import AuditEvent, Package, PublishedSitting, Registration
 from central.packaging import build_centre_package
 from central.plan import PlanDoc, load_bank, sitting_part, sitting_specs
-from exam_common.forms import LEVEL_ZH
+from exam_common.forms import LEVEL_ZH, FormError, require_lines
 from question_bank.package import open_package
 from seating.allocation import allocate
 from seating.model import Assignment, Candidate, Gender, ProblemKind, SeatPlan
@@ -123,8 +123,8 @@ def allocate_registrations(session: Session, plan: PlanDoc) -> tuple[SeatPlan, l
 
 
 def check_forms_cover(plan: PlanDoc, regs: list[Registration]) -> None:
-    """Every registered level (and trade) has an exam form with its pass lines; else
-    nothing is published, and the refusal names the level."""
+    """Every registered level (and trade) has an exam form with its pass lines, none left
+    unset; else nothing is published, and the refusal names the level (and the part)."""
     missing: dict[str, int] = {}
     for r in regs:
         if plan.form(r.level, r.trade) is None:
@@ -134,6 +134,20 @@ def check_forms_cover(plan: PlanDoc, regs: list[Registration]) -> None:
         raise PublishError(
             "考试计划没有这些等级的考核方式和合格线，未发布 / no exam form for these levels, "
             "nothing published:\n  " + "\n  ".join(f"{k}：{n} 名考生" for k, n in missing.items())
+        )
+    unset: dict[str, tuple[str, int]] = {}
+    for r in regs:
+        form = plan.form(r.level, r.trade)
+        assert form is not None  # checked above
+        try:
+            require_lines(form, "考试计划")
+        except FormError as exc:
+            text, n = unset.get(form.label, (str(exc), 0))
+            unset[form.label] = (text, n + 1)
+    if unset:
+        raise PublishError(
+            "考试计划有科目没有合格线，未发布 / parts without a pass line, nothing published:\n  "
+            + "\n  ".join(f"{text}（{n} 名考生）" for text, n in unset.values())
         )
 
 

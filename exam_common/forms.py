@@ -5,7 +5,9 @@ exam: each with its subject code and name, whether the centre delivers it by com
 (``cbt``) or it is scored elsewhere (``external``: a practical exam, a review board),
 its full marks and its single-subject line; and optionally a total line with its basis
 (sum of the scored parts, or their mean). Nothing here has a default line: a level
-without a form is refused where a plan is loaded, published or imported.
+without a form, or whose form leaves a part's line unset (``null`` with no total line:
+the province has still to set it), is refused where a plan seating it is loaded,
+published or imported (:func:`require_form`, :func:`require_lines`).
 
 JSON, as in a plan file (Henan levels five to two, 35 per subject, no total line)::
 
@@ -58,7 +60,8 @@ class Part(_M):
     #: ``score``: points out of ``full_marks``; ``verdict``: 合格 / 不合格 only
     grading: Literal["score", "verdict"] = "score"
     full_marks: Decimal | None = Field(default=None, gt=0, le=1000)
-    #: the single-subject line (单科合格线); ``null`` only when a total line decides
+    #: the single-subject line (单科合格线); ``null`` when a total line decides, or while
+    #: the province has still to set it (a plan seating the level is then refused)
     line: Decimal | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
@@ -112,12 +115,9 @@ class Form(_M):
             if dup:
                 raise ValueError(f"{where}：{what} {'、'.join(dup)} 重复")
         scored = [p for p in self.parts if p.grading == "score"]
-        unlined = [p.name for p in scored if p.line is None]
-        if unlined and self.total is None:
-            raise ValueError(
-                f"{where}：{'、'.join(unlined)} 没有单科合格线，计划也没有总成绩合格线，"
-                "无法判定是否合格：请填写 line 或 total (no line decides these parts)"
-            )
+        # A part with no line and no total line is the province's to set (a line no notice
+        # prints): the form may stand so, but no plan may seat the level until it is set
+        # (:func:`require_lines`, where a plan is loaded, published and imported).
         if self.total is not None:
             if not scored:
                 raise ValueError(f"{where}：没有按分数评定的科目，不能设总成绩合格线")
@@ -135,6 +135,14 @@ class Form(_M):
     def part(self, subject: str) -> Part | None:
         """A part by its code or its name."""
         return next((p for p in self.parts if subject in (p.subject, p.name)), None)
+
+    @property
+    def unlined(self) -> tuple[Part, ...]:
+        """Parts scored in points that nothing decides yet: no line of their own and no
+        total line (the province has still to set it)."""
+        if self.total is not None:
+            return ()
+        return tuple(p for p in self.parts if p.grading == "score" and p.line is None)
 
     @property
     def cbt_parts(self) -> tuple[Part, ...]:
@@ -177,6 +185,25 @@ def require_form(forms: Iterable[Form], level: int, trade: str | None, where: st
             f"(no exam form and pass lines for level {level})"
         )
     return form
+
+
+def require_lines(form: Form, where: str) -> None:
+    """A form that seats candidates must decide them: every part scored in points has its
+    line, or a total line decides. Else :class:`FormError` naming the level, each part
+    (computer-based or scored elsewhere) and what to fill in."""
+    parts = form.unlined
+    if not parts:
+        return
+    names = "、".join(
+        f"{p.name}（{p.subject}，{'机考' if p.is_cbt else '另行评分'}）" for p in parts
+    )
+    raise FormError(
+        f"{where}：{form.label}的 {names} 没有合格线（line 为空），也没有总成绩合格线"
+        f"（total），无法判定是否合格：请在考试计划 forms 中{form.label}的这些科目写明省里规定的"
+        f"合格线 line（或写 total），才能安排{form.label}的考生 (level {form.level}: "
+        f"{', '.join(p.subject + (' (CBT)' if p.is_cbt else ' (scored elsewhere)') for p in parts)}"
+        " has no pass line: fill in its line, or a total line)"
+    )
 
 
 def forms_from_json(rows: Iterable[object]) -> tuple[Form, ...]:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -235,18 +235,14 @@ def prepare_demo(
         _step("exam-sync pull", ["exam_server.sync.cli", "pull", *where], env)
         cfg = Config.from_mapping({"DATA_DIR": str(centre_dir), **settings})
     counts, roster = _centre_roster(db)
+    times = _first_sitting_times(db)
     roster_path = write_file_json(data_dir / "roster.json", roster)
     accounts = _demo_accounts(db)
     codes_path, first_code, fingerprint = _demo_codes(db, cfg)
     db.dispose()
     scheme = "https" if tls else "http"
     server = f"{scheme}://127.0.0.1:{port}"
-    mode = (
-        "快速模式：每科 6 分钟，登录窗口、迟到入场和最早交卷按 6/60 比例缩短为 3 分钟 "
-        "(quick mode: 6-minute sittings; the 30-minute windows are scaled to 3 minutes)"
-        if quick
-        else "完整模式：每科 60 分钟，按考试须知的 30 分钟规则 (full mode: the real rules)"
-    )
+    mode = _mode_line(quick, times)
     now = datetime.now(UTC).astimezone(cfg.tz)
     echo = click.echo
     echo("")
@@ -320,6 +316,43 @@ def write_file_json(path: Path, doc: object) -> Path:
     from exam_common.durable import write_atomic
 
     return write_atomic(path, json.dumps(doc, ensure_ascii=False, indent=1))
+
+
+def _first_sitting_times(db: object) -> tuple[timedelta, timedelta, timedelta, timedelta] | None:
+    """The first sitting's length and windows (entry, late entry, earliest submission), as
+    the centre imported them: what the banner says is what the sittings do."""
+    from sqlalchemy import select
+
+    from exam_server.db import Database
+    from exam_server.plans.models import Sitting
+
+    assert isinstance(db, Database)
+    with db.read() as session:
+        first = session.scalars(select(Sitting).order_by(Sitting.start)).first()
+        if first is None:
+            return None
+        return (
+            first.end - first.start,
+            timedelta(seconds=first.entry_opens_before_s),
+            timedelta(seconds=first.late_entry_s),
+            timedelta(seconds=first.earliest_submit_s),
+        )
+
+
+def _mode_line(quick: bool, times: tuple[timedelta, timedelta, timedelta, timedelta] | None) -> str:
+    """Quick or full mode, with the sittings' own length and windows."""
+    from exam_server.messages import duration
+
+    name = ("快速模式", "quick mode") if quick else ("完整模式", "full mode")
+    if times is None:
+        return f"{name[0]} ({name[1]})"
+    length, entry, late, submit = times
+    return (
+        f"{name[0]}：每科 {duration(length)}，开考前 {duration(entry)}可登录，开考 "
+        f"{duration(late)}后不得入场，开考 {duration(submit)}后可交卷 ({name[1]}: "
+        f"{duration(length, 'en')} sittings; login {duration(entry, 'en')} before the start, "
+        f"late entry until {duration(late, 'en')}, submission from {duration(submit, 'en')})"
+    )
 
 
 def _centre_roster(db: object) -> tuple[tuple[int, int, int], list[dict[str, str]]]:

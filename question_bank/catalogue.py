@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import ClassVar
 
 from exam_common.tables import TableError, read_table
 
@@ -113,10 +112,6 @@ class Subject(str):
     needs_trade: bool
     source: str
 
-    ETHICS: ClassVar[Subject]
-    ABILITY: ClassVar[Subject]
-    SKILLS: ClassVar[Subject]
-
     def __new__(cls, value: object) -> Subject:
         found = _subjects().get(str(value).strip())
         if found is None:
@@ -169,11 +164,6 @@ def _unknown_subject(text: str) -> str:
 def parse_subject(text: str) -> Subject:
     """A subject by its Chinese name or code; ``ValueError`` (Chinese first) otherwise."""
     return Subject(text)
-
-
-Subject.ETHICS = Subject("职业道德")
-Subject.ABILITY = Subject("职业能力")
-Subject.SKILLS = Subject("岗位技能")
 
 
 # --- trades ------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from exam_common.forms import LEVEL_ZH, Form, check_forms, form_for
+from exam_common.forms import LEVEL_ZH, Form, check_forms, form_for, require_lines
 from exam_common.tickets import AnyTicket, TicketError, TicketRule
 from question_bank.package import Part
 
@@ -158,6 +158,9 @@ class CentreParts(_Model):
                     f"场次 {sp.code} 的科目“{sp.subject}”不是{level}考核方式中的机考科目"
                     f"（或{level}没有考核方式和合格线）"
                 )
+            for f in self.plan.forms:
+                if f.level == sp.level:
+                    require_lines(f, f"场次 {sp.code}")
         for c in self.roster:
             if c.ticket in tickets:
                 raise ValueError(f"roster: ticket {c.ticket} appears twice")
@@ -174,6 +177,7 @@ class CentreParts(_Model):
                     f"roster {c.ticket}: {LEVEL_ZH[c.level]}（{c.trade}）没有考核方式和合格线 "
                     f"(no exam form for level {c.level})"
                 )
+            require_lines(form, f"roster {c.ticket}")
             for seat in c.seats:
                 sitting = by_code.get(seat.sitting)
                 if sitting is not None and not _is_cbt(form, sitting.subject):

@@ -396,7 +396,9 @@ def _render(
     help="成绩 csv/xlsx（准考证号 + 每科一列：分数、缺考或违纪）：导出成绩表而不是座位表",
 )
 @click.option(
-    "--subjects", default="职业道德,职业能力,岗位技能", show_default=True, help="成绩科目，逗号分隔"
+    "--subjects",
+    help="成绩科目，逗号分隔，须是计划中场次的科目；缺省：成绩文件中考生所考场次的科目 "
+    "(default: the subjects of the sittings the listed candidates sit)",
 )
 @click.option(
     "--subject-line",
@@ -433,7 +435,7 @@ def export_cmd(
             export_plan_xlsx(plan, out, lang)
             click.echo(f"座位安排已导出到 {out} (plan exported)")
             return
-        subj = tuple(s.strip() for s in subjects.split(",") if s.strip())
+        subj = _result_subjects(plan, results, subjects)
         if subject_line is None:
             raise SeatingError(
                 "导出成绩表须给出单科合格线 --subject-line（按考试计划填写，没有缺省值）",
@@ -468,6 +470,52 @@ def export_cmd(
                 ),
             )
             click.echo(f"成绩单已生成 {reports} (score reports written)")
+
+
+def _result_subjects(plan: SeatPlan, results: Path, given: str | None) -> tuple[str, ...]:
+    """The subjects a results export scores: those given, each a subject of the plan's
+    sittings; else the subjects of the sittings the file's candidates sit (one set for
+    all of them). Nothing of any province's subjects is assumed."""
+    known = list(dict.fromkeys(s.subject for s in plan.sittings))
+    if given is not None:
+        subj = tuple(dict.fromkeys(x.strip() for x in given.split(",") if x.strip()))
+        unknown = [x for x in subj if x not in known]
+        if not subj or unknown:
+            raise SeatingError(
+                f"--subjects 中的“{'、'.join(unknown) or given}”不是计划中场次的科目；"
+                f"计划的科目：{'、'.join(known)}",
+                f"--subjects must name the plan's sitting subjects: {', '.join(known)}",
+            )
+        return subj
+    subject_of = {s.code: s.subject for s in plan.sittings}
+    sets: dict[tuple[str, ...], list[str]] = {}
+    for tk, _ in read_results(results, ()):
+        try:
+            codes = plan.by_ticket(tk).variants
+        except KeyError:
+            continue  # named as not in the plan once the results are read
+        taken = {subject_of[c] for c in codes if c in subject_of}
+        sets.setdefault(tuple(x for x in known if x in taken), []).append(tk)
+    if not sets:
+        raise SeatingError(
+            "成绩文件中没有本计划的考生，无法确定成绩科目：请用 --subjects 写明",
+            "no candidate of the plan in the results: give --subjects",
+        )
+    if len(sets) > 1:
+        kinds = "；".join(
+            f"{'、'.join(k) or '（无场次）'}：{v[0]} 等 {len(v)} 人" for k, v in sets.items()
+        )
+        raise SeatingError(
+            f"成绩文件中的考生所考科目不同（{kinds}）：请按科目分开导出，或用 --subjects 写明",
+            "the candidates in the results sit different subjects: split the file or give --subjects",
+        )
+    (subj,) = sets
+    if not subj:
+        raise SeatingError(
+            "成绩文件中的考生没有场次，无法确定成绩科目：请用 --subjects 写明",
+            "the candidates in the results sit no sitting: give --subjects",
+        )
+    return subj
 
 
 def _with_bar(label: str, work: Callable[[Callable[[int, int], None]], bytes]) -> bytes:

@@ -1,9 +1,11 @@
 """Sample plans that follow the notices (``docs/province.md`` explains each field).
 
 * ``henan-2026.json``: Henan, levels five to two (three computer-based parts, 35 per
-  subject, no total line: the registration manual's result page) and level one
-  (专业理论 on computer plus a 综合评审 graded 合格/不合格); the manual's 12-digit ticket
-  numbers; its 应考人员须知 and results website.
+  subject, no total line: the registration manual's result page) and level one's form
+  (专业理论 on computer plus a 综合评审 graded 合格/不合格), whose 专业理论 line no notice
+  prints: it is left ``null`` for the province to set, and the sample seats no level-one
+  sitting (a plan that seats level one with the line unset is refused); the manual's
+  12-digit ticket numbers; its 应考人员须知 and results website.
 * ``hebei-2024.json``: Hebei's technician exam (二级): 应知 on computer and 应会 scored by
   examiners, 100 each, 双60; central numbers the candidates (the notice shows no ticket).
 

@@ -89,7 +89,11 @@ def seed_rehearsal(
     central_key: Ed25519PrivateKey | None = None,
 ) -> RehearsalPlan:
     """Add a rehearsal sitting with ``candidates`` seated in rooms of rows x cols (the
-    last ``spare`` seats of each room held back). Flushes; the caller commits."""
+    last ``spare`` seats of each room held back). Flushes; the caller commits.
+
+    The defaults (``windows_s`` the notices' 30 minutes each, the room's size, centre
+    9999) are the rehearsal's own, for a load test of one sitting: no exam plan takes
+    them; a province's windows come from its plan's sittings."""
     if candidates < 1:
         raise ValueError("a rehearsal needs at least one candidate")
     per_room = rows * cols - spare

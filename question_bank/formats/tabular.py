@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from exam_common.durable import PUBLIC, atomic_writer, write_atomic
+from question_bank.catalogue import subjects
 from question_bank.items import (
     CHOICE_LABELS,
     Item,
@@ -62,12 +63,22 @@ class Formula:
         )
 
 
+def _subject_note() -> str:
+    """The 科目 column's note, from the shipped subject list (subjects.csv)."""
+    return "必填：" + " / ".join(f"{s.value}（{s.code}）" for s in subjects())
+
+
+def _trade_note() -> str:
+    by_trade = "、".join(s.value for s in subjects() if s.needs_trade)
+    return f"{by_trade}必填，如 电工；其余科目留空"
+
+
 #: (field, Chinese header, English hint, column width, note shown in the template)
 COLUMNS: tuple[tuple[str, str, str, int, str], ...] = (
     ("id", "试题编号", "id", 16, "必填，唯一，字母开头，如 ZYDD-0001；改题时编号不变"),
     ("type", "题型", "type", 8, "必填：单选 / 多选 / 判断"),
-    ("subject", "科目", "subject", 10, "必填：职业道德 / 职业能力 / 岗位技能"),
-    ("trade", "工种", "trade", 12, "岗位技能必填，如 电工；公共科目留空"),
+    ("subject", "科目", "subject", 10, _subject_note()),
+    ("trade", "工种", "trade", 12, _trade_note()),
     ("levels", "适用等级", "levels", 14, "必填，可多个：五级、四级、三级"),
     ("stem", "题干", "stem", 50, "必填"),
     *(
@@ -406,9 +417,18 @@ def template_workbook() -> Any:
     for r in examples:
         sample.append(r)
     type_dv = DataValidation(type="list", formula1='"单选,多选,判断"', allow_blank=False)
-    subj_dv = DataValidation(
-        type="list", formula1='"职业道德,职业能力,岗位技能"', allow_blank=False
-    )
+    # every subject the bank may hold (the shipped subjects.csv), by name; past Excel's
+    # 255-character limit for an inline list, the list goes on a sheet of its own
+    names = [s.value for s in subjects()]
+    if len(",".join(names)) <= 253:
+        subj_dv = DataValidation(type="list", formula1=f'"{",".join(names)}"', allow_blank=False)
+    else:
+        listed = wb.create_sheet("科目")
+        for name in names:
+            listed.append([name])
+        subj_dv = DataValidation(
+            type="list", formula1=f"'科目'!$A$1:$A${len(names)}", allow_blank=False
+        )
     diff_dv = DataValidation(type="list", formula1='"易,中,难"', allow_blank=False)
     shuffle_dv = DataValidation(type="list", formula1='"是,否"', allow_blank=True)
     for dv, col in ((type_dv, "B"), (subj_dv, "C"), (diff_dv, "Q"), (shuffle_dv, "U")):

@@ -366,3 +366,37 @@ def test_catalogue_commands_come_before_the_plan(tmp_path: Path) -> None:
             "plan.loaded",
         }
     db.dispose()
+
+
+def test_a_provinces_own_catalogue_loads_from_xlsx_through_the_command(tmp_path: Path) -> None:
+    """``exam-central catalogue load 省工种目录.xlsx``: the province's codes, 行业 and levels
+    as written, shown by ``catalogue show`` and used by ``plan load``; and ``plan --help``
+    speaks of forms and lines, not cutoffs."""
+    import openpyxl
+    from click.testing import CliRunner
+
+    from central.cli import main
+    from tests.central.world import write_plan
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    run = CliRunner().invoke
+    assert run(main, ["db", "upgrade", "--database", url]).exit_code == 0
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["工种代码", "工种名称", "行业", "等级", "别名"])
+    ws.append(["11-005", "防疫员", "卫生类", "5-2", ""])
+    ws.append(["04-010", "电工", "机电类", "5-1", "维修电工"])
+    ws.append(["04-011", "焊工", "机电类", "5-3", ""])
+    path = tmp_path / "省工种目录.xlsx"
+    wb.save(path)
+    loaded = run(main, ["catalogue", "load", str(path), "--database", url])
+    assert loaded.exit_code == 0, loaded.output
+    assert "已读入工种目录 省工种目录：3 个工种，2 个行业" in loaded.output
+    shown = run(main, ["catalogue", "show", "--level", "1", "--database", url])
+    assert shown.exit_code == 0 and "04-010  电工\t机电类" in shown.output, shown.output
+    assert "防疫员" not in shown.output and "共 1 个工种（省工种目录）" in shown.output
+    ok = run(main, ["plan", "load", str(write_plan(tmp_path, plan_doc(T0))), "--database", url])
+    assert ok.exit_code == 0, ok.output
+    helped = run(main, ["plan", "--help"])
+    assert "各等级的考核方式和合格线（forms）" in helped.output and "cutoff" not in helped.output

@@ -66,6 +66,21 @@ def wait_true(page: Any, expression: str, arg: object = None, timeout: float = 1
         time.sleep(0.05)
 
 
+def province_tickets(world: World) -> list[str]:
+    """Give the factory's candidates numbers as Henan's registration system issues them
+    (12 digits, no check digit: the manual's sample 250800610001 and the next ones), and
+    keep the plan's rule the province's (``tests.factories.PROVINCE_TICKETS``), so the
+    terminal and the server apply that rule and no check digit of ours."""
+    from tests.factories import PROVINCE_TICKETS
+
+    world.plan.ticket_rule = PROVINCE_TICKETS.model_dump(mode="json")
+    tickets = []
+    for n, cand in enumerate(world.candidates, start=1):
+        cand.ticket = f"25080061{n:04d}"
+        tickets.append(cand.ticket)
+    return tickets
+
+
 def valid_tickets(world: World) -> list[str]:
     """Give the factory's candidates the numbers central makes (``GENERATED``: the year,
     centre, room and seat, and a Damm check digit), and the plan that rule, so that the
@@ -92,7 +107,10 @@ def make_sitting(tmp_path: Path) -> Iterator[Callable[..., Sitting]]:
         rules_s: tuple[int, int, int] = (120, 30, 6),
         key_released: bool = True,
         photo: bytes | None = None,
+        tickets: str = "generated",
     ) -> Sitting:
+        """``tickets``: ``generated`` (central's own numbers, with a check digit) or
+        ``province`` (the province's, as Henan issues them: :func:`province_tickets`)."""
         db = Database(f"sqlite:///{tmp_path / 'centre.db'}")
         upgrade(db)
         start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=starts_in)
@@ -105,7 +123,7 @@ def make_sitting(tmp_path: Path) -> Iterator[Callable[..., Sitting]]:
                 rules_s=rules_s,
                 key_released=key_released,
             )
-            tickets = valid_tickets(world)
+            issued = province_tickets(world) if tickets == "province" else valid_tickets(world)
             rebind(world)
             if photo is not None:
                 for cand in world.candidates:
@@ -121,7 +139,7 @@ def make_sitting(tmp_path: Path) -> Iterator[Callable[..., Sitting]]:
             server,
             start,
             start + timedelta(seconds=duration),
-            tickets,
+            issued,
             seats,
             spare,
             attempt_ids,

@@ -267,6 +267,11 @@ def test_henan_level_one_theory_on_computer_and_a_review_verdict_entered_at_cent
 ) -> None:
     doc = copy.deepcopy(sample_plan("henan-2026"))
     doc["sittings"] = [sitting("HA-ZYLL-DG-L1", "ZYLL", 1, "2026-09-13", "08:00", "10:00", "电工")]
+    # No notice prints level one's 专业理论 line, so the sample leaves it for the province
+    # to set; this test's province sets 60 (its own choice, not a notice's).
+    level_one = next(f for f in doc["forms"] if f["level"] == 1)
+    assert level_one["parts"][0]["subject"] == "ZYLL" and level_one["parts"][0]["line"] is None
+    level_one["parts"][0]["line"] = 60
     prov = Province(tmp_path, doc, "henan")
     people = {
         tk: Person(

@@ -63,7 +63,7 @@ def synthetic_bank(n_per_cell: int, kps: tuple[str, ...] = ("甲", "乙", "丙")
                     Item(
                         f"S-{n:05d}",
                         t,
-                        Subject.ETHICS,
+                        Subject("职业道德"),
                         None,
                         frozenset({5}),
                         f"题干{n}",

@@ -101,6 +101,34 @@ def test_template_has_chinese_headers_and_reads_as_empty(tmp_path: Path) -> None
     assert read_items([path]) == []
 
 
+def test_the_templates_subject_list_is_the_shipped_subject_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 科目 dropdown and notes come from subjects.csv (专业理论 and 应知 too), not a
+    province's three; a list too long for Excel's inline limit goes on its own sheet."""
+    from question_bank import catalogue
+    from question_bank.formats import tabular
+
+    path = tmp_path / "t.xlsx"
+    write_template(path)
+    wb = openpyxl.load_workbook(path)
+    dvs = {str(dv.sqref): dv.formula1 for dv in wb["试题"].data_validations.dataValidation}
+    names = [s.value for s in catalogue.subjects()]
+    assert {"专业理论", "应知", "职业道德"} <= set(names)
+    assert dvs["C2:C5000"] == '"' + ",".join(names) + '"'
+    notes = {r[0].value: r[1].value for r in wb["填写说明"].iter_rows(min_row=2) if r[0].value}
+    assert "专业理论（ZYLL）" in notes["科目 (subject)"] and "应知（YZ）" in notes["科目 (subject)"]
+    assert notes["工种 (trade)"].startswith("岗位技能、专业理论、应知必填")
+
+    many = [Subject._make(f"科目{n:03d}", f"S{n:03d}", False, "") for n in range(60)]
+    monkeypatch.setattr(tabular, "subjects", lambda: many)
+    write_template(path)
+    wb = openpyxl.load_workbook(path)
+    dvs = {str(dv.sqref): dv.formula1 for dv in wb["试题"].data_validations.dataValidation}
+    assert dvs["C2:C5000"] == "'科目'!$A$1:$A$60"
+    assert [r[0].value for r in wb["科目"].iter_rows()] == [s.value for s in many]
+
+
 def test_xlsx_errors_name_the_sheet_row(tmp_path: Path) -> None:
     path = tmp_path / "bad.xlsx"
     wb = openpyxl.Workbook()
@@ -173,7 +201,7 @@ def test_reimport_is_idempotent_and_changes_make_new_versions(
 def test_store_filters(sample_items: list[Item], tmp_path: Path) -> None:
     with BankStore(tmp_path / "b.sqlite3") as bank:
         bank.import_items(sample_items, source="s", now="t")
-        assert len(bank.items(trade="电工", subject=Subject.SKILLS)) == 75
+        assert len(bank.items(trade="电工", subject=Subject("岗位技能"))) == 75
         assert len(bank.items(trade="电工", type=ItemType.MULTIPLE)) == 15 + 6 + 6
         assert len(bank.items(level=1)) == 30  # 电工 专业理论
 

@@ -144,4 +144,4 @@ def test_catalogue() -> None:
     with pytest.raises(ValueError, match="不在工种目录"):
         get_trade("飞行员")
     assert [parse_level(x) for x in ("五级", "4", "三", "L2", "高级技师", 1)] == [5, 4, 3, 2, 1, 1]
-    assert Subject.SKILLS.needs_trade and not Subject.ETHICS.needs_trade
+    assert Subject("岗位技能").needs_trade and not Subject("职业道德").needs_trade

@@ -65,7 +65,7 @@ def papers_with_keys(draw: st.DrawFn) -> tuple[Paper, list[KeyedItem]]:
             keys.append(KeyedItem(item_id, t, key, points))
     seed = draw(st.binary(min_size=16, max_size=16)).hex()
     paper = Paper(
-        "P-1", "S-1", 1, seed, Subject.ETHICS, 5, None, "t", tuple(sections), tuple(questions)
+        "P-1", "S-1", 1, seed, Subject("职业道德"), 5, None, "t", tuple(sections), tuple(questions)
     )
     return paper, keys
 
@@ -156,7 +156,7 @@ def test_shuffle_stream_is_pinned() -> None:
         "S",
         1,
         "00" * 16,
-        Subject.ETHICS,
+        Subject("职业道德"),
         5,
         None,
         "t",
@@ -238,7 +238,7 @@ def test_a_shuffle_names_its_paper_and_ticket_and_refuses_labels_it_does_not_sho
         "S",
         1,
         "00" * 16,
-        Subject.ETHICS,
+        Subject("职业道德"),
         5,
         None,
         "t",

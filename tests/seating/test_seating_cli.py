@@ -267,6 +267,55 @@ def test_gbk_csv_and_missing_column(tmp_path: Path) -> None:
         read_candidates(p)
 
 
+def test_results_export_takes_its_subjects_from_the_plan(tmp_path: Path) -> None:
+    """No subject list is assumed: without --subjects the export scores the subjects of
+    the sittings its candidates sit (level one's 理论知识 here, not Henan's three);
+    candidates sitting different subjects, or a subject no sitting has, are refused."""
+    c, r, s = write_inputs(tmp_path)
+    runner = CliRunner()
+    plan_path = tmp_path / "plan.json"
+    res = runner.invoke(
+        main,
+        ["allocate", "-c", str(c), "-r", str(r), "-s", str(s), "--year", "2026"]
+        + ["--seed", "3", "-o", str(plan_path)],
+    )
+    assert res.exit_code == 0, res.output
+    plan = load_plan(plan_path)
+    theory = [a.ticket for a in plan.assignments if "T1" in a.variants]
+    three = [a.ticket for a in plan.assignments if "S1" in a.variants]
+    assert theory and three
+
+    def export(rows: str, *extra: str) -> tuple[int, str]:
+        results = tmp_path / "成绩.csv"
+        results.write_text(rows, "utf-8")
+        res = runner.invoke(
+            main,
+            ["export", "--plan", str(plan_path), "--out", str(tmp_path / "r.xlsx")]
+            + ["--results", str(results), "--subject-line", "60", *extra],
+        )
+        return res.exit_code, res.output
+
+    code, out = export("准考证号,理论知识\n" + "".join(f"{t},72\n" for t in theory))
+    assert code == 0, out
+    ws = load_workbook(tmp_path / "r.xlsx").active
+    header = [c.value for c in ws[1]]
+    assert "理论知识" in header and "职业道德" not in header
+    assert ws.cell(2, ws.max_column).value == "合格"
+
+    code, out = export(f"准考证号,理论知识,职业道德\n{theory[0]},72,\n{three[0]},,70\n")
+    assert code == 4 and "成绩文件中的考生所考科目不同（理论知识：" in out, out
+    assert "请按科目分开导出，或用 --subjects 写明" in out
+
+    code, out = export(f"准考证号,应知\n{theory[0]},72\n", "--subjects", "应知")
+    assert code == 4 and "--subjects 中的“应知”不是计划中场次的科目" in out, out
+    assert "计划的科目：职业道德、职业能力、岗位技能、理论知识" in out
+
+    code, out = export(
+        f"准考证号,职业道德\n{three[0]},70\n", "--subjects", "职业道德"
+    )  # given explicitly: the three-subject candidate scored on one
+    assert code == 0, out
+
+
 def test_help_speaks_to_the_admin() -> None:
     res = CliRunner().invoke(main, ["--help"])
     assert res.exit_code == 0 and "安排考场座位" in res.output and "Exit codes" in res.output

@@ -56,6 +56,8 @@ def test_demo_starts_a_server_with_the_seeded_sittings(tmp_path: Path) -> None:
         assert health.json()["scheduler"] == "running"
         text = log.read_text()
         assert "DEMO-ZYDD-L4" in text and "职业道德" in text and "快速模式" in text
+        # the mode line says the sittings' own length and windows (the quick mode's 3 min)
+        assert "快速模式：每科 6 分钟，开考前 3 分钟可登录，开考 3 分钟后不得入场" in text
         # Where each part is, and the one time zone, said once.
         centre = tmp_path / "data" / "centre"
         assert f"考点数据目录 / centre data: {centre}" in text
