@@ -171,6 +171,14 @@ def create_ui(agent: Agent, options: UiOptions | None = None) -> Flask:
         except AgentError as exc:
             return fail(exc.code, exc.message)
 
+    @app.post("/api/message_seen")
+    def message_seen() -> ResponseReturnValue:
+        at = body().get("at")
+        if not isinstance(at, str) or not at:
+            return fail("bad_message", "at must be the message's time", 400)
+        agent.dismiss_message(at)
+        return jsonify(ok=True)
+
     @app.post("/api/finish")
     def finish() -> ResponseReturnValue:
         try:
