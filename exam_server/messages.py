@@ -12,7 +12,7 @@ the params (a caller that has no sitting at hand) the text names no figure.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, tzinfo
 
 #: texts that name a sitting's window, used when the refusal carries its params
 WITH_PARAMS: dict[str, tuple[str, str]] = {
@@ -267,9 +267,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-BEIJING = timezone(timedelta(hours=8))
-
-
 def duration(span: timedelta, lang: str = "zh_CN") -> str:
     """``30 分钟`` / ``30 minutes``; ``90 秒`` / ``90 seconds`` when not whole minutes."""
     seconds = round(span.total_seconds())
@@ -279,24 +276,31 @@ def duration(span: timedelta, lang: str = "zh_CN") -> str:
     return f"{seconds} seconds" if lang == "en" else f"{seconds} 秒"
 
 
-def _param(value: object, lang: str) -> str:
+def _param(value: object, lang: str, tz: tzinfo | None) -> str:
     if isinstance(value, timedelta):
         return duration(value, lang)
     if isinstance(value, datetime):
-        return value.astimezone(BEIJING).strftime("%H:%M")
+        if tz is None:
+            raise ValueError("a time in a message needs the centre's time zone (tz)")
+        return value.astimezone(tz).strftime("%H:%M")
     if isinstance(value, tuple) and len(value) == 2:  # (Chinese, English)
         return str(value[1] if lang == "en" else value[0])
     return str(value)
 
 
-def message(code: str, lang: str = "zh_CN", params: Mapping[str, object] | None = None) -> str:
+def message(
+    code: str,
+    lang: str = "zh_CN",
+    params: Mapping[str, object] | None = None,
+    tz: tzinfo | None = None,
+) -> str:
     """The text of a refusal; with ``params`` (a sitting's windows, a reason) the text that
-    names them."""
+    names them, its times in ``tz`` (the centre's configured time zone)."""
     if params and code in WITH_PARAMS:
         zh, en = WITH_PARAMS[code]
         try:
             return (en if lang == "en" else zh).format(
-                **{k: _param(v, lang) for k, v in params.items()}
+                **{k: _param(v, lang, tz) for k, v in params.items()}
             )
         except KeyError:
             pass  # a param the text needs is missing: say it without figures
