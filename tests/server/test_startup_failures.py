@@ -123,3 +123,24 @@ def test_the_demo_refuses_a_port_in_use_when_its_data_folder_is_free(tmp_path: P
     assert f"端口 {taken} 已被占用" in said and "--port" in said, said
     assert "未作任何改动 / nothing was touched" in said
     assert not (tmp_path / "demo").exists()  # nothing written
+
+
+def test_a_running_demo_is_refused_with_advice_that_works(tmp_path: Path) -> None:
+    """The advice named --port + 1, which is the running demo's own central: a second demo
+    started as told was refused again, on that port."""
+    from exam_server.demo import guard_demo
+    from exam_server.serving import hold_data_dir
+
+    centre = tmp_path / "demo" / "centre"
+    centre.mkdir(parents=True)
+    held = hold_data_dir(str(centre))
+    try:
+        port = free_port()
+        with pytest.raises(click.ClickException) as caught:
+            guard_demo(tmp_path / "demo", [port, port + 1], reset=False, interactive=False)
+    finally:
+        held.close()
+    said = caught.value.message
+    assert f"演示正在运行（pid {os.getpid()}" in said and "未作任何改动" in said, said
+    advised = int(said.split("--port ")[1].split("'")[0])
+    assert advised not in (port, port + 1) and advised + 1 not in (port, port + 1), said
