@@ -735,6 +735,54 @@ def results(centre: str | None, database: str | None) -> None:
             sys.exit(3)
 
 
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB"):
+        if size < 1024:
+            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+def _utc(iso: str) -> str:
+    try:
+        return f"{datetime.fromisoformat(iso).astimezone(UTC):%Y-%m-%d %H:%M:%S}"
+    except ValueError:
+        return "?"
+
+
+@main.command(
+    help="考点备份 / the centres' backups at central: per centre how many, their size, the "
+    "latest (when the centre took it, when it arrived) and whether it still verifies. Times "
+    "in UTC (central serves centres in any time zone). Exit 3 when a latest backup fails."
+)
+@click.option("--centre", default=None, help="One centre's code.")
+@database_option
+def backups(centre: str | None, database: str | None) -> None:
+    from central.service import backups_by_centre
+
+    with _db(_config(database, None)).read() as session:
+        rows = backups_by_centre(session, centre)
+    if not rows:
+        click.echo(
+            "尚未收到备份 / no backups received yet"
+            + (f"（考点 {centre}）" if centre else "")
+            + "：考点结束场次后由 exam-sync 自动上传，或用 `exam-central intake` 收取 U 盘拷贝"
+        )
+        return
+    for b in rows:
+        check = "已核验 verified" if not b.problem else f"核验失败 FAILED: {b.problem}"
+        taken = _utc(b.latest_taken_at)
+        click.echo(
+            f"考点 {b.centre_code}: {b.count} 份备份，共 {_size(b.total_size)} / backups；"
+            f"最新 latest {b.latest_name}（{_size(b.latest_size)}，"
+            f"场次 {b.latest_sitting or '—'}，考点生成于 taken {taken} UTC，"
+            f"收到于 received {b.latest_received_at:%Y-%m-%d %H:%M:%S} UTC），{check}"
+        )
+    if any(b.problem for b in rows):
+        sys.exit(3)
+
+
 @main.command(
     "chain",
     help="考点事件日志链头 / the heads of a centre's event log central received (and any it "

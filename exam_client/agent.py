@@ -68,6 +68,8 @@ FINAL_LOGIN_CODES = frozenset(
         "terminal_locked",
     }
 )
+#: messages a terminal keeps (the journal holds them; a sitting sees a handful)
+MESSAGES_KEPT = 20
 #: refusals of ``hello`` that no retry fixes: the terminal must be enrolled (again)
 ENROLMENT_CODES = frozenset({"not_enrolled", "bad_proof"})
 
@@ -235,6 +237,11 @@ class Agent:
         #: the province's ticket rule and this seat's sitting windows, from ``rules``
         self.ticket_rule: TicketRule | None = None
         self.windows: dict[int, p.SittingWindows] = {}
+        #: messages from the invigilator or chief examiner, oldest first (``Broadcast``),
+        #: each with the attempt it reached and whether the candidate dismissed it. Kept in
+        #: the journal: a message stays on the screen until the candidate's OK, across page
+        #: reloads, a new kiosk browser and agent restarts, and never comes back after it.
+        self.messages: list[dict[str, Any]] = list(self.journal.get("messages") or [])
         self._reset_candidate()
         # A restarted agent resumes the candidate it had (same terminal id, same journal).
         self._creds: dict[str, Any] | None = self.journal.get("session")
@@ -259,8 +266,6 @@ class Agent:
         self._pending: dict[int, _Pending] = {}
         self._next_seq = 1
         self.refusals: list[dict[str, Any]] = []
-        #: messages from the invigilator or chief examiner, newest last (``Broadcast``)
-        self.messages: list[dict[str, Any]] = []
         self.submitted: dict[str, Any] | None = None
         self.closed: dict[str, str] | None = None
 
@@ -616,6 +621,11 @@ class Agent:
             if self.attempt_id != ok.attempt_id:
                 stage = creds.get("stage", "confirm")
                 self._reset_candidate()
+                # An earlier candidate's messages never reach this one.
+                kept = [m for m in self.messages if m["attempt_id"] == ok.attempt_id]
+                if kept != self.messages:
+                    self.messages = kept
+                    self.journal.put("messages", kept or None)
                 creds = {**creds, "stage": stage}
             self._creds = {
                 **{k: v for k, v in creds.items() if k != "id_number"},
@@ -735,6 +745,8 @@ class Agent:
             if self.submitted is None and self.closed is None:
                 raise AgentError("not_finished")
             self._reset_candidate()
+            self.messages = []
+            self.journal.put("messages", None)
         self.journal.put("session", None)
 
     # -- pushes -------------------------------------------------------------------------
@@ -784,15 +796,35 @@ class Agent:
         except p.ProtocolError as exc:
             log.warning("malformed broadcast push: %s", exc.message)
             return
+        entry = {
+            "attempt_id": self.attempt_id,
+            "text": msg.text,
+            "sender": msg.sender,
+            "at": msg.at.isoformat(),
+            "seen": False,
+        }
         with self._lock:
-            self.messages.append(
-                {
-                    "id": len(self.messages) + 1,
-                    "text": msg.text,
-                    "sender": msg.sender,
-                    "at": msg.at.isoformat(),
-                }
-            )
+            if any(m["at"] == entry["at"] and m["text"] == msg.text for m in self.messages):
+                return  # the same push twice (a reconnect): one message
+            self.messages = [*self.messages, entry][-MESSAGES_KEPT:]
+            self.journal.put("messages", self.messages)
+
+    def dismiss_message(self, at: str) -> None:
+        """The candidate pressed OK on the message sent at ``at``: never shown again."""
+        with self._lock:
+            found = False
+            for m in self.messages:
+                if m["at"] == at and m["attempt_id"] == self.attempt_id and not m["seen"]:
+                    m["seen"] = found = True
+            if found:
+                self.journal.put("messages", self.messages)
+
+    def _unseen_messages(self) -> list[dict[str, Any]]:
+        return [
+            {k: m[k] for k in ("text", "sender", "at")}
+            for m in self.messages
+            if m["attempt_id"] == self.attempt_id and not m["seen"]
+        ]
 
     def _mark_submitted(self, receipt: str, reason: str, at: datetime) -> None:
         if self.submitted is None:
@@ -1141,7 +1173,7 @@ class Agent:
                 "pending": len(self._pending),
                 "stall": stall,
                 "refusals": self.refusals[-20:],
-                "messages": self.messages[-5:],
+                "messages": self._unseen_messages()[:5],
                 "submitted": self.submitted,
                 "ticket_rule": self.ticket_rule.public() if self.ticket_rule else None,
                 "windows": _windows_json(self._windows_now()),

@@ -3,6 +3,7 @@ load simulator."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import re
@@ -192,9 +193,7 @@ def run(
             agent, UiOptions(port=ui_port, seb_config_key=seb_config_key, warn_at_s=warn_at)
         )
     except OSError as exc:
-        raise click.ClickException(
-            f"本地端口 {ui_port} 无法使用 / cannot listen on 127.0.0.1:{ui_port}: {exc}"
-        ) from None
+        raise click.ClickException(ui_port_failure(ui_port, exc)) from None
     reachable = check_server(server, identity.centre, identity.ca_path)
     agent.start()
     ui.start()
@@ -216,6 +215,26 @@ def run(
     ui.stop()
     agent.stop()
     journal.close()
+
+
+def ui_port_failure(port: int, exc: OSError) -> str:
+    """What to say when the candidate UI cannot listen on 127.0.0.1:``port``: the fix
+    (``--ui-port``), never the raw error."""
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"考生界面端口 {port} 已被占用（127.0.0.1:{port}），可能本机已有一个考试终端在运行："
+            f"请先停止它，或用 --ui-port 换一个端口 / UI port {port} is in use: stop the terminal "
+            "that runs there or use --ui-port"
+        )
+    if exc.errno == errno.EACCES:
+        return (
+            f"没有权限监听端口 {port}（1024 以下的端口需要管理员权限）：请用 --ui-port 8765 等端口 "
+            f"/ no permission to listen on port {port}: use --ui-port above 1024"
+        )
+    return (
+        f"考生界面无法监听 127.0.0.1:{port}（{exc.strerror or exc}）：请用 --ui-port 换一个端口 "
+        f"/ the candidate UI cannot listen on 127.0.0.1:{port}: use another --ui-port"
+    )
 
 
 def check_server(server: str, centre: str, ca_path: Path | None, timeout: float = 3) -> str | None:

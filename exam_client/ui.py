@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import socket
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -171,6 +172,14 @@ def create_ui(agent: Agent, options: UiOptions | None = None) -> Flask:
         except AgentError as exc:
             return fail(exc.code, exc.message)
 
+    @app.post("/api/message_seen")
+    def message_seen() -> ResponseReturnValue:
+        at = body().get("at")
+        if not isinstance(at, str) or not at:
+            return fail("bad_message", "at must be the message's time", 400)
+        agent.dismiss_message(at)
+        return jsonify(ok=True)
+
     @app.post("/api/finish")
     def finish() -> ResponseReturnValue:
         try:
@@ -188,9 +197,18 @@ class UiServer:
     def __init__(self, agent: Agent, options: UiOptions | None = None) -> None:
         self.options = options or UiOptions()
         self.app = create_ui(agent, self.options)
-        self.server: BaseWSGIServer = make_server(
-            "127.0.0.1", self.options.port, self.app, threaded=True
-        )
+        # Bound here, so that a port in use is an OSError the caller words (``--ui-port``):
+        # werkzeug's own bind prints an English hint and exits the process.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", self.options.port))
+            sock.listen(128)
+            self.server: BaseWSGIServer = make_server(
+                "127.0.0.1", self.options.port, self.app, threaded=True, fd=sock.fileno()
+            )
+        finally:
+            sock.close()  # werkzeug keeps its own duplicate of the socket
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

@@ -12,6 +12,7 @@ import contextlib  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
+from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import click  # noqa: E402
@@ -495,9 +496,10 @@ def restore(
         header = do_restore(snapshot, cfg.DATABASE_URL, secret, force=force)
     except BackupError as exc:
         raise click.ClickException(f"未恢复，原数据库未改动 / not restored: {exc}") from None
+    taken = datetime.fromisoformat(str(header["taken_at"])).astimezone(cfg.tz)
     click.echo(
-        f"已恢复 {header['taken_at']} 的备份（考点 {header['centre']}，{header['dialect']}）"
-        f"到 {cfg.DATABASE_URL} / restored"
+        f"已恢复 {taken:%Y-%m-%d %H:%M:%S}（{cfg.TIME_ZONE}）的备份（考点 {header['centre']}，"
+        f"{header['dialect']}）到 {cfg.DATABASE_URL} / restored"
     )
 
 

@@ -26,6 +26,7 @@ def guard_demo(data_dir: Path, ports: list[int], *, reset: bool, interactive: bo
     stopped one only when asked (``reset``, or a yes at the prompt)."""
     from exam_server.serving import bind_failure, data_dir_holder
 
+    # Another demo's ports: --port + 1 is the running demo's own central.
     port = ports[0]
     centre_dir = data_dir / "centre"
     holder = data_dir_holder(str(centre_dir))
@@ -33,7 +34,7 @@ def guard_demo(data_dir: Path, ports: list[int], *, reset: bool, interactive: bo
         raise click.ClickException(
             f"演示正在运行（pid {holder}，数据目录 {centre_dir}），未作任何改动：请先在它的窗口按 "
             f"Ctrl-C 或运行 `kill {holder}` 停止它，或用另一个目录和端口："
-            f"`make demo DEMO_ARGS='--data-dir demo-data-2 --port {port + 1}'` "
+            f"`make demo DEMO_ARGS='--data-dir demo-data-2 --port {port + 10}'` "
             f"/ a demo is running there (pid {holder}); nothing was touched"
         )
     for each in ports:

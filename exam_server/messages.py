@@ -4,7 +4,7 @@ Codes are the machine-readable part (the protocol's ``ErrorReply.code``); these 
 what a candidate or an invigilator reads, and each says what to do next.
 
 A refusal about a time window says the sitting's own window (its ``params``: a
-``timedelta`` is written as minutes or seconds, a ``datetime`` as Beijing time), never a
+``timedelta`` is written as minutes or seconds, a ``datetime`` in the centre's time zone), never a
 fixed "30 分钟": a plan sets the windows, and the demo's quick mode scales them. Without
 the params (a caller that has no sitting at hand) the text names no figure.
 """
@@ -12,7 +12,7 @@ the params (a caller that has no sitting at hand) the text names no figure.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, tzinfo
 
 from exam_common.i18n import N_, Text
 
@@ -141,9 +141,6 @@ MESSAGES: dict[str, Text] = {
 }
 
 
-BEIJING = timezone(timedelta(hours=8))
-
-
 def duration(span: timedelta, lang: str = "zh_CN") -> str:
     """``30 分钟`` / ``30 minutes``; ``90 秒`` / ``90 seconds`` when not whole minutes."""
     seconds = round(span.total_seconds())
@@ -153,11 +150,13 @@ def duration(span: timedelta, lang: str = "zh_CN") -> str:
     return f"{seconds} seconds" if lang == "en" else f"{seconds} 秒"
 
 
-def _param(value: object, lang: str) -> str:
+def _param(value: object, lang: str, tz: tzinfo | None) -> str:
     if isinstance(value, timedelta):
         return duration(value, lang)
     if isinstance(value, datetime):
-        return value.astimezone(BEIJING).strftime("%H:%M")
+        if tz is None:
+            raise ValueError("a time in a message needs the centre's time zone (tz)")
+        return value.astimezone(tz).strftime("%H:%M")
     if isinstance(value, Text):
         return value.in_(lang)
     if isinstance(value, tuple) and len(value) == 2:  # (Chinese, English)
@@ -169,12 +168,19 @@ def _param(value: object, lang: str) -> str:
 REFUSED = N_("refusal", "操作被拒绝（{code}）。")
 
 
-def message(code: str, lang: str = "zh_CN", params: Mapping[str, object] | None = None) -> str:
+def message(
+    code: str,
+    lang: str = "zh_CN",
+    params: Mapping[str, object] | None = None,
+    tz: tzinfo | None = None,
+) -> str:
     """The text of a refusal; with ``params`` (a sitting's windows, a reason) the text that
-    names them."""
+    names them, its times in ``tz`` (the centre's configured time zone)."""
     if params and code in WITH_PARAMS:
         try:
-            return WITH_PARAMS[code].in_(lang, **{k: _param(v, lang) for k, v in params.items()})
+            return WITH_PARAMS[code].in_(
+                lang, **{k: _param(v, lang, tz) for k, v in params.items()}
+            )
         except KeyError:
             pass  # a param the text needs is missing: say it without figures
     text = MESSAGES.get(code)

@@ -13,6 +13,8 @@ in its section only.
 from __future__ import annotations
 
 from central.service.backups import (
+    BackupsOfCentre,
+    backups_by_centre,
     check_backup,
     take_backup,
 )
@@ -70,6 +72,8 @@ from central.service.uploads import (
 )
 
 __all__ = [
+    "BackupsOfCentre",
+    "backups_by_centre",
     "already_stored",
     "audit",
     "begin_upload",

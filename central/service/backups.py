@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from central.models import (
@@ -70,3 +72,69 @@ def take_backup(
         audit(session, now, centre.code, "backup.received", name=name, sha256=sha, size=len(data))
         session.flush()
     return {"kind": "backup", "sha256": sha}
+
+
+@dataclass(frozen=True)
+class BackupsOfCentre:
+    """What a province admin asks of a centre's backups: how many, how big, the latest,
+    and whether the latest still verifies (the stored bytes are the ones received, and
+    their signature is the centre's)."""
+
+    centre_code: str
+    count: int
+    total_size: int
+    latest_name: str
+    latest_size: int
+    latest_received_at: datetime
+    #: when the centre took the latest (its header), and for which sitting, if any
+    latest_taken_at: str
+    latest_sitting: str | None
+    #: "" when the latest verifies now, else what is wrong with it
+    problem: str
+
+
+def backups_by_centre(session: Session, centre: str | None = None) -> list[BackupsOfCentre]:
+    """Per centre (or the one named), its backups at central; the latest is read back and
+    checked again (SHA-256 as received, the centre's signature, the centre named inside).
+
+    Args:
+        session: central's database session.
+        centre: a centre code, or every centre when None.
+    """
+    q = select(Backup.centre_code, func.count(), func.sum(Backup.size)).group_by(Backup.centre_code)
+    if centre:
+        q = q.where(Backup.centre_code == centre)
+    out = []
+    for code, count, total in session.execute(q.order_by(Backup.centre_code)).all():
+        latest = session.scalars(
+            select(Backup)
+            .where(Backup.centre_code == code)
+            .order_by(Backup.received_at.desc(), Backup.id.desc())
+            .limit(1)
+        ).one()
+        account = session.scalar(select(CentreAccount).where(CentreAccount.code == code))
+        header: dict[str, Any] = {}
+        problem = ""
+        if hashlib.sha256(latest.data).hexdigest() != latest.sha256:
+            problem = "SHA-256 与收到时不符 / not the bytes received"
+        elif account is None:
+            problem = "考点未登记 / unknown centre"
+        else:
+            try:
+                header = check_backup(latest.data, account)
+            except CentralError as exc:
+                problem = exc.message
+        out.append(
+            BackupsOfCentre(
+                centre_code=code,
+                count=int(count),
+                total_size=int(total or 0),
+                latest_name=latest.name,
+                latest_size=latest.size,
+                latest_received_at=latest.received_at,
+                latest_taken_at=str(header.get("taken_at", "")),
+                latest_sitting=header.get("sitting"),
+                problem=problem,
+            )
+        )
+    return out

@@ -333,20 +333,39 @@ function render() {
   tick();
 }
 
-// A message from the invigilator or the chief examiner: shown once, until dismissed.
+// A message from the invigilator or the chief examiner: on screen until the candidate
+// dismisses it (OK, Enter or Escape), then never again. The agent keeps what was dismissed in
+// its journal, so a reload, a new kiosk browser or a restarted agent neither loses a message
+// nor brings one back; the page only remembers what it has just dismissed until the agent's
+// next state says so too.
+const dismissedMessages = new Set();
 function renderMessages() {
-  const messages = (state && state.messages) || [];
+  const banner = $("banner");
+  const messages = ((state && state.messages) || []).filter((m) => !dismissedMessages.has(m.at));
   if (!messages.length || state.attempt_id == null) return;
-  const last = messages[messages.length - 1];
-  const key = `exam.message.${state.attempt_id}`;
-  // The server's time of the message (UTC ISO 8601, so the strings sort): an agent that
-  // restarts numbers its messages afresh, the server's times stay.
-  if ((localStorage.getItem(key) || "") >= last.at) return;
-  localStorage.setItem(key, last.at);
-  $("banner-text").textContent = t("message_from", { sender: t("sender_" + last.sender), text: last.text });
-  $("banner").hidden = false;
-  $("banner").dataset.threshold = "";
-  $("banner").dataset.message = last.at;
+  // A time warning on screen keeps it until its OK; the message follows.
+  if (!banner.hidden && banner.dataset.threshold) return;
+  const first = messages[0];
+  if (!banner.hidden && banner.dataset.message === first.at) return;
+  $("banner-text").textContent = t("message_from", { sender: t("sender_" + first.sender), text: first.text });
+  banner.hidden = false;
+  banner.dataset.threshold = "";
+  banner.dataset.message = first.at;
+}
+
+function dismissBanner() {
+  const banner = $("banner");
+  banner.hidden = true;
+  const at = banner.dataset.message;
+  banner.dataset.message = "";
+  banner.dataset.threshold = "";
+  if (at) {
+    dismissedMessages.add(at);
+    api("/api/message_seen", { at })
+      .then((res) => { if (!res.ok) dismissedMessages.delete(at); })
+      .catch(() => dismissedMessages.delete(at)); // the agent is down: shown again when it is back
+  }
+  renderMessages();
 }
 
 function renderBar() {
@@ -590,6 +609,7 @@ function checkWarnings(left) {
       $("banner-text").textContent = t("warn", { left: spanText(threshold) });
       $("banner").hidden = false;
       $("banner").dataset.threshold = String(threshold);
+      $("banner").dataset.message = "";
     }
   }
 }
@@ -655,7 +675,7 @@ function onKey(e) {
     if (e.key === "Escape") $("modal").hidden = true;
     return;
   }
-  if (!$("banner").hidden && (e.key === "Enter" || e.key === "Escape")) { $("banner").hidden = true; return; }
+  if (!$("banner").hidden && (e.key === "Enter" || e.key === "Escape")) { dismissBanner(); return; }
   if (!state || state.screen !== "paper" || !paper || !$("overlay").hidden) return;
   if (e.ctrlKey || e.altKey || e.metaKey) return;
   const q = paper.questions[current];
@@ -696,7 +716,7 @@ function bind() {
   $("submit-button").addEventListener("click", openSubmitDialog);
   $("modal-cancel").addEventListener("click", () => { $("modal").hidden = true; });
   $("modal-ok").addEventListener("click", submitNow);
-  $("banner-ok").addEventListener("click", () => { $("banner").hidden = true; });
+  $("banner-ok").addEventListener("click", dismissBanner);
   $("finish-button").addEventListener("click", async () => { await api("/api/finish", {}); });
   $("closed-button").addEventListener("click", async () => { await api("/api/finish", {}); });
   $("font-up").addEventListener("click", () => { fontIndex += 1; applyFont(); });

@@ -7,15 +7,17 @@ import sys
 import click
 
 from exam_server.accounts.models import Role
-from exam_server.cli_common import config_for
+from exam_server.cli_common import config_for, data_dir_option, database_option
 
 ROLES = {"admin": Role.ADMIN, "chief": Role.CHIEF, "invigilator": Role.INVIGILATOR}
 
 
-def _db(database: str | None):  # type: ignore[no-untyped-def]
+def _db(database: str | None, data_dir: str | None):  # type: ignore[no-untyped-def]
+    """The centre's database as every centre command finds it: ``--database``, else
+    ``EXAM_DATABASE_URL``, else the data folder's ``centre.toml``, else its centre.db."""
     from exam_server.db import Database
 
-    return Database(config_for(database, None).DATABASE_URL)
+    return Database(config_for(database, data_dir).DATABASE_URL)
 
 
 def _now():  # type: ignore[no-untyped-def]
@@ -30,13 +32,6 @@ def _fail(exc: Exception) -> None:
     code = getattr(exc, "code", "error")
     click.echo(f"{message(code)} / {message(code, 'en')} ({code})", err=True)
     sys.exit(2)
-
-
-database_option = click.option(
-    "--database",
-    envvar="EXAM_DATABASE_URL",
-    help="SQLAlchemy URL (default: sqlite:///var/centre.db).",
-)
 
 
 @click.group(
@@ -60,11 +55,19 @@ def user() -> None:
 )
 @click.password_option(help="At least 8 characters (asked for when not given).")
 @database_option
-def add(username: str, display_name: str, role: str, password: str, database: str | None) -> None:
+@data_dir_option
+def add(
+    username: str,
+    display_name: str,
+    role: str,
+    password: str,
+    database: str | None,
+    data_dir: str | None,
+) -> None:
     from exam_server.accounts import service
 
     try:
-        with _db(database).write() as session:
+        with _db(database, data_dir).write() as session:
             u = service.create_user(
                 session,
                 _now(),
@@ -83,11 +86,12 @@ def add(username: str, display_name: str, role: str, password: str, database: st
 @click.argument("username")
 @click.password_option()
 @database_option
-def passwd(username: str, password: str, database: str | None) -> None:
+@data_dir_option
+def passwd(username: str, password: str, database: str | None, data_dir: str | None) -> None:
     from exam_server.accounts import service
 
     try:
-        with _db(database).write() as session:
+        with _db(database, data_dir).write() as session:
             now = _now()
             service.set_password(
                 session, now, service.get_user(session, username), password, by="admin:cli"
@@ -100,11 +104,12 @@ def passwd(username: str, password: str, database: str | None) -> None:
 @user.command("unlock", help="解锁账户 / unlock an account locked by wrong passwords.")
 @click.argument("username")
 @database_option
-def unlock_cmd(username: str, database: str | None) -> None:
+@data_dir_option
+def unlock_cmd(username: str, database: str | None, data_dir: str | None) -> None:
     from exam_server.accounts import service
 
     try:
-        with _db(database).write() as session:
+        with _db(database, data_dir).write() as session:
             service.unlock(session, _now(), service.get_user(session, username), by="admin:cli")
         click.echo(f"已解锁 / unlocked {username}")
     except service.AccountError as exc:
@@ -118,7 +123,14 @@ def unlock_cmd(username: str, database: str | None) -> None:
     "--sitting", "sitting_code", default=None, help="Sitting code; omit for every sitting."
 )
 @database_option
-def assign(username: str, room_code: str, sitting_code: str | None, database: str | None) -> None:
+@data_dir_option
+def assign(
+    username: str,
+    room_code: str,
+    sitting_code: str | None,
+    database: str | None,
+    data_dir: str | None,
+) -> None:
     from sqlalchemy import select
 
     from exam_server.accounts import service
@@ -126,7 +138,7 @@ def assign(username: str, room_code: str, sitting_code: str | None, database: st
     from exam_server.plans.models import Sitting
 
     try:
-        with _db(database).write() as session:
+        with _db(database, data_dir).write() as session:
             room = session.scalar(select(Room).where(Room.code == room_code))
             if room is None:
                 raise click.ClickException(f"没有考场 {room_code} / no room {room_code}")
@@ -155,13 +167,14 @@ def assign(username: str, room_code: str, sitting_code: str | None, database: st
 
 @user.command("list", help="列出账户 / list accounts, roles, locks and rooms.")
 @database_option
-def list_cmd(database: str | None) -> None:
+@data_dir_option
+def list_cmd(database: str | None, data_dir: str | None) -> None:
     from sqlalchemy import select
 
     from exam_server.accounts.models import RoomAssignment, User
     from exam_server.centres.models import Room
 
-    with _db(database).read() as session:
+    with _db(database, data_dir).read() as session:
         for u in session.scalars(select(User).order_by(User.username)):
             rooms = session.execute(
                 select(Room.code, RoomAssignment.sitting_id)

@@ -13,7 +13,7 @@ path was being reworked concurrently; they use only its public functions and the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -348,15 +348,21 @@ def _proposed_gap(session: Session, gap_id: int) -> TerminalGap:
 
 
 def accept_lost_time(
-    session: Session, now: datetime, gap_id: int, *, minutes: int | None, by: str
+    session: Session,
+    now: datetime,
+    gap_id: int,
+    *,
+    minutes: int | None,
+    by: str,
+    tz: tzinfo,
 ) -> GapDecision:
     """Credit a detected gap as extra time: the proposal, or the minutes the invigilator
-    set instead."""
+    set instead. The reason names the gap's times in ``tz``, the centre's time zone."""
     gap = _proposed_gap(session, gap_id)
     attempt = load_attempt(session, gap.attempt_id)
     minutes = minutes if minutes is not None else gap.proposed_s // 60
     reason = (
-        f"终端失联 {gap.lost_s} 秒（系统检测，{_hm(gap.started_at)}–{_hm(gap.ended_at)}）"
+        f"终端失联 {gap.lost_s} 秒（系统检测，{_hm(gap.started_at, tz)}–{_hm(gap.ended_at, tz)}）"
         f" / terminal out of contact (detected)"
     )
     new_deadline = grant_extra(session, now, attempt, minutes=minutes, reason=reason, by=by)
@@ -385,10 +391,8 @@ def dismiss_lost_time(
     return GapDecision(gap, attempt, None)
 
 
-def _hm(at: datetime | None) -> str:
-    from seating.i18n import local
-
-    return local(at).strftime("%H:%M:%S") if at else "?"
+def _hm(at: datetime | None, tz: tzinfo) -> str:
+    return at.astimezone(tz).strftime("%H:%M:%S") if at else "?"
 
 
 def refuse_if_rule(exc: Exception) -> str:

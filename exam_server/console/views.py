@@ -621,6 +621,7 @@ def decide_gap(gap_id: int, decision: str) -> ResponseReturnValue:
                     gap_id,
                     minutes=None if minutes in (None, "") else _int(minutes, "bad_extra_time"),
                     by=user.username,
+                    tz=rt.config.tz,
                 )
             else:
                 outcome = service.dismiss_lost_time(

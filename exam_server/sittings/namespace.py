@@ -66,7 +66,7 @@ def _edge(handler: Callable[..., p.Message]) -> Callable[..., dict[str, Any]]:
 
     @functools.wraps(handler)
     def wrapped(self: CandidateNamespace, data: Any = None) -> dict[str, Any]:
-        lang = runtime().config.LANG
+        lang, tz = runtime().config.LANG, runtime().config.tz
         try:
             return p.dump(handler(self, data))
         except p.ProtocolError as exc:
@@ -75,14 +75,16 @@ def _edge(handler: Callable[..., p.Message]) -> Callable[..., dict[str, Any]]:
             return p.dump(
                 p.ErrorReply(
                     code=exc.code.value,
-                    message=message(exc.code.value, lang, exc.params),
+                    message=message(exc.code.value, lang, exc.params, tz),
                     retry=exc.code is engine.Refusal.ATTEMPT_PAUSED,
                 )
             )
         except service.ServiceError as exc:
             return p.dump(
                 p.ErrorReply(
-                    code=exc.code, message=message(exc.code, lang, exc.params), retry=exc.retry
+                    code=exc.code,
+                    message=message(exc.code, lang, exc.params, tz),
+                    retry=exc.retry,
                 )
             )
         except terminals.TerminalError as exc:

@@ -80,22 +80,29 @@ def codes(
         return
     click.echo(f"考点 CA 指纹 / CA fingerprint: {fingerprint}")
     for c in issued:
-        click.echo(f"  {c.seat:10} {c.code}   (有效至 valid until {c.expires_at:%Y-%m-%d %H:%M}Z)")
+        until = c.expires_at.astimezone(cfg.tz)
+        click.echo(f"  {c.seat:10} {c.code}   (有效至 valid until {until:%Y-%m-%d %H:%M})")
+    if issued:
+        click.echo(f"（时间为考点时区 {cfg.TIME_ZONE} / times in the centre's time zone）")
 
 
 @terminals.command("list", help="已绑定的终端 / the enrolled terminals, by seat.")
 @database_option
-def list_(database: str | None) -> None:
+@data_dir_option
+def list_(database: str | None, data_dir: str | None) -> None:
     from exam_server.db import Database
     from exam_server.terminals import service
 
-    with Database(config_for(database, None).DATABASE_URL).read() as session:
+    cfg = config_for(database, data_dir)
+    with Database(cfg.DATABASE_URL).read() as session:
         rows = service.enrolments(session)
         for r in rows:
             click.echo(
                 f"{r.seat.label:10} {r.terminal_id:20} {r.public_key[:16]}…  "
-                f"{r.enrolled_at:%Y-%m-%d %H:%M}Z by {r.enrolled_by}"
+                f"{r.enrolled_at.astimezone(cfg.tz):%Y-%m-%d %H:%M} by {r.enrolled_by}"
             )
+        if rows:
+            click.echo(f"（时间为考点时区 {cfg.TIME_ZONE} / times in the centre's time zone）")
         if not rows:
             click.echo("没有已绑定的终端 / no terminal is enrolled")
 
@@ -104,13 +111,14 @@ def list_(database: str | None) -> None:
 @click.argument("seat")
 @click.option("--reason", required=True, help="Why (kept in the event log).")
 @database_option
-def revoke(seat: str, reason: str, database: str | None) -> None:
+@data_dir_option
+def revoke(seat: str, reason: str, database: str | None, data_dir: str | None) -> None:
     from exam_server.clock import SystemClock
     from exam_server.db import Database
     from exam_server.terminals import service
 
     try:
-        with Database(config_for(database, None).DATABASE_URL).write() as session:
+        with Database(config_for(database, data_dir).DATABASE_URL).write() as session:
             match = [e for e in service.enrolments(session) if e.seat.label == seat]
             if not match:
                 raise service.TerminalError("no_such_enrolment", seat)

@@ -88,57 +88,93 @@ def test_an_unreachable_server_is_said_and_the_login_page_promises_nothing(
     assert Path(term.data_dir, "journal.db").exists()
 
 
-def test_a_message_is_shown_once_and_not_again_on_reload(browser) -> None:  # noqa: F811
-    """The issue's fault: the invigilator's broadcast came back on every reload of the
-    candidate's page. The real page and UI server, an agent given the pushes directly."""
-    from datetime import UTC, datetime, timedelta
+def test_a_ui_port_in_use_is_one_line_with_the_fix(
+    make_sitting: Callable[..., Sitting], clients: Callable[..., ClientProcess]
+) -> None:
+    """It printed the raw ``[Errno 98] Address already in use`` and not what to do."""
+    import socket
 
-    from exam_client.agent import Agent, AgentConfig
-    from exam_client.journal import MemoryJournal
-    from exam_client.ui import UiOptions, UiServer
-    from exam_common import protocol as p
-    from tests.client.test_client_units import IDENTITY
-    from tests.conftest import free_port
+    term = _enrolled_then_server_gone(make_sitting, clients)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", term.port))
+        taken.listen(1)
+        proc = subprocess.run(
+            [sys.executable, "-m", "exam_client.cli", "run"]
+            + ["--data-dir", str(term.data_dir), "--ui-port", str(term.port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "Errno" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    line = lines[0]
+    assert f"考生界面端口 {term.port} 已被占用" in line and "--ui-port" in line, line
+    assert "is in use" in line and "已启动" not in proc.stdout
 
-    agent = Agent(
-        AgentConfig(server="http://127.0.0.1:1", seat="01-01", identity=IDENTITY), MemoryJournal()
-    )
-    # A candidate's attempt (the page shows messages only then), on the simplest screen
-    # that needs no paper: the sitting closed at this seat.
-    agent.attempt_id = 41
-    agent.closed = {"code": "sitting_closed", "message": "本场考试已结束"}
-    ui = UiServer(agent, UiOptions(port=free_port())).start()
+
+class _OtherCentre(http.server.BaseHTTPRequestHandler):
+    """An exam server, but another centre's."""
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        body = b'{"ok": true, "server_time": "2026-06-01T01:00:00+00:00", "centre": "9999"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _serve(handler: type[http.server.BaseHTTPRequestHandler], tls: object = None):  # type: ignore[no-untyped-def]
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)  # type: ignore[attr-defined]
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+def test_another_centres_server_is_refused() -> None:
+    import click
+
+    from exam_client.cli import check_server
+
+    httpd = _serve(_OtherCentre)
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
     try:
-        at = datetime(2026, 6, 1, 1, 20, tzinfo=UTC)
-        agent._on_broadcast(
-            p.dump(p.Broadcast(sitting_id=1, room_id=3, text="请保持安静", sender="监考", at=at))
-        )
-        page = browser.new_context(locale="zh-CN").new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(ui.url)
-        page.wait_for_selector("#banner:not([hidden])")
-        assert "请保持安静" in page.inner_text("#banner-text")
-        page.click("#banner-ok")
-        assert page.is_hidden("#banner")
-        for _ in range(2):
-            page.reload()
-            page.wait_for_timeout(1500)  # several polls of the agent's state
-            assert page.is_hidden("#banner"), "the message came back on reload"
-        # A new message is shown, once.
-        agent._on_broadcast(
-            p.dump(
-                p.Broadcast(
-                    sitting_id=1,
-                    room_id=3,
-                    text="还有十分钟",
-                    sender="主考",
-                    at=at + timedelta(minutes=5),
-                )
-            )
-        )
-        page.wait_for_selector("#banner:not([hidden])")
-        assert "还有十分钟" in page.inner_text("#banner-text")
-        assert not errors, errors
+        with pytest.raises(click.ClickException) as caught:
+            check_server(url, "0101", None)
+        said = caught.value.message
+        assert f"{url} 是考点 9999 的服务器，本机绑定的是考点 0101" in said, said
+        assert "--server" in said and "serves centre 9999" in said
+        assert check_server(url, "9999", None) is None  # its own centre: all is well
     finally:
-        ui.stop()
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_certificate_from_another_ca_is_refused(tmp_path: Path) -> None:
+    """The terminal trusts its centre's CA; a server whose certificate another CA signed
+    (a wrong address, or a centre that changed its CA) is refused before it starts."""
+    import click
+
+    from exam_client.cli import check_server
+    from exam_server.tls import ensure_tls, now_utc, server_context
+
+    ours = ensure_tls(tmp_path / "ours", centre="0101", now=now_utc())
+    theirs = ensure_tls(tmp_path / "theirs", centre="0101", now=now_utc())
+    httpd = _serve(_OtherCentre, server_context(theirs))
+    url = f"https://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        with pytest.raises(click.ClickException) as caught:
+            check_server(url, "0101", ours.ca_cert)
+        said = caught.value.message
+        assert "不是本机绑定时信任的考点 CA 签发的" in said and "another CA" in said, said
+        # The same server checked against its own CA gets past the certificate.
+        with pytest.raises(click.ClickException, match="是考点 9999 的服务器"):
+            check_server(url, "0101", theirs.ca_cert)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

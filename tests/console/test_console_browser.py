@@ -390,6 +390,13 @@ def test_the_room_map_is_live_and_every_action_works_or_is_refused(
         page.click("#dialog-ok")
         push = p.parse(p.Broadcast, b.wait_push("broadcast", timeout=3))
         assert push.text.startswith("请考生注意") and push.sender == "监考"
+        # The console's own banner and notice do not bring the broadcast back on a reload
+        # (the issue: "the broadcast banner returns on every reload").
+        page.reload()
+        page.wait_for_selector("#seat-24")
+        page.wait_for_timeout(1500)
+        assert "请考生注意" not in page.inner_text("body")
+        assert page.is_hidden("#banner") or "请考生注意" not in page.inner_text("#banner")
 
         # Admitting a late candidate after the late-entry window (start + 12 s here,
         # 30 min in the notices) is refused, with the rule's words.

@@ -217,3 +217,49 @@ def test_one_time_zone_from_the_file_for_the_console_the_pdfs_and_the_terminal(
     bad = Config.from_mapping({"DATA_DIR": str(tmp_path), "TIME_ZONE": "Mars/Olympus"})
     with pytest.raises(ConfigError, match="未知的时区"):
         _ = bad.tz
+
+
+def test_accounts_and_terminals_commands_take_the_data_dir(tmp_path: Path) -> None:
+    """`exam-server user ...` and `terminals list/revoke` had no --data-dir: they went to
+    sqlite:///var/centre.db whatever folder the centre was set up in."""
+    data = tmp_path / "site"
+    up = run("exam_server.cli", "db", "upgrade", "--data-dir", str(data))
+    assert up.returncode == 0, up.stderr
+    added = run(
+        "exam_server.cli",
+        "user",
+        "add",
+        "wang",
+        "--role",
+        "chief",
+        "--name",
+        "王主考",
+        "--password",
+        "a-long-password-1",
+        "--data-dir",
+        str(data),
+        cwd=tmp_path,
+    )
+    assert added.returncode == 0, added.stderr
+    listed = run("exam_server.cli", "user", "list", "--data-dir", str(data), cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "wang" in listed.stdout and "王主考" in listed.stdout
+    assert not (tmp_path / "var").exists()  # nothing went to the default folder
+    for cmd in (["user", "unlock", "wang"], ["terminals", "list"]):
+        done = run("exam_server.cli", *cmd, "--data-dir", str(data), cwd=tmp_path)
+        assert done.returncode == 0, (cmd, done.stderr)
+    revoked = run(
+        "exam_server.cli",
+        "terminals",
+        "revoke",
+        "01-01",
+        "--reason",
+        "test",
+        "--data-dir",
+        str(data),
+        cwd=tmp_path,
+    )
+    assert "no_such_enrolment" in revoked.stderr and "Traceback" not in revoked.stderr
+    for cmd in (["user", "add"], ["user", "list"], ["terminals", "list"]):
+        helped = run("exam_server.cli", *cmd, "--help").stdout
+        assert "--data-dir" in helped and "sqlite:///var/centre.db" not in helped, cmd

@@ -306,3 +306,55 @@ def test_under_gevent_a_backup_leaves_the_loop_running(tmp_path: Path) -> None:
     # Offloaded, the ticker keeps going: at least a quarter of its ticks, no long stall.
     assert out["offload"]["ticks"] >= max(3, out["offload"]["s"] / 0.005 / 4), out
     assert out["offload"]["max_gap"] < out["inline"]["max_gap"] / 2, out
+
+
+def test_central_lists_each_centres_backups_and_checks_the_latest(tmp_path: Path) -> None:
+    """`exam-central backups`: what a province admin needs of a centre's backups (how many,
+    how big, the latest, verified); a stored backup altered since is said and exits 3."""
+    import subprocess
+    import sys
+
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from central.db import CentralDatabase
+    from central.migrate import upgrade as central_upgrade
+    from central.models import Backup, CentreAccount
+    from central.service import take_backup
+
+    def backups() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "central.cli", "backups", "--database", central.url],
+            capture_output=True,
+            text=True,
+        )
+
+    central = CentralDatabase(f"sqlite:///{tmp_path / 'central.db'}")
+    central_upgrade(central)
+    none = backups()
+    assert none.returncode == 0 and "尚未收到备份" in none.stdout, none
+    db = Database(f"sqlite:///{tmp_path / 'centre.db'}")
+    upgrade(db)
+    populate(db)
+    cfg = cfg_for(db.url, tmp_path / "data")
+    raw = KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+    with central.write() as s:
+        account = CentreAccount(code="0101", name="", public_key=raw, registered_at=T0)
+        s.add(account)
+        for n, sitting in enumerate(("S1", "S2")):
+            snap = write_backup(
+                cfg, T0 + timedelta(hours=n), centre="0101", sitting=sitting, key=KEY
+            )
+            take_backup(s, account, snap.read_bytes(), f"u{n}", snap.name, T0 + timedelta(hours=n))
+    out = backups()
+    assert out.returncode == 0, out.stderr
+    (line,) = out.stdout.strip().splitlines()
+    assert line.startswith("考点 0101: 2 份备份") and "已核验 verified" in line, line
+    assert snap.name in line and "场次 S2" in line and "taken 2026-06-01 02:00:00 UTC" in line
+    with central.write() as s:
+        latest = s.scalars(select(Backup).order_by(Backup.id.desc())).first()
+        assert latest is not None
+        latest.data = latest.data[:-1] + bytes([latest.data[-1] ^ 1])
+    bad = backups()
+    assert bad.returncode == 3 and "核验失败 FAILED" in bad.stdout, bad
+    central.dispose()
+    db.dispose()

@@ -28,9 +28,11 @@ from tests.central.world import CENTRE, plan_doc, registration_rows, write_plan,
 from tests.conftest import drop_pg_database, make_pg_database
 from tests.live import LiveServer, Terminal
 from tests.sync.harness import (
+    PY,
     Central,
     centre_env,
     lead_time,
+    run,
     server_cli,
     sync,
     wait_for,
@@ -195,6 +197,10 @@ def test_registrations_to_rescored_results(central_url: str, tmp_path: Path) -> 
     assert "成绩 已上传" in status and "省中心复核一致" in status, status
     assert "试卷密钥 已下达" in status and "答案密钥 已下达，已评分" in status
     assert "最近备份：" in status and "最近备份：无" not in status
+    # The province admin sees the pushed backup at central, verified.
+    pushed = run([PY, "-m", "central.cli", "backups", "--database", central_url], env).stdout
+    assert f"考点 {CENTRE}: " in pushed and "已核验 verified" in pushed, pushed
+    assert f"场次 {SITTING}" in pushed or "场次 —" in pushed, pushed
     cdb.dispose()
     centre_db.dispose()
 
