@@ -175,19 +175,19 @@ def test_every_action_says_it_was_done(server, browser) -> None:  # type: ignore
             f"document.querySelector('#seat-{seats[1]}')?.dataset.state === 'logged_in'",
             timeout=10_000,
         )
-        said = {
-            "违纪处理（成绩作废）": on_seat(page, seats[0], "void", {"reason": "携带手机"}),
-            "延长时间": on_seat(page, seats[1], "extra", {"minutes": "5", "reason": "终端死机"}),
-            "授权换座/重新登录": on_seat(page, seats[1], "relogin", {"reason": "显示器故障"}),
-            "核验签到": on_seat(page, seats[2], "checkin"),
-        }
+        said = [
+            ("违纪处理（成绩作废）", on_seat(page, seats[0], "void", {"reason": "携带手机"})),
+            ("延长时间", on_seat(page, seats[1], "extra", {"minutes": "5", "reason": "终端死机"})),
+            ("授权换座/重新登录", on_seat(page, seats[1], "relogin", {"reason": "显示器故障"})),
+            ("核验签到", on_seat(page, seats[2], "checkin")),
+        ]
         page.click("#broadcast")
-        said["发送通知"] = done(page, {"text": "请检查准考证号"})
+        said.append(("发送通知", done(page, {"text": "请检查准考证号"})))
         page.click("#pause")
-        said["暂停本考场"] = done(page, {"reason": "停电"})
+        said.append(("暂停本考场", done(page, {"reason": "停电"})))
         page.wait_for_function("document.querySelector('#pause').textContent === '恢复本考场'")
         page.click("#pause")
-        said["恢复本考场"] = done(page)
+        said.append(("恢复本考场", done(page)))
         assert not failed, failed
         page.context.close()
 
@@ -195,19 +195,20 @@ def test_every_action_says_it_was_done(server, browser) -> None:  # type: ignore
         chief.goto(f"{live.url}/console/sittings/{ids['sitting']}")
         chief.wait_for_selector("#rooms tr[data-room]")
         chief.click("#broadcast")
-        said["发送通知 "] = done(chief, {"text": "考试即将开始"})
+        said.append(("发送通知", done(chief, {"text": "考试即将开始"})))
         chief.click("#pause")
-        said["暂停全考点"] = done(chief, {"reason": "全楼停电"})
+        said.append(("暂停全考点", done(chief, {"reason": "全楼停电"})))
         chief.wait_for_function("document.querySelector('#pause').textContent === '恢复全考点'")
         chief.click("#pause")
-        said["恢复全考点"] = done(chief)
+        said.append(("恢复全考点", done(chief)))
         chief.goto(f"{live.url}/console/terminals")
         chief.click(f"tr[data-seat='{ids['labels'][2]}'] button[data-code]")
         chief.wait_for_selector("#enrol-code")
-        said["生成绑定码"] = done(chief)
+        said.append(("生成绑定码", done(chief)))
         assert not failed, failed
         chief.context.close()
     finally:
         term.sio.disconnect()
-    for label, notice in said.items():
-        assert notice.startswith("已完成：") and label.strip() in notice, (label, notice)
+    assert len(said) == 11
+    for label, notice in said:
+        assert notice.startswith("已完成：") and label in notice, (label, notice)
