@@ -74,6 +74,7 @@ class Demo:
                     return self
             except requests.RequestException:
                 time.sleep(0.3)
+        self.stop()  # the fixture's finally never sees a demo that did not start
         raise AssertionError(f"the demo did not start:\n{self.log.read_text()}")
 
     def stop(self) -> None:
