@@ -428,7 +428,9 @@ DEMO_PASSWORD = "demo-2026-exam"
 
 
 def _demo_accounts(db: object) -> list[tuple[str, str, str]]:
-    """A chief examiner and an invigilator for room 001 (demo passwords, printed)."""
+    """A chief examiner, an invigilator for room 001 and a centre admin (demo passwords,
+    printed): the admin's console shows the link to central, the keys, backups and
+    results, and the terminals' enrolment."""
     from sqlalchemy import select
 
     from exam_server.accounts.models import Role
@@ -458,10 +460,20 @@ def _demo_accounts(db: object) -> list[tuple[str, str, str]]:
             password=DEMO_PASSWORD,
             by="demo",
         )
+        create_user(
+            session,
+            now,
+            username="admin",
+            display_name="考点管理员（演示）",
+            role=Role.ADMIN,
+            password=DEMO_PASSWORD,
+            by="demo",
+        )
         room = session.scalars(select(Room).order_by(Room.code)).first()
         if room is not None:
             assign_room(session, now, inv, room, None, by="demo")
     return [
         ("chief", DEMO_PASSWORD, "主考 chief"),
         ("inv01", DEMO_PASSWORD, "监考 invigilator, room 001"),
+        ("admin", DEMO_PASSWORD, "考点管理员 centre admin"),
     ]

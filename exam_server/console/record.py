@@ -139,7 +139,8 @@ def room_record_pdf(
             absent_logged.add(ev.attempt_id)
             who = _who(ev.actor, lang)
             reason = _say(ev.reason, lang)
-            events.append(rec.Absence(t, f"{reason}（{who}）" if reason else who))
+            said = f"{reason} ({who})" if lang == "en" else f"{reason}（{who}）"
+            events.append(rec.Absence(t, said if reason else who))
         elif ev.kind == "attempt.voided" and t:
             void = "score void" if lang == "en" else "本科目成绩作废"
             events.append(

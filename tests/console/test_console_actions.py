@@ -3,15 +3,20 @@ ManualClock; the live hub's pushes; lost-time detection; the room record PDF."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from datetime import timedelta
 
 from sqlalchemy import select
 
+from exam_server.accounts.models import User
+from exam_server.candidates.models import Candidate
+from exam_server.centres.models import Centre, Room
 from exam_server.console.models import CheckIn, GapStatus, TerminalGap
 from exam_server.eventlog.models import Event
 from exam_server.eventlog.service import verify_chain
 from exam_server.extensions import socketio
+from exam_server.plans.models import Sitting
 from exam_server.sittings import service as sittings
 from exam_server.sittings import signals
 from exam_server.sittings.engine import AttemptState
@@ -313,3 +318,55 @@ def test_a_blank_record_is_blank_and_a_chinese_record_is_chinese(
     assert "服务器自动记录" in text
     for english in ("not logged in", "server", "late entry"):
         assert english not in text, english
+
+
+#: Chinese characters and the full-width punctuation a Chinese record uses
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+
+
+def test_an_english_room_record_is_wholly_english(console: Console, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The issue found "（server）" and English inside the Chinese record; the English
+    record must likewise hold no Chinese word but the names the centre registered
+    (candidates, centre, room, subject, plan, invigilators): the server's absences, its
+    notes, pauses and its signature all in English."""
+    ids = console.ids
+    inv1 = console.login("inv1")
+    inv1.get("/console/lang/en")
+    console.clock.set(START + timedelta(minutes=1))
+    candidate_login(console, 1, "01-01")
+    room = f"/console/api/sittings/{ids['sitting']}/rooms/{ids['room1']}"
+    for path, body in (
+        (f"/console/api/attempts/{ids['attempt1']}/extra", {"minutes": 6, "reason": "frozen"}),
+        (f"/console/api/attempts/{ids['attempt3']}/admit", {"reason": "bus late"}),
+        (f"{room}/pause", {"reason": "power cut"}),
+        (f"{room}/resume", {}),
+        (f"{room}/broadcast", {"text": "Ten minutes left"}),
+    ):
+        reply = post(inv1, path, body).get_json()
+        assert reply["ok"], (path, reply)
+    console.clock.set(START + timedelta(minutes=31))  # late entry closed: the server's absences
+    with console.db.write() as session:
+        sittings.sweep(session, ids["sitting"], console.clock.now())
+    text = _record_text(console, inv1, tmp_path, "en")
+    for english in ("Room Record", "1. Absent candidates", "frozen", "power cut", "server"):
+        assert english in text, (english, text)
+    assert "Ten minutes left" in text and "bus late" in text, text
+    names = _registered_names(console)
+    left = text
+    for name in sorted(names, key=len, reverse=True):
+        left = left.replace(name, "")
+    assert not CJK.findall(left), (sorted(set(CJK.findall(left))), text)
+    assert "（server）" not in text and "服务器" not in text, text
+
+
+def _registered_names(console: Console) -> set[str]:
+    """What the centre registered in its own words: names of candidates, the centre, its
+    rooms, the sitting's subject and plan, and the console's users."""
+    with console.db.read() as db:
+        sitting = db.get(Sitting, console.ids["sitting"])
+        assert sitting is not None
+        names = {sitting.subject, sitting.plan.name}
+        names |= set(db.scalars(select(Candidate.name)))
+        names |= set(db.scalars(select(Centre.name))) | set(db.scalars(select(Room.name)))
+        names |= set(db.scalars(select(User.display_name)))
+    return {n for n in names if n}

@@ -20,8 +20,8 @@ from exam_server.migrate import upgrade
 from exam_server.sync import service as sync
 from tests.conftest import require
 from tests.console.test_console_browser import ARGS, CHROMIUM, ROOT
-from tests.factories import CENTRAL_PUBLIC_PEM, make_world
-from tests.live import LiveServer
+from tests.factories import CENTRAL_PUBLIC_PEM, id_number_for, make_world, ticket_for
+from tests.live import LiveServer, Terminal
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -80,7 +80,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
         ids = {
             "sitting": sitting.id,
             "room": world.rooms[0].id,
-            "seat": world.attempt(0).seat.number,
+            "seats": [world.attempt(i).seat.number for i in range(3)],
+            "labels": [world.attempt(i).seat.label for i in range(3)],
         }
     db.dispose()
     live = LiveServer(f"sqlite:///{tmp / 'centre.db'}", tmp / "data").start()
@@ -134,16 +135,80 @@ def test_no_console_page_logs_an_error_or_shows_a_missing_glyph(server, browser)
         page.context.close()
 
 
-def test_an_action_says_it_was_done(server, browser) -> None:  # type: ignore[no-untyped-def]
-    live, ids = server
-    page, failed = log_in(browser, live.url, "inv1")
-    page.goto(f"{live.url}/console/sittings/{ids['sitting']}/rooms/{ids['room']}")
-    page.locator(f"#seat-{ids['seat']}").click()
-    page.click("#panel button[data-action=void]")
-    page.fill("#dialog [name=reason]", "携带手机")
+def done(page: Any, fields: dict[str, str] | None = None) -> str:
+    """Fill the open dialog, confirm, and return the confirmation line it leaves: the
+    dialog must close and 已完成：… must show (an action without one fails here)."""
+    for name, value in (fields or {}).items():
+        page.fill(f"#dialog [name={name}]", value)
+    page.evaluate("() => { const n = document.getElementById('notice'); if (n) n.remove(); }")
     page.click("#dialog-ok")
+    page.wait_for_function(
+        "!document.querySelector('#dialog').open"
+        " || document.querySelector('#dialog-error').textContent.trim() !== ''",
+        timeout=5000,
+    )
+    assert not page.locator("#dialog").evaluate("d => d.open"), page.inner_text("#dialog-error")
     page.wait_for_selector("#notice:not([hidden])", timeout=5000)
-    notice = page.inner_text("#notice")
-    assert notice.startswith("已完成：") and "记录违纪" in notice or "违纪" in notice, notice
-    assert not page.locator("#dialog").evaluate("d => d.open")
-    assert not failed, failed
+    return page.inner_text("#notice")
+
+
+def on_seat(page: Any, seat: int, action: str, fields: dict[str, str] | None = None) -> str:
+    page.locator(f"#seat-{seat}").click()
+    page.click(f"#panel button[data-action={action}]:not([disabled])")
+    return done(page, fields)
+
+
+def test_every_action_says_it_was_done(server, browser) -> None:  # type: ignore[no-untyped-def]
+    """Each console action that changes something leaves a line saying what was done
+    (the issue: violation and extra time gave no visible sign), on the room page, the
+    chief's overview and the terminals page."""
+    live, ids = server
+    seats = ids["seats"]
+    # The second candidate's terminal logs in (entry opens 30 min before the start).
+    term = Terminal(live.url, terminal_id="T-2", seat=ids["labels"][1])
+    try:
+        assert term.hello()["ok"]
+        assert term.login(ticket_for(2), id_number_for(2))["ok"]
+        page, failed = log_in(browser, live.url, "inv1")
+        page.goto(f"{live.url}/console/sittings/{ids['sitting']}/rooms/{ids['room']}")
+        page.wait_for_function(
+            f"document.querySelector('#seat-{seats[1]}')?.dataset.state === 'logged_in'",
+            timeout=10_000,
+        )
+        said = [
+            ("违纪处理（成绩作废）", on_seat(page, seats[0], "void", {"reason": "携带手机"})),
+            ("延长时间", on_seat(page, seats[1], "extra", {"minutes": "5", "reason": "终端死机"})),
+            ("授权换座/重新登录", on_seat(page, seats[1], "relogin", {"reason": "显示器故障"})),
+            ("核验签到", on_seat(page, seats[2], "checkin")),
+        ]
+        page.click("#broadcast")
+        said.append(("发送通知", done(page, {"text": "请检查准考证号"})))
+        page.click("#pause")
+        said.append(("暂停本考场", done(page, {"reason": "停电"})))
+        page.wait_for_function("document.querySelector('#pause').textContent === '恢复本考场'")
+        page.click("#pause")
+        said.append(("恢复本考场", done(page)))
+        assert not failed, failed
+        page.context.close()
+
+        chief, failed = log_in(browser, live.url, "chief")
+        chief.goto(f"{live.url}/console/sittings/{ids['sitting']}")
+        chief.wait_for_selector("#rooms tr[data-room]")
+        chief.click("#broadcast")
+        said.append(("发送通知", done(chief, {"text": "考试即将开始"})))
+        chief.click("#pause")
+        said.append(("暂停全考点", done(chief, {"reason": "全楼停电"})))
+        chief.wait_for_function("document.querySelector('#pause').textContent === '恢复全考点'")
+        chief.click("#pause")
+        said.append(("恢复全考点", done(chief)))
+        chief.goto(f"{live.url}/console/terminals")
+        chief.click(f"tr[data-seat='{ids['labels'][2]}'] button[data-code]")
+        chief.wait_for_selector("#enrol-code")
+        said.append(("生成绑定码", done(chief)))
+        assert not failed, failed
+        chief.context.close()
+    finally:
+        term.sio.disconnect()
+    assert len(said) == 11
+    for label, notice in said:
+        assert notice.startswith("已完成：") and label in notice, (label, notice)

@@ -341,3 +341,41 @@ def test_ticket_check_by_the_provinces_rule(tmp_path: Path) -> None:
     junk.write_text('{"length": 0}', "utf-8")
     refused = runner.invoke(main, ["ticket-check", "1", "--rule", str(junk)])
     assert refused.exit_code == 4 and "不是准考证号规则" in refused.output
+
+
+def test_the_printed_blank_room_record_is_blank(tmp_path: Path, pdf_tools: None) -> None:
+    """`seating print record` prints the record an invigilator fills in by hand: the
+    expected count is known, but present / absent are left as lines to write on (the
+    issue found "26 / 0" pre-filled: nobody is absent before the sitting), and every event
+    table is empty."""
+    c, r, s = write_inputs(tmp_path)
+    runner = CliRunner()
+    plan_path = tmp_path / "plan.json"
+    res = runner.invoke(
+        main,
+        ["allocate", "-c", str(c), "-r", str(r), "-s", str(s), "--year", "2026"]
+        + ["--seed", "3", "-o", str(plan_path)],
+    )
+    assert res.exit_code == 0, res.output
+    plan = load_plan(plan_path)
+    out = tmp_path / "print"
+    res = runner.invoke(main, ["print", "record", "--plan", str(plan_path), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    pages = pdf_text((out / "record.pdf").read_bytes(), layout=True).split("\f")[:-1]
+    records = [
+        (k, sitting.code)
+        for sitting in plan.sittings
+        for k in plan.used_room_keys()
+        if plan.in_room(k, sitting.code)
+    ]
+    assert records and len(pages) >= len(records)
+    blanks = [p for p in pages if "考场情况记录" in p]
+    assert len(blanks) == len(records), pages
+    for page in blanks:
+        assert "____ / ____" in page, page
+        # no count filled in: neither "26 / 0" nor any other "N / M"
+        assert not re.search(r"\d+\s*/\s*\d+", page), page
+        assert "服务器" not in page and "server" not in page, page
+    expected = {len(plan.in_room(k, code)) for k, code in records}
+    printed = {int(n) for n in re.findall(r"应考人数\s+(\d+)", "".join(blanks))}
+    assert printed == expected, blanks[0]  # the expected count is known and printed

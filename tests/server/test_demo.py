@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -63,6 +64,20 @@ def test_demo_starts_a_server_with_the_seeded_sittings(tmp_path: Path) -> None:
         assert f"考点数据目录 / centre data: {centre}" in text
         assert text.count("所有时间均为考点时区 Asia/Shanghai") == 1
         assert f"exam-sync status --data-dir {centre}" in text
+        # The console's three accounts, the centre admin's among them, printed and real.
+        for account in ("主考 chief: chief", "监考 invigilator, room 001: inv01"):
+            assert f"{account} / demo-2026-exam" in text, text
+        assert "考点管理员 centre admin: admin / demo-2026-exam" in text, text
+        console = requests.Session()
+        form = console.get(f"http://127.0.0.1:{port}/console/login", timeout=10).text
+        token = re.search(r'name="csrf-token" content="([^"]+)"', form)
+        assert token, form[:300]
+        home = console.post(
+            f"http://127.0.0.1:{port}/console/login",
+            data={"username": "admin", "password": "demo-2026-exam", "csrf_token": token[1]},
+            timeout=30,
+        )
+        assert home.url.endswith("/console/") and "考点管理员查看系统状态" in home.text, home.text
         # A second demo on the same folder, while this one runs: refused, nothing touched.
         before = {p: p.stat().st_mtime_ns for p in (centre / "centre.db", pkg / "central.db")}
         again = subprocess.run(
