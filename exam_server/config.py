@@ -130,6 +130,10 @@ class Config:
     #: failures further apart than this start counting afresh (seconds)
     LOGIN_WINDOW_S: float = field(default_factory=lambda: _float("LOGIN_WINDOW_S", "1800"))
     #: how long an enrolment code made on the console or the CLI stays valid (seconds)
+    #: how often each server process looks for revoked enrolments among its connected
+    #: terminals (seconds): a revocation made by another process (the CLI, another
+    #: worker) cuts its terminal off within this; the revoking process does it at once
+    REVOCATION_CHECK_S: float = field(default_factory=lambda: _float("REVOCATION_CHECK_S", "0.5"))
     ENROL_CODE_VALID_S: float = field(
         default_factory=lambda: _float("ENROL_CODE_VALID_S", str(12 * 3600))
     )

@@ -137,6 +137,7 @@ def revoke_enrolment(enrolment_id: int) -> ResponseReturnValue:
     except terminals.TerminalError as exc:
         status = 404 if exc.code == "no_such_enrolment" else 400
         return refusal(exc.code, status)
+    rt.cut_off_terminals({enrolment_id})  # committed: the terminal is out at once
     return jsonify(ok=True)
 
 
