@@ -144,10 +144,11 @@ def revoke_enrolment(enrolment_id: int) -> ResponseReturnValue:
 @bp.post("/api/locks/<id:lock_id>/unlock")
 @login_required(Role.CHIEF, Role.INVIGILATOR)
 def unlock(lock_id: int) -> ResponseReturnValue:
-    """The invigilator checked the candidate (or the terminal) and lets logins go on."""
+    """The invigilator checked the candidate (or the terminal) and lets logins go on;
+    the reason (what was checked) is required and kept in the event log."""
     user = signed_in_user()
     try:
-        body = bodies.parse(bodies.ReasonBody)
+        body = bodies.parse(bodies.RequiredReasonBody)
     except bodies.BadField as exc:
         return _bad_field(exc)
     rt = runtime()

@@ -86,3 +86,44 @@ def wait_for(pred: Callable[[], Any], timeout: float, what: str) -> Any:
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+CONSOLE_PASSWORD = "maple lantern 1987 river"
+
+
+def live_console(c: Centre, username: str, role: Any) -> tuple[Any, str]:
+    """A console account of ``role`` made in the live centre's database, signed in over
+    HTTP as a browser is: the ``requests`` session (its cookie) and the page's CSRF token."""
+    import re
+
+    import requests
+
+    from exam_server.accounts import service as accounts
+
+    with c.db.write() as session:
+        accounts.create_user(
+            session,
+            datetime.now(UTC),
+            username=username,
+            display_name=username,
+            role=role,
+            password=CONSOLE_PASSWORD,
+            by="tests",
+        )
+    http = requests.Session()
+    if c.server.ca_path is not None:
+        http.verify = str(c.server.ca_path)
+    page = http.get(f"{c.server.url}/console/login", timeout=10).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    resp = http.post(
+        f"{c.server.url}/console/login",
+        data={"username": username, "password": CONSOLE_PASSWORD, "csrf_token": token.group(1)},
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert resp.status_code == 302, resp.text[:300]
+    home = http.get(f"{c.server.url}/console/", timeout=10).text
+    meta = re.search(r'name="csrf-token" content="([^"]+)"', home)
+    assert meta is not None
+    return http, meta.group(1)

@@ -7,7 +7,6 @@ server's revocation watcher), the console's revoke and ``exam-client enrol`` of 
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import time
@@ -16,21 +15,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import requests
 
 from exam_common import protocol as p
-from exam_server.accounts import service as accounts
 from exam_server.accounts.models import Role
 from exam_server.sittings import service
 from exam_server.sittings.engine import AttemptState
 from exam_server.sittings.models import Attempt
 from exam_server.terminals import service as terminals
 from tests.live import Terminal
-from tests.security.conftest import Centre, wait_for
+from tests.security.conftest import Centre, live_console, wait_for
 
 pytestmark = pytest.mark.slow
-
-ADMIN_PASSWORD = "maple lantern 1987 river"
 
 
 def _logged_in(c: Centre, terminal_id: str) -> tuple[Terminal, int]:
@@ -105,44 +100,13 @@ def test_revoke_command_cuts_the_connected_terminal_off(centre: Callable[..., Ce
     assert "enrolment revoked, connection closed" in c.server.log()
 
 
-def _console(c: Centre) -> tuple[requests.Session, str]:
-    """An admin signed in to the live server's console, and its CSRF token."""
-    with c.db.write() as session:
-        accounts.create_user(
-            session,
-            datetime.now(UTC),
-            username="admin1",
-            display_name="管理员",
-            role=Role.ADMIN,
-            password=ADMIN_PASSWORD,
-            by="tests",
-        )
-    http = requests.Session()
-    page = http.get(f"{c.server.url}/console/login", timeout=10).text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token is not None
-    resp = http.post(
-        f"{c.server.url}/console/login",
-        data={"username": "admin1", "password": ADMIN_PASSWORD, "csrf_token": token.group(1)},
-        timeout=10,
-        allow_redirects=False,
-    )
-    assert resp.status_code == 302, resp.text[:300]
-    meta = re.search(
-        r'name="csrf-token" content="([^"]+)"',
-        http.get(f"{c.server.url}/console/", timeout=10).text,
-    )
-    assert meta is not None
-    return http, meta.group(1)
-
-
 def test_console_revoke_cuts_the_terminal_off_at_once(centre: Callable[..., Centre]) -> None:
     """The console's revoke: the worker that commits it closes the connection at once
     (its watcher looks only every 30 s here, so the watcher cannot be what did it)."""
     c = centre(tls=False, EXAM_REVOCATION_CHECK_S="30")
     term, attempt_id = _logged_in(c, "T-console")
     try:
-        http, token = _console(c)
+        http, token = live_console(c, "admin1", Role.ADMIN)
         with c.db.read() as session:
             (enrolment_id,) = [
                 e.id for e in terminals.enrolments(session) if e.seat.label == c.seats[0]
