@@ -273,3 +273,88 @@ def test_tls_commands_and_what_a_terminal_sees_after_each(
         ca_path=tmp_path / "pc3" / CA_FILE,
     )
     assert _online(c, renewed)
+
+
+def _client(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "exam_client.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _run_terminal(data: Path, *args: str) -> tuple[str, str]:
+    """``exam-client run`` for a few seconds: its candidate page, and its log."""
+    from tests.conftest import free_port
+
+    port = free_port()
+    log = data.parent / f"{data.name}-run.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "exam_client.cli", "run", "--data-dir", str(data)]
+            + ["--ui-port", str(port), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        page = wait_for(
+            lambda: _get(f"http://127.0.0.1:{port}/"), 20, "the terminal's candidate page"
+        )
+        time.sleep(2)  # the agent connects and logs
+    finally:
+        proc.terminate()
+        proc.wait(15)
+    return page, log.read_text(errors="replace")
+
+
+def _get(url: str) -> str | None:
+    try:
+        resp = requests.get(url, timeout=2)
+    except requests.RequestException:
+        return None
+    return resp.text if resp.status_code == 200 else None
+
+
+def test_a_terminal_enrolled_over_tls_refuses_plain_http_and_plain_http_says_so(
+    centre: Callable[..., Centre], tmp_path: Path
+) -> None:
+    from tests.conftest import free_port
+
+    """``exam-client run --server http://…`` of a terminal that pinned the centre CA is
+    refused in one line (zh and en) unless ``--insecure-http`` is given; over TLS its
+    candidate page and log are plain; a terminal on plain HTTP has the red banner on its
+    candidate page and the mark on every log line, as the server has."""
+    tls = centre(tls=True)
+    pc = tmp_path / "pc-tls"
+    enrolled = _client(
+        "enrol",
+        "--server",
+        tls.server.url,
+        "--code",
+        code_for(tls, tls.seats[0]),
+        "--ca-fingerprint",
+        _fingerprint(tls.server.data_dir),
+        "--data-dir",
+        pc,
+    )
+    assert enrolled.returncode == 0, enrolled.stderr
+    plain_url = tls.server.url.replace("https://", "http://")
+    refused = _client("run", "--server", plain_url, "--data-dir", pc, "--ui-port", str(free_port()))
+    assert refused.returncode != 0
+    (line,) = refused.stderr.strip().splitlines()
+    assert "明文 HTTP" in line and "refuses plain HTTP" in line and "--insecure-http" in line
+    page, log = _run_terminal(pc)
+    assert 'id="insecure-http"' not in page and "INSECURE" not in log
+    page, log = _run_terminal(pc, "--server", plain_url, "--insecure-http")
+    assert 'id="insecure-http"' in page  # the flag given: it runs, and says so
+
+    plain = centre(tls=False)
+    pc2 = tmp_path / "pc-plain"
+    code = code_for(plain, plain.seats[1])
+    enrolled = _client("enrol", "--server", plain.server.url, "--code", code, "--data-dir", pc2)
+    assert enrolled.returncode == 0, enrolled.stderr
+    page, log = _run_terminal(pc2)
+    assert 'id="insecure-http"' in page and "明文 HTTP" in page and "plain HTTP" in page
+    lines = [x for x in log.splitlines() if re.match(r"^\d{4}-\d\d-\d\d ", x)]
+    assert lines and all("INSECURE plain HTTP" in x for x in lines), lines
