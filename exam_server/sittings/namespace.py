@@ -635,6 +635,7 @@ def sitting_info(attempt: Attempt, timing: engine.Timing, now: datetime) -> p.Si
     return p.SittingInfo(
         sitting_id=sitting.id,
         subject=sitting.subject,
+        sitting_code=sitting.code,
         start=sitting.start,
         end=sitting.end,
         submit_opens=engine.submit_opens_at(sitting.rules, timing),

@@ -109,6 +109,7 @@ def login_ok(**kw: object) -> p.LoginOk:
         "sitting": p.SittingInfo(
             sitting_id=1,
             subject="职业道德",
+            sitting_code="2026-001-1",
             start=T0,
             end=T0 + timedelta(hours=1),
             submit_opens=T0 + timedelta(minutes=30),
