@@ -228,3 +228,44 @@ def test_qbank_import_refuses_image_references_out_of_the_package(
         assert content not in blob
         assert base64.b64encode(content) not in blob
         assert content[-24:] not in blob  # not even the tail of it
+
+
+def test_the_sync_tools_key_door_refuses_bodies_of_the_wrong_kind(console: Console) -> None:
+    """``/local/sync/key`` (``exam-sync key`` -> the running server) gave a 500 for a JSON
+    list: every body that is not the tool's object is 400 with the field named."""
+    from exam_server.runtime import runtime
+    from exam_server.sync.service import local_token
+
+    headers = {"X-Exam-Local-Token": local_token(runtime(console.app).config)}
+    client = console.app.test_client()
+    good = {"sitting": "NO-SUCH", "kind": "start", "secret": "00" * 32}
+    cases: list[tuple[object, str]] = [
+        (["NO-SUCH", "start", "00"], "body"),
+        (42, "body"),
+        ("start", "body"),
+        (None, "body"),
+        ({**good, "sitting": ["a"]}, "sitting"),
+        ({**good, "sitting": {"code": 1}}, "sitting"),
+        ({**good, "kind": "middle"}, "kind"),
+        ({**good, "kind": 1}, "kind"),
+        ({**good, "secret": "not hex"}, "secret"),
+        ({**good, "secret": 12345}, "secret"),
+        ({k: v for k, v in good.items() if k != "secret"}, "secret"),
+        ({**good, "by": ["x"]}, "by"),
+        ({**good, "surprise": 1}, "surprise"),
+    ]
+    for body, field in cases:
+        resp = client.post("/local/sync/key", json=body, headers=headers)
+        assert resp.status_code == 400, (body, resp.get_data(as_text=True))
+        reply = resp.get_json()
+        assert reply["code"] == "bad_message" and reply["field"] == field, (body, reply)
+        assert field in reply["message"]
+    garbage = client.post(
+        "/local/sync/key", data=b"{not json", content_type="application/json", headers=headers
+    )
+    assert garbage.status_code == 400 and garbage.get_json()["field"] == "body"
+    # a well-formed body goes on to the rules: no such sitting here
+    resp = client.post("/local/sync/key", json=good, headers=headers)
+    assert resp.status_code == 404 and resp.get_json()["code"] == "unknown_sitting"
+    # and the door still wants the token first
+    assert client.post("/local/sync/key", json=[1]).status_code == 403
