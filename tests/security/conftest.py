@@ -49,11 +49,29 @@ def empty_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def centre(empty_db: Path, tmp_path: Path) -> Iterator[Callable[..., Centre]]:
     """``centre(tls=True, starts_in=2)``: a live centre with three candidates."""
     servers: list[LiveServer] = []
+    pg: list[str] = []
 
-    def make(*, tls: bool = True, starts_in: float = 2, candidates: int = 3, **env: str) -> Centre:
-        path = tmp_path / f"centre-{len(servers)}.db"
-        shutil.copy(empty_db, path)
-        db = Database(f"sqlite:///{path}")
+    def make(
+        *,
+        tls: bool = True,
+        starts_in: float = 2,
+        candidates: int = 3,
+        workers: bool = False,
+        **env: str,
+    ) -> Centre:
+        """``workers``: PostgreSQL, two Socket.IO workers and Redis as their queue."""
+        if workers:
+            from tests.conftest import REDIS_URL, make_pg_database, port_open, require
+
+            require(port_open("127.0.0.1", 6379), "Redis on 127.0.0.1:6379", "redis-server")
+            db = Database(make_pg_database())
+            upgrade(db)
+            pg.append(db.url)
+            env = {"EXAM_MESSAGE_QUEUE": REDIS_URL, **env}
+        else:
+            path = tmp_path / f"centre-{len(servers)}.db"
+            shutil.copy(empty_db, path)
+            db = Database(f"sqlite:///{path}")
         start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=starts_in)
         with db.write() as session:
             world = make_world(
@@ -68,7 +86,11 @@ def centre(empty_db: Path, tmp_path: Path) -> Iterator[Callable[..., Centre]]:
             ids = [world.attempt(i).id for i in range(candidates)]
             tickets = [c.ticket for c in world.candidates]
         server = LiveServer(
-            db.url, tmp_path / f"server-{len(servers)}", tls=tls, extra_env=env or None
+            db.url,
+            tmp_path / f"server-{len(servers)}",
+            tls=tls,
+            extra_env=env or None,
+            extra_args=["--workers", "2"] if workers else None,
         ).start()
         servers.append(server)
         return Centre(db, server, start, seats, spare, ids, tickets)
@@ -76,6 +98,11 @@ def centre(empty_db: Path, tmp_path: Path) -> Iterator[Callable[..., Centre]]:
     yield make
     for s in servers:
         s.stop()
+    if pg:
+        from tests.conftest import drop_pg_database
+
+        for url in pg:
+            drop_pg_database(url)
 
 
 def wait_for(pred: Callable[[], Any], timeout: float, what: str) -> Any:

@@ -69,10 +69,22 @@ def _cut_off(c: Centre, term: Terminal, attempt_id: int, timeout: float) -> None
         assert service.current_answers(session, attempt_id)  # the saved answer is there
 
 
-def test_revoke_command_cuts_the_connected_terminal_off(centre: Callable[..., Centre]) -> None:
-    """``exam-server terminals revoke`` runs in its own process: the server's watcher
-    finds the revocation in the database and closes the connection within a second."""
-    c = centre(tls=False)
+MODES = [
+    "single",
+    # two workers on one port (PostgreSQL, Redis as their queue): the revocation is
+    # committed by one process and the connection held by another
+    pytest.param("workers", marks=[pytest.mark.postgres, pytest.mark.redis]),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_revoke_command_cuts_the_connected_terminal_off(
+    centre: Callable[..., Centre], mode: str
+) -> None:
+    """``exam-server terminals revoke`` runs in its own process: the watcher of the
+    server process that holds the connection finds the revocation in the database and
+    closes the connection within a second."""
+    c = centre(tls=False, workers=mode == "workers")
     term, attempt_id = _logged_in(c, "T-cli")
     try:
         done = subprocess.run(
@@ -100,10 +112,18 @@ def test_revoke_command_cuts_the_connected_terminal_off(centre: Callable[..., Ce
     assert "enrolment revoked, connection closed" in c.server.log()
 
 
-def test_console_revoke_cuts_the_terminal_off_at_once(centre: Callable[..., Centre]) -> None:
-    """The console's revoke: the worker that commits it closes the connection at once
-    (its watcher looks only every 30 s here, so the watcher cannot be what did it)."""
-    c = centre(tls=False, EXAM_REVOCATION_CHECK_S="30")
+@pytest.mark.parametrize("mode", MODES)
+def test_console_revoke_cuts_the_terminal_off_at_once(
+    centre: Callable[..., Centre], mode: str
+) -> None:
+    """The console's revoke: the process that commits it closes the connection at once
+    (one process: its watcher looks only every 30 s here, so the watcher cannot be what
+    did it); with two workers the other one's watcher does, within a second, when the
+    terminal is connected there."""
+    if mode == "workers":
+        c = centre(tls=False, workers=True)
+    else:
+        c = centre(tls=False, EXAM_REVOCATION_CHECK_S="30")
     term, attempt_id = _logged_in(c, "T-console")
     try:
         http, token = live_console(c, "admin1", Role.ADMIN)
