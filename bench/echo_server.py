@@ -44,6 +44,7 @@ def build_app(async_mode: str) -> Any:
     sitting = p.SittingInfo(
         sitting_id=1,
         subject="职业道德",
+        sitting_code="ECHO",
         start=started,
         end=started + timedelta(hours=3),
         submit_opens=started,

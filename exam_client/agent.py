@@ -149,15 +149,30 @@ def open_paper(
     *,
     binding: str | None,
     identity: TerminalIdentity | None,
+    sitting_code: str | None = None,
 ) -> tuple[Paper, CandidateShuffle, Paper]:
     """Check the paper against central's signed binding (its ciphertext, for this
     ticket), decrypt it at the terminal and put it in this candidate's order: (the paper,
     the candidate's shuffle, the paper as displayed). Only the terminal ever calls this;
     the plaintext lives in the agent's memory and is never written to disk. Raises
-    :class:`BindingError` for a paper central did not sign for this candidate."""
+    :class:`BindingError` for a paper central did not sign for this candidate, for
+    another centre than the one this terminal enrolled at, or (``sitting_code`` given)
+    for another sitting than the one the candidate logged in to."""
     if identity is None:
         raise BindingError("本机未绑定，没有省中心公钥，不能验证试卷 (not enrolled)")
-    check_paper(binding, identity.central_key, ciphertext, ticket=ticket)
+    bound = check_paper(binding, identity.central_key, ciphertext, ticket=ticket)
+    if identity.centre and bound.centre != identity.centre:
+        raise BindingError(
+            f"这份试卷属于考点 {bound.centre}，本机绑定的是考点 {identity.centre}。请勿作答，立即"
+            f"报告监考老师 (the paper is bound to centre {bound.centre}, not this terminal's "
+            f"{identity.centre})"
+        )
+    if sitting_code is not None and bound.sitting != sitting_code:
+        raise BindingError(
+            f"这份试卷属于场次 {bound.sitting}，不是考生登录的场次 {sitting_code}。请勿作答，立即"
+            f"报告监考老师 (the paper is bound to sitting {bound.sitting}, not the sitting "
+            f"{sitting_code} the candidate logged in to)"
+        )
     paper = decrypt_paper(ciphertext, data_key)
     shuffle = shuffle_for(paper, ticket)
     return paper, shuffle, displayed_paper(paper, shuffle)
@@ -845,12 +860,18 @@ class Agent:
             log.error("a key arrived but there is no paper to open")
             return
         try:
+            if sitting is None or not sitting.sitting_code:
+                raise BindingError(
+                    "考点服务器没有说明考生登录的场次，无法核对试卷属于本场考试。请报告监考老师 "
+                    "(the server did not name the sitting: the paper cannot be checked)"
+                )
             paper, shuffle, shown = open_paper(
                 ciphertext,
                 base64.b64decode(key_b64),
                 ticket,
                 binding=binding,
                 identity=self.config.identity,
+                sitting_code=sitting.sitting_code,
             )
         except BindingError as exc:
             log.error("the paper is not central's for this candidate: %s", exc)

@@ -156,6 +156,12 @@ def enrol(server: str, code: str, ca_fingerprint: str, data_dir: Path) -> None:
     callback=_warn_at,
     help="Warn the candidate this many seconds before the end (comma-separated).",
 )
+@click.option(
+    "--insecure-http",
+    is_flag=True,
+    help="演示和测试专用 / demo and tests only: let a terminal enrolled over TLS talk to an "
+    "http:// server (nothing encrypted; the candidate page and every log line say so).",
+)
 def run(
     server: str,
     seat: str,
@@ -163,6 +169,7 @@ def run(
     data_dir: Path,
     seb_config_key: str,
     warn_at: tuple[int, ...],
+    insecure_http: bool,
 ) -> None:
     from exam_client.agent import Agent, AgentConfig
     from exam_client.identity import EnrolError, load
@@ -186,18 +193,36 @@ def run(
             f"{identity.seat}, not {seat}: enrol again to change seats"
         )
     server = server or identity.server
+    plain = server.startswith("http://")
+    if plain and identity.ca_path is not None and not insecure_http:
+        raise click.ClickException(
+            f"本机绑定时使用 TLS（已固定考点 CA），拒绝以明文 HTTP 连接 {server}：请用 https:// 地址；"
+            "演示和测试专用：--insecure-http / this terminal enrolled over TLS (its centre CA "
+            f"pinned): it refuses plain HTTP to {server}; use https:// (demo and tests only: "
+            "--insecure-http)"
+        )
+    if plain:
+        from exam_common.insecure import insecure_logging
+
+        insecure_logging()  # every line of this terminal's log says so
     journal = SqliteJournal(data_dir / "journal.db")
     agent = Agent(AgentConfig(server=server, seat=identity.seat, identity=identity), journal)
     try:
         ui = UiServer(
-            agent, UiOptions(port=ui_port, seb_config_key=seb_config_key, warn_at_s=warn_at)
+            agent,
+            UiOptions(
+                port=ui_port,
+                seb_config_key=seb_config_key,
+                warn_at_s=warn_at,
+                insecure_http=plain,
+            ),
         )
     except OSError as exc:
         raise click.ClickException(ui_port_failure(ui_port, exc)) from None
     reachable = check_server(server, identity.centre, identity.ca_path)
     agent.start()
     ui.start()
-    if identity.ca_path is None:
+    if plain:
         logging.getLogger(__name__).warning(
             "明文 HTTP，未加密 / plain HTTP to %s: nothing is encrypted (demo only)", server
         )

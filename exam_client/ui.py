@@ -18,6 +18,7 @@ import hmac
 import socket
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, request, send_from_directory
@@ -53,6 +54,18 @@ class UiOptions:
     seb_config_key: str = ""
     #: warnings before the end, seconds (the notices' practice: 15 and 5 minutes)
     warn_at_s: tuple[int, ...] = (900, 300)
+    #: the terminal talks to its server over plain HTTP: the page says so, always
+    insecure_http: bool = False
+
+
+#: shown across the top of every candidate page of a terminal on plain HTTP (as the
+#: console shows it): a terminal in an exam room must never run so unnoticed
+INSECURE_BANNER = (
+    '<div id="insecure-http" class="insecure-banner" role="alert">'
+    "警告：本机与考点服务器之间为明文 HTTP，通信未加密，仅供演示和测试 / WARNING: this terminal "
+    "talks to the centre server over plain HTTP: nothing is encrypted; for the demo and tests "
+    "only</div>"
+)
 
 
 def seb_hash(url: str, config_key: str) -> str:
@@ -99,7 +112,11 @@ def create_ui(agent: Agent, options: UiOptions | None = None) -> Flask:
     @app.get("/")
     def index() -> ResponseReturnValue:
         assert app.static_folder is not None
-        return send_from_directory(app.static_folder, "index.html")
+        if not opts.insecure_http:
+            return send_from_directory(app.static_folder, "index.html")
+        page = (Path(app.static_folder) / "index.html").read_text(encoding="utf-8")
+        page = page.replace("<body>", "<body>\n" + INSECURE_BANNER, 1)
+        return Response(page, mimetype="text/html; charset=utf-8")
 
     @app.get("/favicon.ico")
     def favicon() -> ResponseReturnValue:

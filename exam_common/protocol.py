@@ -224,6 +224,10 @@ class HelloOk(Message):
 class SittingInfo(Message):
     sitting_id: int
     subject: str
+    #: the sitting's code, as central's paper binding names it: the terminal shows a
+    #: paper only when its binding is for this sitting (a server that does not say is
+    #: refused at the opening of the paper)
+    sitting_code: str | None = None
     start: datetime
     end: datetime
     submit_opens: datetime

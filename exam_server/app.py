@@ -74,7 +74,9 @@ def create_app(
 
     app.register_blueprint(sync_local_bp)
     app.register_blueprint(terminals_bp)
-    socketio.on_namespace(CandidateNamespace())
+    candidates = CandidateNamespace()
+    socketio.on_namespace(candidates)
+    app.extensions["exam"].extras["cut_off"] = candidates.cut_off
 
     from exam_server.console import init_app as init_console
 

@@ -255,12 +255,22 @@ def scheduler(database: str | None, data_dir: str | None) -> None:
     sched.shutdown()
 
 
+#: ``exam-server verify-log`` exit codes
+VERIFY_INTACT = 0  #: the chain holds and matches every head seen outside the centre
+VERIFY_BROKEN = 2  #: the chain is broken, truncated or rewritten
+VERIFY_LOCAL_ONLY = 3  #: the chain holds, but no head from outside was compared
+
+
 @main.command(
     "verify-log",
-    help="校验事件日志哈希链 / verify the event log's hash chain; names the first broken link. "
-    "With --central (or --heads FILE, a copy kept apart) it also checks the log against every "
-    "head of it central received at the syncs: a truncated or rewritten log is found even if "
-    "its hashes were recomputed.",
+    help="校验事件日志哈希链 / verify the event log's hash chain; names the first broken link, "
+    "and checks the log against every head of it central received at the syncs (fetched over "
+    "the signed sync link whenever there is one), so a truncated or rewritten log is found "
+    "even if its hashes were recomputed. --heads FILE: a copy of the heads kept apart "
+    "instead (an offline centre). Exit 0: intact and anchored; 2: broken, truncated or "
+    "rewritten; 3: intact locally, but no outside head was compared (no sync link, central "
+    "unreachable or holding no head yet): the local check alone cannot find a cut tail; "
+    "1: the command could not run (with --central: central unreachable).",
 )
 @database_option
 @data_dir_option
@@ -268,13 +278,19 @@ def scheduler(database: str | None, data_dir: str | None) -> None:
     "--heads",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help='JSON heads seen outside the centre ({"heads": [{"seq", "hash"}]}, as '
-    "`exam-central chain CENTRE --out` or `--central` writes them).",
+    "`exam-central chain CENTRE --out` or `--save-heads` writes them); central is then not "
+    "asked unless --central is given too.",
 )
-@click.option("--central", is_flag=True, help="Fetch the heads central kept (needs the sync link).")
+@click.option(
+    "--central",
+    is_flag=True,
+    help="Central's heads are required: fail (exit 1) when they cannot be fetched, instead of "
+    "checking the local chain alone (exit 3).",
+)
 @click.option(
     "--save-heads",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="With --central: also keep central's heads in this file (a copy apart from the centre).",
+    help="Also keep the heads fetched from central in this file (a copy apart from the centre).",
 )
 def verify_log(
     database: str | None,
@@ -292,22 +308,21 @@ def verify_log(
     seen: list[tuple[int, str]] = []
     if heads is not None:
         seen += _read_heads(json.loads(heads.read_text(encoding="utf-8")))
-    if central:
-        from exam_server.sync.client import SyncError
-        from exam_server.sync.service import client
-
-        db_ = Database(cfg.DATABASE_URL)
-        try:
-            doc = client(db_, cfg).request("GET", "/api/v1/chain/heads")
-        except SyncError as exc:
+    unanchored = ""  # why no head from outside was compared
+    if central or heads is None:
+        doc, unanchored = _central_heads(cfg)
+        if doc is None and central:
             raise click.ClickException(
-                f"无法取得省中心的链头 / cannot fetch central's heads: {exc.message}"
-            ) from None
-        seen += _read_heads(doc)
-        if save_heads is not None:
-            from exam_common.durable import write_atomic
+                f"无法取得省中心的链头 / cannot fetch central's heads: {unanchored}"
+            )
+        if doc is not None:
+            seen += _read_heads(doc)
+            if save_heads is not None:
+                from exam_common.durable import write_atomic
 
-            write_atomic(save_heads, json.dumps(doc, indent=1), 0o644)
+                write_atomic(save_heads, json.dumps(doc, indent=1), 0o644)
+            if not seen:
+                unanchored = "省中心尚未收到任何链头 / central holds no head of this log yet"
     with Database(cfg.DATABASE_URL).read() as session:
         report = verify_chain(session)
         problems = check_heads(session, seen) if report.ok else []
@@ -317,7 +332,7 @@ def verify_log(
             f"{report.first_broken_seq}: {report.problem}",
             err=True,
         )
-        sys.exit(2)
+        sys.exit(VERIFY_BROKEN)
     if problems:
         for p in problems:
             click.echo(
@@ -325,11 +340,45 @@ def verify_log(
                 f"{p.seq}: {p.problem}",
                 err=True,
             )
-        sys.exit(2)
-    outside = f"; {len(seen)} heads seen outside all match" if seen else ""
+        sys.exit(VERIFY_BROKEN)
+    if not seen:
+        click.echo(
+            f"只校验了本地哈希链（{report.entries} 条），未与任何外部链头比对：被截去尾部并改写链头的"
+            f"日志在本地校验中看不出来 / only the local chain was checked ({report.entries} "
+            f"entries): no outside anchor was compared, and a log cut short with its stored "
+            f"head set back passes this check. {unanchored}",
+            err=True,
+        )
+        sys.exit(VERIFY_LOCAL_ONLY)
     click.echo(
-        f"哈希链完整 / chain intact: {report.entries} entries, head {report.head[:16]}…{outside}"
+        f"哈希链完整 / chain intact: {report.entries} entries, head {report.head[:16]}…; "
+        f"{len(seen)} heads seen outside all match"
     )
+
+
+def _central_heads(cfg: Config) -> tuple[object | None, str]:
+    """Central's heads of this centre's log over the signed sync link, or None and why not."""
+    from exam_server.db import Database
+    from exam_server.sync.client import SyncError
+    from exam_server.sync.service import client, get_link
+
+    db = Database(cfg.DATABASE_URL)
+    try:
+        with db.read() as session:
+            link = get_link(session, cfg)
+        if link is None:
+            return None, "本考点没有与省中心的同步链接（exam-sync setup）/ no sync link to central"
+        if not link.central_url:
+            return (
+                None,
+                "离线考点，没有省中心地址 / an offline centre: no central URL (--heads FILE)",
+            )
+        try:
+            return client(db, cfg).request("GET", "/api/v1/chain/heads"), ""
+        except SyncError as exc:
+            return None, f"无法连接省中心 / central unreachable: {exc.message}"
+    finally:
+        db.dispose()
 
 
 def _read_heads(doc: object) -> list[tuple[int, str]]:

@@ -133,7 +133,12 @@ class Config(Settings):
     """
     LOGIN_WINDOW_S: float = 1800.0
     """failures further apart than this start counting afresh (seconds)"""
-    ENROL_CODE_VALID_S: float = 12 * 3600
+    REVOCATION_CHECK_S: float = 0.5
+    """how often each server process looks for revoked enrolments among its connected
+    terminals (seconds): a revocation made by another process (the CLI, another worker)
+    cuts its terminal off within this; the revoking process does it at once
+    """
+    ENROL_CODE_VALID_S: float = 12 * 3600.0
     """how long an enrolment code made on the console or the CLI stays valid (seconds)"""
     CLOCK_OFFSET_FILE: str = ""
     """tests and rehearsals only, never an exam: a file holding seconds added to this

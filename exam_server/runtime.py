@@ -34,6 +34,13 @@ class Runtime:
 
         socketio.emit(event, data, to=to, namespace=namespace)
 
+    def cut_off_terminals(self, enrolment_ids: set[int]) -> None:
+        """After a commit that revoked enrolments: cut their terminals off now (this
+        process's connections, and every worker's through its revocation watcher)."""
+        cut_off = self.extras.get("cut_off")
+        if cut_off is not None and enrolment_ids:
+            cut_off(set(enrolment_ids))
+
 
 def runtime(app: Flask | None = None) -> Runtime:
     rt: Runtime = (app or current_app).extensions["exam"]

@@ -24,6 +24,8 @@ from typing import Any
 
 import click
 
+# the plain-HTTP mark is the terminal's too: one text, in the shared ground
+from exam_common.insecure import INSECURE_MARK, insecure_logging  # noqa: F401 - re-exported
 from exam_server.config import Config
 
 
@@ -123,27 +125,6 @@ def tune_gc(cfg: Config) -> None:
     if cfg.GC_YOUNG_THRESHOLD > 0:
         _, older, oldest = gc.get_threshold()
         gc.set_threshold(cfg.GC_YOUNG_THRESHOLD, older, oldest)
-
-
-INSECURE_MARK = "[明文HTTP 未加密 / INSECURE plain HTTP]"
-
-
-class _InsecureMark(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not getattr(record, "_insecure_marked", False):
-            record.msg = f"{INSECURE_MARK} {record.msg}"
-            record._insecure_marked = True
-        return True
-
-
-def insecure_logging() -> None:
-    """Every log line of this process says that it serves plain HTTP."""
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=logging.INFO)
-    for handler in root.handlers:
-        if not any(isinstance(f, _InsecureMark) for f in handler.filters):
-            handler.addFilter(_InsecureMark())
 
 
 def serve_app(

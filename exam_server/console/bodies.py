@@ -31,6 +31,12 @@ class ReasonBody(Body):
     reason: str = Field(default="", max_length=TEXT)
 
 
+class RequiredReasonBody(Body):
+    """An action the rules ask a reason for, checked here (empty or blank: refused)."""
+
+    reason: str = Field(min_length=1, max_length=TEXT)
+
+
 class CheckInBody(Body):
     photo_matches: bool = False
     note: str = Field(default="", max_length=TEXT)

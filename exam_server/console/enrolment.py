@@ -137,16 +137,18 @@ def revoke_enrolment(enrolment_id: int) -> ResponseReturnValue:
     except terminals.TerminalError as exc:
         status = 404 if exc.code == "no_such_enrolment" else 400
         return refusal(exc.code, status)
+    rt.cut_off_terminals({enrolment_id})  # committed: the terminal is out at once
     return jsonify(ok=True)
 
 
 @bp.post("/api/locks/<id:lock_id>/unlock")
 @login_required(Role.CHIEF, Role.INVIGILATOR)
 def unlock(lock_id: int) -> ResponseReturnValue:
-    """The invigilator checked the candidate (or the terminal) and lets logins go on."""
+    """The invigilator checked the candidate (or the terminal) and lets logins go on;
+    the reason (what was checked) is required and kept in the event log."""
     user = signed_in_user()
     try:
-        body = bodies.parse(bodies.ReasonBody)
+        body = bodies.parse(bodies.RequiredReasonBody)
     except bodies.BadField as exc:
         return _bad_field(exc)
     rt = runtime()

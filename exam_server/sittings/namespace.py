@@ -51,6 +51,9 @@ class Terminal:
     connected_at: datetime | None = None
     last_contact: datetime | None = None
     clock_offset_s: float | None = None
+    #: its enrolment was revoked (or its seat enrolled again) while it was connected:
+    #: every later event is refused, and the connection is closed
+    revoked: bool = False
 
     @property
     def terminal_id(self) -> str | None:
@@ -129,11 +132,110 @@ def sitting_room(sitting_id: int) -> str:
     return f"sitting:{sitting_id}"
 
 
+def terminal_room(enrolment_id: int) -> str:
+    """The connections of one enrolled terminal (its identity proved at ``hello``)."""
+    return f"terminal:{enrolment_id}"
+
+
 class CandidateNamespace(Namespace):
     def __init__(self) -> None:
         super().__init__(p.NAMESPACE)
         self.terminals: dict[str, Terminal] = {}
         self._lock = threading.Lock()
+        #: the revocation watcher runs (only while some connection is identified)
+        self._watching = False
+
+    # -- revoked enrolments ----------------------------------------------------------
+
+    def cut_off(self, enrolment_ids: set[int]) -> int:
+        """Cut off at once this process's connections of the terminals whose enrolments
+        were revoked (the console, ``exam-server terminals revoke``, a new enrolment of
+        the seat or the terminal): each is told why, every later event it sends is
+        refused, and its connection is closed; its next ``hello`` fails the enrolment
+        check. The candidate's attempt is not touched (an invigilator moves them to a
+        spare seat as after any terminal failure). Returns how many were cut off."""
+        from exam_server.extensions import socketio
+
+        if not enrolment_ids:
+            return 0
+        lang = runtime().config.LANG
+        notice = p.dump(p.ErrorReply(code="not_enrolled", message=message("not_enrolled", lang)))
+        for enrolment_id in enrolment_ids:
+            # through the message queue when several workers run: each tells its own
+            socketio.emit(
+                "terminal_revoked", notice, to=terminal_room(enrolment_id), namespace=p.NAMESPACE
+            )
+        with self._lock:
+            gone = [
+                t
+                for t in self.terminals.values()
+                if t.identity is not None and t.identity.enrolment_id in enrolment_ids
+            ]
+            for term in gone:
+                term.revoked = True
+        for term in gone:
+            log.warning(
+                "terminal %s (seat %s): enrolment revoked, connection closed",
+                term.terminal_id,
+                term.seat,
+            )
+            with contextlib.suppress(Exception):  # it hung up meanwhile
+                socketio.server.disconnect(term.sid, namespace=p.NAMESPACE, ignore_queue=True)
+        return len(gone)
+
+    def _watch_revocations(self, app: Any) -> None:
+        """Every ``REVOCATION_CHECK_S``, look in the database for revoked enrolments
+        among this process's identified connections: a revocation made in another
+        process (the CLI, another worker) reaches the terminal's own worker this way."""
+        from sqlalchemy import select
+
+        from exam_server.extensions import socketio
+        from exam_server.terminals.models import TerminalEnrolment
+
+        rt = runtime(app)
+        while True:
+            socketio.sleep(rt.config.REVOCATION_CHECK_S)
+            with self._lock:
+                ids = {
+                    t.identity.enrolment_id
+                    for t in self.terminals.values()
+                    if t.identity is not None and not t.revoked
+                }
+                if not ids:
+                    self._watching = False  # the next hello starts it again
+                    return
+            wanted = sorted(ids)
+
+            def revoked_among(session: Any, wanted: list[int] = wanted) -> set[int]:
+                return set(
+                    session.scalars(
+                        select(TerminalEnrolment.id).where(
+                            TerminalEnrolment.id.in_(wanted),
+                            TerminalEnrolment.revoked_at.is_not(None),
+                        )
+                    )
+                )
+
+            try:
+                # on a native thread under gevent: a slow or absent database never stalls
+                # the sockets (a short read, under the writers' lock like any unit)
+                revoked = rt.db.transact(revoked_among)
+                if revoked:
+                    with app.app_context():
+                        self.cut_off(revoked)
+            except Exception:  # the database away for a moment: look again next time
+                log.exception("looking for revoked enrolments failed")
+
+    def _start_watching(self) -> None:
+        from flask import current_app
+
+        from exam_server.extensions import socketio
+
+        with self._lock:
+            if self._watching:
+                return
+            self._watching = True
+        socketio.start_background_task(self._watch_revocations, current_app._get_current_object())  # type: ignore[attr-defined]
 
     # -- connection ------------------------------------------------------------------
 
@@ -196,6 +298,8 @@ class CandidateNamespace(Namespace):
             if term is None:
                 term = self.terminals[sid] = Terminal(sid)
         term.last_contact = runtime().clock.now()
+        if term.revoked:
+            raise terminals.TerminalError("not_enrolled", "enrolment revoked")
         return term
 
     # -- client -> server ------------------------------------------------------------
@@ -231,6 +335,8 @@ class CandidateNamespace(Namespace):
         with rt.db.read() as session:
             identity = terminals.prove(session, hello.terminal_id, challenge, hello.proof)
         term.hello, term.identity = hello, identity
+        join_room(terminal_room(identity.enrolment_id))
+        self._start_watching()
         if hello.seat and hello.seat != identity.seat:
             log.warning(
                 "terminal %s says it is at %s; it is enrolled at %s",
@@ -537,6 +643,7 @@ def sitting_info(attempt: Attempt, timing: engine.Timing, now: datetime) -> p.Si
     return p.SittingInfo(
         sitting_id=sitting.id,
         subject=sitting.subject,
+        sitting_code=sitting.code,
         start=sitting.start,
         end=sitting.end,
         submit_opens=engine.submit_opens_at(sitting.rules, timing),

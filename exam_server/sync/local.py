@@ -9,8 +9,10 @@ folder (``local_token``, readable only by the centre's account) are accepted.
 from __future__ import annotations
 
 import hmac
+from typing import Literal
 
 from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from exam_server.messages import message
@@ -21,9 +23,31 @@ bp = Blueprint("sync_local", __name__, url_prefix="/local/sync")
 LOOPBACK = ("127.0.0.1", "::1")
 
 
+class KeyBody(BaseModel):
+    """What ``exam-sync key`` posts: a sitting's code, which key, the secret in hex."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    sitting: str = Field(min_length=1, max_length=64)
+    kind: Literal["start", "end"]
+    secret: str = Field(min_length=2, max_length=512, pattern=r"^(?:[0-9a-fA-F]{2})+$")
+    by: str = Field(default="admin", max_length=200)
+
+
 def _refuse(code: str, status: int, detail: str = "") -> tuple[Response, int]:
     text = message(code)
     return jsonify(ok=False, code=code, message=f"{text} {detail}".strip()), status
+
+
+def _bad_field(field: str, problem: str) -> tuple[Response, int]:
+    """400 naming the field that is wrong (``field`` in the reply too)."""
+    reply = jsonify(
+        ok=False,
+        code="bad_message",
+        field=field,
+        message=f"{message('bad_message')} {field}: {problem}",
+    )
+    return reply, 400
 
 
 @bp.post("/key")
@@ -41,16 +65,21 @@ def key() -> Response | tuple[Response, int]:
     token = request.headers.get("X-Exam-Local-Token", "")
     if not hmac.compare_digest(token, local_token(rt.config)):
         return _refuse("local_only", 403, "(token)")
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        # a list, a number, a string or no JSON at all: never a 500
+        what = "no JSON" if body is None else type(body).__name__
+        return _bad_field("body", f"a JSON object is expected, not {what}")
     try:
-        code, kind = str(body["sitting"]), str(body["kind"])
-        secret = bytes.fromhex(str(body["secret"]))
-        by = str(body.get("by", "admin"))[:60]
-    except (KeyError, ValueError):
-        return _refuse("bad_message", 400)
+        msg = KeyBody.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return _bad_field(".".join(str(x) for x in first["loc"]) or "body", first["msg"])
+    code, kind, by = msg.sitting, msg.kind, msg.by[:60]
+    secret = bytes.fromhex(msg.secret)
     with rt.db.read() as session:
         sitting_id = session.scalar(select(Sitting.id).where(Sitting.code == code))
-    if sitting_id is None or kind not in ("start", "end"):
+    if sitting_id is None:
         return _refuse("unknown_sitting", 404, code)
     try:
         if kind == "start":

@@ -220,6 +220,21 @@ def enrol(
     return enrolment
 
 
+def replaced_by(session: Session, enrolment: TerminalEnrolment) -> set[int]:
+    """The enrolments that :func:`enrol` revoked to make ``enrolment`` (the seat's
+    previous terminal, this terminal's previous seat): their terminals must be cut off."""
+    return set(
+        session.scalars(
+            select(TerminalEnrolment.id).where(
+                TerminalEnrolment.id != enrolment.id,
+                TerminalEnrolment.revoked_at == enrolment.enrolled_at,
+                (TerminalEnrolment.seat_id == enrolment.seat_id)
+                | (TerminalEnrolment.terminal_id == enrolment.terminal_id),
+            )
+        )
+    )
+
+
 @dataclass(frozen=True)
 class Identity:
     """A terminal that proved its key on this connection."""

@@ -62,6 +62,7 @@ def enrol() -> ResponseReturnValue:
                 address=request.remote_addr or "",
             )
             seat = enrolment.seat.label
+            replaced = service.replaced_by(session, enrolment)
             centre = enrolment.seat.room.centre.code
         except service.TerminalError as exc:
             refused = exc  # committed all the same: the failure count and the log entry
@@ -70,6 +71,7 @@ def enrol() -> ResponseReturnValue:
         if refused.code in ("enrol_code_invalid", "enrol_code_used", "enrol_code_expired"):
             status = 403
         return _refuse(refused.code, status)
+    rt.cut_off_terminals(replaced)  # the seat's old terminal (or this one's old seat)
     return jsonify(
         p.dump(
             p.EnrolOk(

@@ -109,6 +109,7 @@ def login_ok(**kw: object) -> p.LoginOk:
         "sitting": p.SittingInfo(
             sitting_id=1,
             subject="职业道德",
+            sitting_code="2026-001-1",
             start=T0,
             end=T0 + timedelta(hours=1),
             submit_opens=T0 + timedelta(minutes=30),
@@ -146,6 +147,22 @@ def test_login_merges_the_journal_and_sequence_numbers_continue() -> None:
     )
     other._take_login(login_ok(last_seq=40), {"ticket": TICKET, "id_number": "x"}, 0)
     assert other._next_seq == 41 and other.screen() == "confirm"
+
+
+def test_a_paper_is_not_opened_when_the_server_does_not_name_its_sitting() -> None:
+    """Central's binding names a sitting; a login reply that does not say which sitting
+    the candidate logged in to (an older or a rogue server) cannot be checked against it:
+    the paper stays closed (``paper_unverified``)."""
+    agent = Agent(
+        AgentConfig(server="http://127.0.0.1:1", seat="01-01", identity=IDENTITY), MemoryJournal()
+    )
+    unnamed = login_ok().sitting.model_copy(update={"sitting_code": None})
+    agent._take_login(login_ok(sitting=unnamed), {"ticket": TICKET, "stage": "ready"}, 0)
+    assert agent.shown is None and agent.closed is not None
+    assert (
+        agent.closed["code"] == "paper_unverified"
+        and "did not name the sitting" in (agent.closed["message"])
+    )
 
 
 def test_answers_are_journaled_in_canonical_labels_before_sending() -> None:

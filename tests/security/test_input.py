@@ -1,7 +1,8 @@
 """Bad input on the console API gave 500s (issue 17): a number or a list where text is
 expected (``AttributeError .strip``), an attempt id of 20 digits (``OverflowError``), and
-a 60 MB body read whole. Package references are confined to their package. (The QTI
-importer's image references are issue 23's.)"""
+a 60 MB body read whole. Package references are confined to their package, and so are a
+QTI item's pictures through ``qbank import`` (the importer's own tests are in
+tests/question_bank)."""
 
 from __future__ import annotations
 
@@ -138,3 +139,133 @@ def test_package_photo_references_stay_in_the_package_and_must_be_images(
 
         assert session.scalar(select(func.count()).select_from(Candidate)) == 0
     db.dispose()
+
+
+# --- QTI image references, through `qbank import` -------------------------------------
+
+
+def _qti_dir(root: Path, src: str, media: dict[str, bytes | Path]) -> Path:
+    """A directory content package of one true/false item whose body shows ``src``;
+    ``media`` files are written into it (a Path: a symbolic link to that file)."""
+    from tests.question_bank import qti_authored as qa
+
+    (root / "items").mkdir(parents=True)
+    meta = {**qa.ETHICS, "knowledgePoint": "诚实守信"}
+    (root / "imsmanifest.xml").write_text(qa.manifest({"items/tf.xml": meta}), encoding="utf-8")
+    body = qa.TF_ITEM.replace("<itemBody>", f'<itemBody><p><img src="{src}" alt="图"/></p>')
+    (root / "items" / "tf.xml").write_text(body, encoding="utf-8")
+    for name, data in media.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, Path):
+            (root / name).symlink_to(data)
+        else:
+            (root / name).write_bytes(data)
+    return root
+
+
+def _outside(folder: Path, name: str) -> Path:
+    """A real picture outside the package, with bytes no bank should ever hold."""
+    from tests.question_bank import qti_authored as qa
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(qa.PNG + b"SECRET-OUTSIDE-THE-PACKAGE-" + name.encode())
+    return path
+
+
+@pytest.mark.parametrize(
+    "attack", ["etc-passwd", "dot-dot", "absolute", "symlink-out", "not-an-image"]
+)
+def test_qbank_import_refuses_image_references_out_of_the_package(
+    attack: str, tmp_path: Path
+) -> None:
+    """``qbank import`` (the CLI) of a package whose picture is /etc/passwd, ../../x.png,
+    an absolute path, a symbolic link out of the package, or a non-image named .png: the
+    import is refused naming the item, and the bank holds not one byte of the target."""
+    import base64
+
+    from click.testing import CliRunner
+
+    from question_bank.cli import main as qbank
+    from question_bank.store import BankStore
+    from tests.question_bank import qti_authored as qa
+
+    pkg = tmp_path / "pkg" / "deep"
+    if attack == "etc-passwd":
+        target = Path("/etc/passwd")
+        _qti_dir(pkg, "/etc/passwd", {})
+    elif attack == "dot-dot":
+        target = _outside(tmp_path / "pkg", "x.png")  # deep/items/../../x.png: beside deep
+        _qti_dir(pkg, "../../x.png", {})
+    elif attack == "absolute":
+        target = _outside(tmp_path, "abs.png")
+        _qti_dir(pkg, str(target), {})
+    elif attack == "symlink-out":
+        target = _outside(tmp_path, "linked.png")
+        _qti_dir(pkg, "../media/poster.png", {"media/poster.png": target})
+    else:
+        target = tmp_path / "fake-source"
+        target.write_bytes(b"#!/bin/sh\necho SECRET-NOT-A-PICTURE\n" * 4)
+        _qti_dir(pkg, "../media/fake.png", {"media/fake.png": target.read_bytes()})
+    assert target.exists()
+    bank = tmp_path / "bank.db"
+    # the bank exists and holds a good item already (an import adds to it)
+    good = qa.write_package(
+        tmp_path / "good.zip",
+        items={"items/tf.xml": qa.ITEMS["items/tf.xml"]},
+        media={},
+    )
+    first = CliRunner().invoke(qbank, ["import", "--bank", str(bank), str(good)])
+    assert first.exit_code == 0, first.output
+
+    result = CliRunner().invoke(qbank, ["import", "--bank", str(bank), str(pkg)])
+    assert result.exit_code != 0, result.output
+    assert "ZD-TF-05" in result.output  # the item is named
+    with BankStore(bank, create=False) as store:
+        assert store.count() == 1
+    content = target.read_bytes()
+    for blob in (bank.read_bytes(), *(p.read_bytes() for p in tmp_path.glob("bank.db*"))):
+        assert content not in blob
+        assert base64.b64encode(content) not in blob
+        assert content[-24:] not in blob  # not even the tail of it
+
+
+def test_the_sync_tools_key_door_refuses_bodies_of_the_wrong_kind(console: Console) -> None:
+    """``/local/sync/key`` (``exam-sync key`` -> the running server) gave a 500 for a JSON
+    list: every body that is not the tool's object is 400 with the field named."""
+    from exam_server.runtime import runtime
+    from exam_server.sync.service import local_token
+
+    headers = {"X-Exam-Local-Token": local_token(runtime(console.app).config)}
+    client = console.app.test_client()
+    good = {"sitting": "NO-SUCH", "kind": "start", "secret": "00" * 32}
+    cases: list[tuple[object, str]] = [
+        (["NO-SUCH", "start", "00"], "body"),
+        (42, "body"),
+        ("start", "body"),
+        (None, "body"),
+        ({**good, "sitting": ["a"]}, "sitting"),
+        ({**good, "sitting": {"code": 1}}, "sitting"),
+        ({**good, "kind": "middle"}, "kind"),
+        ({**good, "kind": 1}, "kind"),
+        ({**good, "secret": "not hex"}, "secret"),
+        ({**good, "secret": 12345}, "secret"),
+        ({k: v for k, v in good.items() if k != "secret"}, "secret"),
+        ({**good, "by": ["x"]}, "by"),
+        ({**good, "surprise": 1}, "surprise"),
+    ]
+    for body, field in cases:
+        resp = client.post("/local/sync/key", json=body, headers=headers)
+        assert resp.status_code == 400, (body, resp.get_data(as_text=True))
+        reply = resp.get_json()
+        assert reply["code"] == "bad_message" and reply["field"] == field, (body, reply)
+        assert field in reply["message"]
+    garbage = client.post(
+        "/local/sync/key", data=b"{not json", content_type="application/json", headers=headers
+    )
+    assert garbage.status_code == 400 and garbage.get_json()["field"] == "body"
+    # a well-formed body goes on to the rules: no such sitting here
+    resp = client.post("/local/sync/key", json=good, headers=headers)
+    assert resp.status_code == 404 and resp.get_json()["code"] == "unknown_sitting"
+    # and the door still wants the token first
+    assert client.post("/local/sync/key", json=[1]).status_code == 403

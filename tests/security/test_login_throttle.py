@@ -1,12 +1,15 @@
 """Login throttling (issue 17): 300 ID numbers for one ticket in 0.45 s; console lockout
 that tells which names exist and lets anyone lock the chief out; ``aaaaaaaa`` accepted.
-In process: the service on the console's database, the console's own API and pages."""
+In process: the service on the console's database, the console's own API and pages; and
+the attack itself through a live server, a real terminal and the console's live page."""
 
 from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -16,9 +19,12 @@ from exam_server.accounts.models import Role, User
 from exam_server.sittings import service
 from exam_server.sittings.models import Attempt
 from exam_server.sittings.service import LoginLimits, ServiceError
+from exam_server.throttle.models import LoginThrottle
 from tests.conftest import T0
 from tests.console.conftest import PASSWORD, Console, login, post
 from tests.factories import id_number_for
+from tests.live import Terminal
+from tests.security.conftest import Centre, live_console, wait_for
 
 
 def _login(
@@ -142,3 +148,70 @@ def test_common_and_guessable_passwords_are_refused(console: Console) -> None:
         with pytest.raises(accounts.AccountError):  # the user's own name is no password
             accounts.set_password(session, T0, user, "inv1inv1inv1", by="test")
         accounts.set_password(session, T0, user, "maple lantern 1987 river", by="test")
+
+
+def test_a_terminal_guessing_id_numbers_over_the_socket_is_locked_and_the_invigilator_unlocks(
+    centre: Callable[..., Centre],
+) -> None:
+    """The issue's attack through a live server and a real Socket.IO terminal: wrong ID
+    numbers for one ticket until the ticket locks. The lock is committed although every
+    login was refused (it outlives a server restart), the room's console page is pushed
+    the alert at once, and the chief unlocks it on the console, with a reason (none: 400
+    naming the field); then the right ID number logs in."""
+    import socketio
+
+    c = centre(tls=False)
+    ticket, right = c.candidate(0)
+    with c.db.read() as session:
+        attempt = session.get(Attempt, c.attempt_ids[0])
+        assert attempt is not None
+        sitting_id, room_id = attempt.sitting_id, attempt.seat.room_id
+    http, token = live_console(c, "chief1", Role.CHIEF)
+    # The room's live map, as the console page opens it (its socket, its cookie).
+    page = socketio.Client(reconnection=False, http_session=http)
+    alerts: list[Any] = []
+    page.on("room_state", alerts.append, namespace="/proctor")
+    page.connect(c.server.url, namespaces=["/proctor"], transports=["websocket"], wait_timeout=10)
+    joined = page.call(
+        "join", {"sitting_id": sitting_id, "room_id": room_id}, namespace="/proctor", timeout=10
+    )
+    assert joined.get("ok", True) is not False, joined
+    term = Terminal(c.server.url, terminal_id="T-guess", seat=c.seats[0])
+    try:
+        assert term.hello()["ok"]
+        codes = [term.login(ticket, f"41010119800101{n:03d}9")["code"] for n in range(7)]
+        assert codes == ["bad_credentials"] * 4 + ["login_locked"] * 3, codes
+        assert term.login(ticket, right)["code"] == "login_locked"  # the right one waits too
+        wait_for(lambda: alerts, 5, "the alert on the console page")
+        assert alerts[0] == {"sitting_id": sitting_id, "room_id": room_id}
+    finally:
+        term.close()
+        page.disconnect()
+    with c.db.read() as session:  # committed, though every login was refused
+        (lock,) = session.scalars(
+            select(LoginThrottle).where(LoginThrottle.locked_at.is_not(None))
+        ).all()
+        assert (lock.scope, lock.key, lock.failures) == ("ticket", ticket, 5)
+        lock_id = lock.id
+    c.server.stop()
+    c.server.start()
+    term = Terminal(c.server.url, terminal_id="T-guess", seat=c.seats[0], identity=term.identity)
+    try:
+        assert term.hello()["ok"]
+        assert term.login(ticket, right)["code"] == "login_locked"  # it outlived the restart
+        room = f"{c.server.url}/console/api/sittings/{sitting_id}/rooms/{room_id}"
+        locks = http.get(room, timeout=10).json()["locks"]
+        assert [(x["id"], x["scope"]) for x in locks] == [(lock_id, "ticket")]
+        unlock = f"{c.server.url}/console/api/locks/{lock_id}/unlock"
+        headers = {"X-CSRFToken": token}
+        for body in ({}, {"reason": ""}, {"reason": "   "}):
+            refused = http.post(unlock, json=body, headers=headers, timeout=10)
+            assert refused.status_code == 400, refused.text
+            assert refused.json()["field"] == "reason"
+        assert term.login(ticket, right)["code"] == "login_locked"  # still locked
+        done = http.post(unlock, json={"reason": "核对身份证，本人"}, headers=headers, timeout=10)
+        assert done.status_code == 200, done.text
+        assert http.get(room, timeout=10).json()["locks"] == []
+        assert term.login(ticket, right)["ok"]
+    finally:
+        term.close()

@@ -84,6 +84,43 @@ def test_the_terminal_shows_only_the_paper_central_signed_for_its_candidate(
             a.stop()
 
 
+@pytest.mark.parametrize("wrong", ["sitting", "centre"])
+def test_the_terminal_refuses_a_paper_central_bound_to_another_sitting_or_centre(
+    centre: Callable[..., Centre], wrong: str
+) -> None:
+    """Central's genuine signature, the candidate's own ticket and this very ciphertext,
+    but bound to another sitting (the candidate's other subject, say) or another centre
+    than the one the terminal enrolled at: the real agent refuses it
+    (``paper_unverified``, naming what does not match) and shows nothing."""
+    c = centre(tls=False, starts_in=3)
+    with c.db.write() as session:
+        attempt = session.get(Attempt, c.attempt_ids[0])
+        assert attempt is not None
+        genuine = read_binding(attempt.binding or "", CENTRAL_KEY.public_key())
+        changed = (
+            replace(genuine, sitting=genuine.sitting + "-OTHER")
+            if wrong == "sitting"
+            else replace(genuine, centre=genuine.centre + "9")
+        )
+        attempt.binding = sign_binding(CENTRAL_KEY, changed)
+    agent = Agent(
+        AgentConfig(server=c.server.url, identity=c.server.enrol(c.seats[0])), MemoryJournal()
+    ).start()
+    try:
+        wait_for(lambda: agent.online, 20, "online")
+        assert agent.login(*c.candidate(0))["ok"]
+        agent.confirm()
+        closed = wait_for(lambda: agent.closed, 20, "the paper refused")
+        assert closed["code"] == "paper_unverified", closed
+        words = (
+            ("场次", "not the sitting") if wrong == "sitting" else ("考点", "not this terminal's")
+        )
+        assert all(w in closed["message"] for w in words), closed
+        assert agent.paper_json() is None and agent.shown is None
+    finally:
+        agent.stop()
+
+
 def test_a_swapped_or_altered_paper_fails_the_check() -> None:
     """The check itself: another candidate's binding (a variant swap), an altered
     ciphertext, no binding at all, or a binding for another seat at preload: refused."""

@@ -4,6 +4,9 @@ refuses a rogue server; plain HTTP only behind the explicit flag, which says so.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +14,7 @@ import pytest
 import requests
 
 from exam_client.agent import Agent, AgentConfig
-from exam_client.identity import CA_FILE, EnrolError, enrol, pinned_session
+from exam_client.identity import CA_FILE, EnrolError, TerminalIdentity, enrol, pinned_session
 from exam_client.journal import MemoryJournal
 from exam_server.terminals import service as terminals
 from tests.live import Terminal
@@ -168,3 +171,190 @@ def test_the_server_certificate_is_renewed_under_the_same_ca(tmp_path: Path) -> 
     ensure_tls(tmp_path, centre="001", now=later)
     assert server_cert_expires(files) > later + timedelta(days=300)
     assert ca_fingerprint(files.ca_cert.read_bytes()) == fp  # the same CA throughout
+
+
+def _exam_server(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "exam_server.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _fingerprint(data_dir: Path) -> str:
+    shown = _exam_server("tls", "show", "--data-dir", data_dir)
+    assert shown.returncode == 0, shown.stderr
+    found = re.search(r"CA fingerprint: (\S+)", shown.stdout)
+    assert found is not None, shown.stdout
+    return found.group(1)
+
+
+def _online(c: Centre, identity: TerminalIdentity) -> bool:
+    """The real agent with this pinned identity: does it get in (hello and all)?"""
+    agent = Agent(AgentConfig(server=c.server.url, identity=identity), MemoryJournal()).start()
+    try:
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline and not agent.online:
+            time.sleep(0.1)
+        return agent.online
+    finally:
+        agent.stop()
+
+
+def test_tls_commands_and_what_a_terminal_sees_after_each(
+    centre: Callable[..., Centre], tmp_path: Path
+) -> None:
+    """``exam-server tls setup``, ``show``, ``rotate-server`` and ``rotate-ca`` as the
+    admin runs them (docs/operations.md): after rotate-server the enrolled terminal, which
+    pinned the CA, still gets in; after rotate-ca it is refused until it enrols again with
+    the new fingerprint (the old fingerprint is refused at enrolment)."""
+    fresh = tmp_path / "fresh"
+    none = _exam_server("tls", "show", "--data-dir", fresh)
+    assert none.returncode != 0 and "tls setup" in none.stderr
+    made = _exam_server("tls", "setup", "--host", "10.9.8.7", "--data-dir", fresh)
+    assert made.returncode == 0, made.stderr
+    first = _fingerprint(fresh)
+    assert first in made.stdout
+    for name in ("ca.key", "server.key"):
+        assert ((fresh / "tls" / name).stat().st_mode & 0o777) == 0o600
+    assert "10.9.8.7" in _exam_server("tls", "show", "--data-dir", fresh).stdout
+    again = _exam_server("tls", "setup", "--data-dir", fresh)
+    assert again.returncode == 0 and _fingerprint(fresh) == first  # kept, not remade
+
+    c = centre(tls=True)
+    data = c.server.data_dir
+    fp = _fingerprint(data)
+    identity, _ = enrol(
+        c.server.url,
+        code_for(c, c.seats[0]),
+        terminal_id="T-rotate",
+        fingerprint=fp,
+        ca_path=tmp_path / "pc" / CA_FILE,
+    )
+    assert _online(c, identity)
+
+    cert = (data / "tls" / "server.pem").read_bytes()
+    rotated = _exam_server("tls", "rotate-server", "--host", "10.9.8.6", "--data-dir", data)
+    assert rotated.returncode == 0, rotated.stderr
+    assert (data / "tls" / "server.pem").read_bytes() != cert
+    assert _fingerprint(data) == fp
+    assert "10.9.8.6" in _exam_server("tls", "show", "--data-dir", data).stdout
+    c.server.stop()
+    c.server.start()
+    assert _online(c, identity)  # same CA: the terminal needs nothing
+
+    refused = _exam_server("tls", "rotate-ca", "--data-dir", data)
+    assert refused.returncode != 0 and "--yes" in refused.stderr
+    assert _fingerprint(data) == fp
+    new_ca = _exam_server("tls", "rotate-ca", "--yes", "--data-dir", data)
+    assert new_ca.returncode == 0, new_ca.stderr
+    new_fp = _fingerprint(data)
+    assert new_fp != fp and new_fp in new_ca.stdout
+    c.server.stop()
+    c.server.start()
+    assert not _online(c, identity)  # it pinned the old CA: nothing from this server
+    with pytest.raises(requests.exceptions.SSLError):
+        pinned_session(identity.ca_path).get(f"{c.server.url}/healthz", timeout=5)
+    with pytest.raises(EnrolError) as stale:  # the old fingerprint no longer enrols
+        enrol(
+            c.server.url,
+            code_for(c, c.seats[0]),
+            terminal_id="T-rotate",
+            fingerprint=fp,
+            ca_path=tmp_path / "pc2" / CA_FILE,
+        )
+    assert stale.value.code == "wrong_ca"
+    renewed, _ = enrol(
+        c.server.url,
+        code_for(c, c.seats[0]),
+        terminal_id="T-rotate",
+        fingerprint=new_fp,
+        ca_path=tmp_path / "pc3" / CA_FILE,
+    )
+    assert _online(c, renewed)
+
+
+def _client(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "exam_client.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _run_terminal(data: Path, *args: str) -> tuple[str, str]:
+    """``exam-client run`` for a few seconds: its candidate page, and its log."""
+    from tests.conftest import free_port
+
+    port = free_port()
+    log = data.parent / f"{data.name}-run.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "exam_client.cli", "run", "--data-dir", str(data)]
+            + ["--ui-port", str(port), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        page = wait_for(
+            lambda: _get(f"http://127.0.0.1:{port}/"), 20, "the terminal's candidate page"
+        )
+        time.sleep(2)  # the agent connects and logs
+    finally:
+        proc.terminate()
+        proc.wait(15)
+    return page, log.read_text(errors="replace")
+
+
+def _get(url: str) -> str | None:
+    try:
+        resp = requests.get(url, timeout=2)
+    except requests.RequestException:
+        return None
+    return resp.text if resp.status_code == 200 else None
+
+
+def test_a_terminal_enrolled_over_tls_refuses_plain_http_and_plain_http_says_so(
+    centre: Callable[..., Centre], tmp_path: Path
+) -> None:
+    from tests.conftest import free_port
+
+    """``exam-client run --server http://…`` of a terminal that pinned the centre CA is
+    refused in one line (zh and en) unless ``--insecure-http`` is given; over TLS its
+    candidate page and log are plain; a terminal on plain HTTP has the red banner on its
+    candidate page and the mark on every log line, as the server has."""
+    tls = centre(tls=True)
+    pc = tmp_path / "pc-tls"
+    enrolled = _client(
+        "enrol",
+        "--server",
+        tls.server.url,
+        "--code",
+        code_for(tls, tls.seats[0]),
+        "--ca-fingerprint",
+        _fingerprint(tls.server.data_dir),
+        "--data-dir",
+        pc,
+    )
+    assert enrolled.returncode == 0, enrolled.stderr
+    plain_url = tls.server.url.replace("https://", "http://")
+    refused = _client("run", "--server", plain_url, "--data-dir", pc, "--ui-port", str(free_port()))
+    assert refused.returncode != 0
+    (line,) = refused.stderr.strip().splitlines()
+    assert "明文 HTTP" in line and "refuses plain HTTP" in line and "--insecure-http" in line
+    page, log = _run_terminal(pc)
+    assert 'id="insecure-http"' not in page and "INSECURE" not in log
+    page, log = _run_terminal(pc, "--server", plain_url, "--insecure-http")
+    assert 'id="insecure-http"' in page  # the flag given: it runs, and says so
+
+    plain = centre(tls=False)
+    pc2 = tmp_path / "pc-plain"
+    code = code_for(plain, plain.seats[1])
+    enrolled = _client("enrol", "--server", plain.server.url, "--code", code, "--data-dir", pc2)
+    assert enrolled.returncode == 0, enrolled.stderr
+    page, log = _run_terminal(pc2)
+    assert 'id="insecure-http"' in page and "明文 HTTP" in page and "plain HTTP" in page
+    lines = [x for x in log.splitlines() if re.match(r"^\d{4}-\d\d-\d\d ", x)]
+    assert lines and all("INSECURE plain HTTP" in x for x in lines), lines
