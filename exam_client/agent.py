@@ -57,6 +57,7 @@ WAIT_CODES = frozenset({"not_started", "attempt_paused"})
 FINAL_LOGIN_CODES = frozenset(
     {
         "relogin_required",
+        "resume_wrong_sitting",
         "wrong_seat",
         "bad_credentials",
         "attempt_absent",

@@ -157,6 +157,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "您已在其他终端登录。如需换机，请联系监考老师授权。",
         "You are logged in at another terminal. Ask the invigilator to authorise the move.",
     ),
+    "resume_wrong_sitting": (
+        "自动续登的场次与本次登录的场次不符，请重新输入身份证号登录。",
+        "The automatic re-login named another sitting than the candidate's login; "
+        "log in again with the ID number.",
+    ),
     "not_logged_in": ("请先登录。", "Log in first."),
     "unknown_item": ("试卷中没有这道题。", "That item is not on this candidate's paper."),
     "seq_conflict": (

@@ -119,6 +119,37 @@ def test_wrong_seat_and_other_terminal_need_the_invigilator(session, clock, worl
     assert "candidate.seat_changed" in kinds
 
 
+def test_a_resume_token_enters_only_its_own_sitting(session, clock, world) -> None:  # type: ignore[no-untyped-def]
+    """A token proves a login to its attempt's sitting: naming another sitting (whose
+    entry window is open) would enter it without the ID number. Refused, clearly."""
+    clock.set(T0 - 10 * MIN)
+    first = login(session, clock, world)
+    assert first.resume_token and first.attempt.sitting_id == world.sittings[0].id
+
+    def resume(sitting_id: int | None) -> service.LoginResult:
+        assert first.resume_token
+        return service.resume(
+            session,
+            clock.now(),
+            attempt_id=first.attempt.id,
+            token=first.resume_token,
+            terminal_id="T1",
+            seat_label=seat_label(world, 0),
+            sitting_id=sitting_id,
+        )
+
+    # Naming its own sitting, or none, the token resumes its own attempt.
+    for named in (first.attempt.sitting_id, None):
+        again = resume(named)
+        assert again.attempt.id == first.attempt.id and not again.first_login
+    other = world.sittings[1]
+    clock.set(other.start - 10 * MIN)  # the next sitting's login window is open
+    with pytest.raises(ServiceError) as exc:
+        resume(other.id)
+    assert exc.value.code == "resume_wrong_sitting"
+    assert world.attempt(0, 1).logged_in_at is None  # the other sitting was not entered
+
+
 def test_saves_duplicates_old_sequences_and_conflicts(session, clock, world) -> None:  # type: ignore[no-untyped-def]
     clock.set(T0 - 5 * MIN)
     attempt = login(session, clock, world).attempt
