@@ -182,6 +182,35 @@ def test_saves_duplicates_old_sequences_and_conflicts(session, clock, world) -> 
     assert attempt.last_seq == 3
 
 
+def test_an_older_save_alone_in_its_batch_is_stored(session, clock, world) -> None:  # type: ignore[no-untyped-def]
+    """Issue 15's own bug: a late older change alone in its group commit raises no
+    attempt's ``last_seq``; it is stored all the same, and the newer one still wins."""
+    clock.set(T0 - 5 * MIN)
+    attempt = login(session, clock, world).attempt
+    aid = attempt.id
+    clock.set(T0 + MIN)
+    service.sweep(session, world.sittings[0].id, clock.now())
+    newer = service.save_answers(session, clock.now(), [SaveRequest(aid, 2, "Q002", ("B",))])
+    assert codes(newer) == ["ok"]
+    session.flush()
+    older = service.save_answers(session, clock.now(), [SaveRequest(aid, 1, "Q001", ("A",))])
+    assert codes(older) == ["ok"]
+    # a batch of resends and late older changes only: none raises last_seq either
+    stale = service.save_answers(
+        session,
+        clock.now(),
+        [SaveRequest(aid, 1, "Q001", ("A",)), SaveRequest(aid, 2, "Q002", ("B",))],
+    )
+    assert codes(stale) == ["dup", "dup"]
+    session.flush()
+    assert (
+        session.scalar(select(Answer.response).where(Answer.attempt_id == aid, Answer.seq == 1))
+        == "A"
+    )
+    assert service.current_answers(session, aid) == {"Q001": "A", "Q002": "B"}
+    assert attempt.last_seq == 2
+
+
 def test_answers_refused_before_start_and_after_deadline(session, clock, world) -> None:  # type: ignore[no-untyped-def]
     clock.set(T0 - 5 * MIN)
     aid = login(session, clock, world).attempt.id
