@@ -92,6 +92,7 @@ def make_sitting(tmp_path: Path) -> Iterator[Callable[..., Sitting]]:
         rules_s: tuple[int, int, int] = (120, 30, 6),
         key_released: bool = True,
         photo: bytes | None = None,
+        sittings: int = 1,
     ) -> Sitting:
         db = Database(f"sqlite:///{tmp_path / 'centre.db'}")
         upgrade(db)
@@ -104,6 +105,7 @@ def make_sitting(tmp_path: Path) -> Iterator[Callable[..., Sitting]]:
                 candidates=candidates,
                 rules_s=rules_s,
                 key_released=key_released,
+                sittings=sittings,
             )
             tickets = valid_tickets(world)
             rebind(world)

@@ -332,3 +332,36 @@ def test_the_provinces_ticket_rule_is_applied_before_anything_is_sent() -> None:
     snap = agent.snapshot()
     assert snap["ticket_rule"]["max_length"] == 12 and snap["ticket_rule"]["charset"] == "digits"
     assert snap["windows"] is None
+
+
+class ResumeLink:
+    """A link that records each call and refuses it as ``code`` says."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self.calls: list[tuple[str, dict[str, object]]] = []
+
+    def call(self, event: str, payload: dict[str, object], **kw: object) -> dict[str, object]:
+        self.calls.append((event, payload))
+        return {"ok": False, "code": self.code, "message": "…", "retry": False}
+
+
+def test_the_agent_resumes_naming_its_sitting_and_stops_when_told_another() -> None:
+    journal = MemoryJournal("T-unit")
+    agent = Agent(
+        AgentConfig(server="http://127.0.0.1:1", seat="01-01", identity=IDENTITY), journal
+    )
+    agent._take_login(
+        login_ok(resume_token="r" * 32), {"ticket": TICKET, "id_number": "x", "stage": "ready"}, 0
+    )
+    creds = journal.get("session")
+    assert creds["sitting_id"] == 1 and "id_number" not in creds
+    link = ResumeLink("server_busy")
+    assert agent._login(link, 0, creds, auto=True)["code"] == "server_busy"  # type: ignore[arg-type]
+    assert link.calls == [("resume", {"attempt_id": 7, "token": "r" * 32, "sitting_id": 1})]
+    assert agent.closed is None  # a busy server: try again later
+    refused = ResumeLink("resume_wrong_sitting")
+    agent._login(refused, 0, creds, auto=True)  # type: ignore[arg-type]
+    # No retry fixes it: the candidate logs in again with the ID number.
+    assert agent.closed is not None and agent.closed["code"] == "resume_wrong_sitting"
+    assert journal.get("session") is None
