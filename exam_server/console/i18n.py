@@ -153,6 +153,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "stall_flag": ("未存", "Unsaved"),
     "stall_server_error": ("服务器故障，请联系考点管理员", "a server fault: call the centre admin"),
     "stall_server_busy": ("数据库不可用", "the database is unavailable"),
+    "stall_no_reply": (
+        "服务器无回复（网络丢包或服务器无响应），请联系考点管理员",
+        "no reply from the server (a lossy network or a hung server): call the centre admin",
+    ),
     "stall_other": ("服务器拒收", "refused by the server"),
     "seconds_ago": ("{n} 秒前", "{n} s ago"),
     "lang_switch": ("English", "中文"),
