@@ -255,7 +255,9 @@ def test_a_change_the_server_cannot_store_is_shown_not_retried_in_silence(
             "since_s": agent.snapshot()["stall"]["since_s"]
         }
         # The heartbeat carried it to the server (the console shows the seat red).
-        wait_for(lambda: "answer change(s) refused" in s.server.log(), 10, "the server hears")
+        wait_for(
+            lambda: "answer change(s) not stored for" in s.server.log(), 10, "the server hears"
+        )
         # Repaired: the change lands, the stall clears, the candidate can submit.
         with s.db.engine.begin() as conn:
             conn.execute(text("DROP TRIGGER refuse_q003"))
