@@ -58,6 +58,7 @@ WAIT_CODES = frozenset({"not_started", "attempt_paused"})
 FINAL_LOGIN_CODES = frozenset(
     {
         "relogin_required",
+        "resume_wrong_sitting",
         "wrong_seat",
         "bad_credentials",
         "attempt_absent",
@@ -95,8 +96,9 @@ class AgentConfig:
     call_timeout_s: float = 10.0
     #: most saves in flight at once (after a long outage the backlog goes out in windows)
     window: int = p.SEND_WINDOW
-    #: a change the server keeps refusing for this long is a stall: the candidate's screen
-    #: says so and the heartbeat reports it to the console (the seat turns red)
+    #: a change the server keeps refusing, or leaves unanswered while the link is up, for
+    #: this long is a stall: the candidate's screen says so and the heartbeat reports it to
+    #: the console (the seat turns red)
     stall_s: float = 60.0
     #: Engine.IO transports, in order: a LAN whose proxy or switch drops WebSocket
     #: upgrades needs ``("polling",)``
@@ -138,6 +140,9 @@ class _Pending:
     not_before: float = 0.0
     #: when the server first refused it (retry, or a server fault); None: not refused
     refused_mono: float | None = None
+    #: when it was first sent on this link and got no final answer since (no reply at
+    #: all, or refusals to retry); None: not sent on this link, or the rules said wait
+    unanswered_mono: float | None = None
     #: the latest such refusal (code, message)
     refused: tuple[str, str] = ("", "")
 
@@ -399,6 +404,7 @@ class Agent:
             self._online = True
             for pend in self._pending.values():
                 pend.sent_mono, pend.not_before = None, 0.0
+                pend.unanswered_mono = None
         self.stats.connects += 1
         if not self._hello(sio, epoch):
             self._drop_link()
@@ -413,6 +419,11 @@ class Agent:
     def _on_disconnect(self, *_: Any) -> None:
         self.stats.disconnects += 1
         self._online = False
+        with self._lock:
+            # Offline the terminal shows the outage itself; a stall is a link that is up
+            # and stores nothing, so the wait for a reply starts again on the next link.
+            for pend in self._pending.values():
+                pend.unanswered_mono = None
         self._wake.set()
 
     def _call(
@@ -957,6 +968,8 @@ class Agent:
                 if fresh and now - pend.sent_mono < self.config.resend_s:  # type: ignore[operator]
                     continue
                 pend.sent_mono, pend.sent_epoch = now, epoch
+                if pend.unanswered_mono is None:
+                    pend.unanswered_mono = now
                 due.append(pend.change)
                 in_flight += 1
         for change in due:
@@ -1021,7 +1034,7 @@ class Agent:
             if retry or code in LATER_CODES:
                 pend.sent_mono, pend.not_before = None, now + self.config.retry_s
                 if code in WAIT_CODES:
-                    pend.refused_mono = None
+                    pend.refused_mono = pend.unanswered_mono = None
                 else:
                     pend.refused_mono = pend.refused_mono or now
                     pend.refused = (code, str(reply.get("message", code)))
@@ -1045,23 +1058,28 @@ class Agent:
 
     def stall(self) -> dict[str, Any] | None:
         """The changes the server has kept refusing for ``stall_s`` or longer (a server
-        fault, or a database that stays unavailable): their count, how long the oldest has
-        waited, and the latest refusal. None when nothing is stalled."""
+        fault, or a database that stays unavailable), or has left without any reply that
+        long while the link is up (a lost packet, a timeout, a server that hangs; code
+        ``no_reply``): their count, how long the oldest has waited, and the latest
+        refusal. None when nothing is stalled."""
         now = time.monotonic()
+        online = self.online
         with self._lock:
-            stalled = [
-                x
-                for x in self._pending.values()
-                if x.refused_mono is not None and now - x.refused_mono >= self.config.stall_s
-            ]
-            if not stalled:
+            since: dict[int, float] = {}
+            for seq, x in self._pending.items():
+                starts = [x.refused_mono] + ([x.unanswered_mono] if online else [])
+                first = min((t for t in starts if t is not None), default=None)
+                if first is not None and now - first >= self.config.stall_s:
+                    since[seq] = first
+            if not since:
                 return None
-            latest = max(stalled, key=lambda x: x.change.seq)
+            latest = self._pending[max(since)]
+            code, message = latest.refused if latest.refused_mono is not None else ("", "")
             return {
-                "count": len(stalled),
-                "since_s": round(now - min(x.refused_mono or now for x in stalled), 1),
-                "code": latest.refused[0],
-                "message": latest.refused[1],
+                "count": len(since),
+                "since_s": round(now - min(since.values()), 1),
+                "code": code or "no_reply",
+                "message": message or "no reply from the server",
             }
 
     def _flush_acks(self) -> None:

@@ -141,7 +141,9 @@ class Save(Message):
 class Resume(Message):
     """A terminal logs its candidate in again after a reconnect or a restart, with the
     token the server gave at login instead of the ID number (which it never keeps).
-    Only the terminal the candidate logged in at may resume."""
+    Only the terminal the candidate logged in at may resume, and only into the sitting of
+    the token's attempt (``sitting_id``: the sitting the terminal was in; another one is
+    refused with ``resume_wrong_sitting``)."""
 
     attempt_id: int = Field(gt=0, lt=2**31)
     token: str = Field(min_length=16, max_length=100)

@@ -83,6 +83,9 @@ MESSAGES: dict[str, Text] = {
     "seat_required": N_("refusal", "本终端尚未绑定座位，请联系监考老师。"),
     "wrong_seat": N_("refusal", "请到准考证上的考场和座位登录；换座须经监考老师批准。"),
     "relogin_required": N_("refusal", "您已在其他终端登录。如需换机，请联系监考老师授权。"),
+    "resume_wrong_sitting": N_(
+        "refusal", "自动续登的场次与本次登录的场次不符，请重新输入身份证号登录。"
+    ),
     "not_logged_in": N_("refusal", "请先登录。"),
     "unknown_item": N_("refusal", "试卷中没有这道题。"),
     "seq_conflict": N_("refusal", "同一序号收到了不同的答案，已拒收。请重启考试客户端。"),

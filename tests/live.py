@@ -332,11 +332,21 @@ class Terminal:
             },
         )
 
-    def resume(self, attempt_id: int, token: str) -> dict[str, Any]:
-        return self.call("resume", {"attempt_id": attempt_id, "token": token})
+    def resume(self, attempt_id: int, token: str, sitting_id: int | None = None) -> dict[str, Any]:
+        """``resume``; ``sitting_id``: the sitting the terminal says it was in."""
+        return self.call(
+            "resume",
+            {"attempt_id": attempt_id, "token": token}
+            | ({"sitting_id": sitting_id} if sitting_id is not None else {}),
+        )
 
-    def login(self, ticket: str, id_number: str) -> dict[str, Any]:
-        return self.call("login", {"ticket": ticket, "id_number": id_number})
+    def login(self, ticket: str, id_number: str, sitting_id: int | None = None) -> dict[str, Any]:
+        """``login``; ``sitting_id``: the sitting to log in to (omitted: the one open now)."""
+        return self.call(
+            "login",
+            {"ticket": ticket, "id_number": id_number}
+            | ({"sitting_id": sitting_id} if sitting_id is not None else {}),
+        )
 
     def save(self, attempt_id: int, seq: int, item: str, response: list[str]) -> dict[str, Any]:
         return self.call(

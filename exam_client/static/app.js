@@ -21,6 +21,7 @@ const I18N = {
     offline_idle: "● 暂时无法连接考点服务器，正在自动重连；如持续出现请举手", agent_down: "● 考试程序无响应，请举手",
     pending: "（待上传 {n} 条）", flag: "标记本题", unflag: "取消标记",
     stall: "有 {n} 条答案已超过 {m} 分钟未能保存到考点服务器（{reason}）。答案已保存在本机，请举手告知监考老师。",
+    stall_no_reply: "考点服务器没有回复",
     single: "单选题", multiple: "多选题", true_false: "判断题", points: "{p} 分",
     q_of: "第 {n} 题 / 共 {total} 题", progress: "{a}/{total} 已答",
     tf_true: "正确", tf_false: "错误",
@@ -60,6 +61,7 @@ const I18N = {
       late_entry_closed: "开考已超过规定时间，不能再首次登录。请联系监考老师。",
       wrong_seat: "请到准考证上的考场和座位登录；换座须经监考老师批准。",
       relogin_required: "您已在其他终端登录。如需换机，请联系监考老师授权。",
+      resume_wrong_sitting: "自动续登的场次与本次登录的场次不符，请重新输入身份证号登录。",
       no_open_sitting: "当前没有您可以参加的考试场次。请核对准考证上的时间。",
       login_locked: "该准考证号登录错误次数过多，已暂停登录。请举手，由监考老师核对身份后解锁。",
       terminal_locked: "本机登录错误次数过多，已暂停登录。请举手，由监考老师解锁本机。",
@@ -96,6 +98,7 @@ const I18N = {
     agent_down: "● Exam program not responding: raise your hand",
     pending: " ({n} waiting to send)", flag: "Flag", unflag: "Unflag",
     stall: "{n} of your answers have not been stored on the centre server for over {m} min ({reason}). They are kept on this computer: raise your hand and tell the invigilator.",
+    stall_no_reply: "the centre server does not reply",
     single: "Single choice", multiple: "Multiple choice", true_false: "True / false", points: "{p} points",
     q_of: "Question {n} of {total}", progress: "{a}/{total} answered",
     tf_true: "True", tf_false: "False",
@@ -136,6 +139,7 @@ const I18N = {
       late_entry_closed: "The late-entry window has closed. Please see the invigilator.",
       wrong_seat: "Log in at the room and seat on your ticket; a seat change needs the invigilator.",
       relogin_required: "You are logged in at another terminal. Ask the invigilator to authorise the move.",
+      resume_wrong_sitting: "The automatic re-login named another sitting than your login: log in again with your ID number.",
       no_open_sitting: "There is no sitting open for you now. Check the times on your ticket.",
       login_locked: "Too many wrong ID numbers for this ticket: logins are stopped. Raise your hand: the invigilator checks your identity and unlocks it.",
       terminal_locked: "Too many wrong logins at this terminal: logins are stopped. Raise your hand for the invigilator.",
@@ -383,7 +387,8 @@ function renderBar() {
   }
   const stall = state && state.stall;
   $("stall").hidden = !stall;
-  if (stall) $("stall").textContent = t("stall", { n: stall.count, m: Math.max(1, Math.floor(stall.since_s / 60)), reason: stall.message });
+  // no_reply: the server never answered, so there is no message of its own to show
+  if (stall) $("stall").textContent = t("stall", { n: stall.count, m: Math.max(1, Math.floor(stall.since_s / 60)), reason: stall.code === "no_reply" ? t("stall_no_reply") : stall.message });
   const c = state && state.candidate;
   $("who").textContent = c ? `${c.name} · ${c.ticket} · ${t("seat")} ${state.seat}` : (state ? `${t("seat")} ${state.seat}` : "");
   $("clock").hidden = !(state && state.sitting && state.screen === "paper");

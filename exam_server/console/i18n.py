@@ -137,6 +137,7 @@ TEXT: dict[str, Text] = {
     "stall_flag": N_("console", "未存"),
     "stall_server_error": N_("console", "服务器故障，请联系考点管理员"),
     "stall_server_busy": N_("console", "数据库不可用"),
+    "stall_no_reply": N_("console", "服务器无回复（网络丢包或服务器无响应），请联系考点管理员"),
     "stall_other": N_("console", "服务器拒收"),
     "seconds_ago": N_("console", "{n} 秒前"),
     "lang_switch": N_("console", "English"),

@@ -516,7 +516,7 @@ class CandidateNamespace(Namespace):
         )
         if beat.stalled is not None:
             log.warning(
-                "terminal %s (seat %s): %d answer change(s) refused for %.0f s (%s)",
+                "terminal %s (seat %s): %d answer change(s) not stored for %.0f s (%s)",
                 term.terminal_id,
                 term.seat,
                 beat.stalled.count,

@@ -15,6 +15,7 @@ import collections
 import functools
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from concurrent.futures import Future
@@ -188,9 +189,30 @@ class AnswerWriter:
 #: stored: worth the terminal's sending the same change again
 _TRANSIENT = (OperationalError, DisconnectionError, PoolTimeoutError, TimeoutError)
 
+#: SQLite's primary result codes that mean "not now": another connection holds the lock
+#: (BUSY, LOCKED) or the disk did not answer (IOERR and its extended codes). SQLite raises
+#: ``OperationalError`` for lasting faults too ("no such column" is SQLITE_ERROR, a
+#: read-only or full disk has its own code): those would fail the same way on every resend.
+_SQLITE_TRANSIENT = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR})
+
+#: PostgreSQL's SQLSTATE classes and codes that mean "not now": the connection (08), a
+#: transaction rolled back by a serialization failure or a deadlock (40), the server
+#: shutting down or not accepting connections yet (57), a lock not available, too many
+#: connections. A full disk or a missing column is none of them.
+_PG_TRANSIENT_CLASSES = frozenset({"08", "40", "57"})
+_PG_TRANSIENT_CODES = frozenset({"55P03", "53300"})
+
 
 def is_transient(exc: BaseException) -> bool:
     """Whether the same save may succeed when sent again unchanged."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig
+        if isinstance(orig, sqlite3.Error):
+            code = getattr(orig, "sqlite_errorcode", None)
+            return isinstance(code, int) and code & 0xFF in _SQLITE_TRANSIENT
+        sqlstate = getattr(orig, "sqlstate", None)
+        if isinstance(sqlstate, str) and len(sqlstate) == 5:
+            return sqlstate[:2] in _PG_TRANSIENT_CLASSES or sqlstate in _PG_TRANSIENT_CODES
     return isinstance(exc, _TRANSIENT)

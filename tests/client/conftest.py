@@ -108,6 +108,7 @@ def make_sitting(tmp_path: Path) -> Iterator[Callable[..., Sitting]]:
         key_released: bool = True,
         photo: bytes | None = None,
         tickets: str = "generated",
+        sittings: int = 1,
     ) -> Sitting:
         """``tickets``: ``generated`` (central's own numbers, with a check digit) or
         ``province`` (the province's, as Henan issues them: :func:`province_tickets`)."""
@@ -122,6 +123,7 @@ def make_sitting(tmp_path: Path) -> Iterator[Callable[..., Sitting]]:
                 candidates=candidates,
                 rules_s=rules_s,
                 key_released=key_released,
+                sittings=sittings,
             )
             issued = province_tickets(world) if tickets == "province" else valid_tickets(world)
             rebind(world)

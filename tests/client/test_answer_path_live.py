@@ -20,6 +20,7 @@ from sqlalchemy import select, text
 from exam_client.agent import Agent, AgentConfig
 from exam_client.journal import Change, MemoryJournal
 from exam_common import protocol as p
+from exam_server.plans.models import Sitting as PlanSitting
 from exam_server.sittings import service
 from exam_server.sittings.models import Attempt
 from tests.client.conftest import Sitting
@@ -52,6 +53,33 @@ def wait_for(pred: Callable[[], object], timeout: float, what: str) -> object:
             return value
         time.sleep(0.05)
     raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def test_a_login_is_judged_by_the_sitting_it_names_and_a_resume_enters_only_its_own(
+    make_sitting: Callable[..., Sitting],
+) -> None:
+    """``Login.sitting_id`` reaches the service through the socket: a login naming the
+    next sitting is judged by that sitting's rules (its entry window is not open yet),
+    never by the open sitting's; a resume token enters only its own attempt's sitting."""
+    s = make_sitting(starts_in=-2, duration=300, candidates=1, rules_s=(120, 120, 0), sittings=2)
+    with s.db.read() as session:
+        first, second = session.scalars(select(PlanSitting.id).order_by(PlanSitting.start))
+    term = Terminal(s.server.url, terminal_id="T-NAMED", seat=s.seats[0])
+    try:
+        assert term.hello()["ok"]
+        ticket, id_number = s.candidate(0)
+        later = term.login(ticket, id_number, sitting_id=second)
+        assert (later["ok"], later.get("code")) == (False, "entry_not_open"), later
+        login = term.login(ticket, id_number, sitting_id=first)
+        assert login["ok"] and login["sitting"]["sitting_id"] == first, login
+        aid, token = login["attempt_id"], login["resume_token"]
+        wrong = term.resume(aid, token, sitting_id=second)
+        assert (wrong["ok"], wrong.get("code")) == (False, "resume_wrong_sitting"), wrong
+        assert "身份证号" in wrong["message"]  # says what to do: log in with the ID number
+        again = term.resume(aid, token, sitting_id=first)
+        assert again["ok"] and again["attempt_id"] == aid, again
+    finally:
+        term.close()
 
 
 def test_a_late_older_change_is_stored_and_the_candidate_can_submit(
@@ -227,7 +255,9 @@ def test_a_change_the_server_cannot_store_is_shown_not_retried_in_silence(
             "since_s": agent.snapshot()["stall"]["since_s"]
         }
         # The heartbeat carried it to the server (the console shows the seat red).
-        wait_for(lambda: "answer change(s) refused" in s.server.log(), 10, "the server hears")
+        wait_for(
+            lambda: "answer change(s) not stored for" in s.server.log(), 10, "the server hears"
+        )
         # Repaired: the change lands, the stall clears, the candidate can submit.
         with s.db.engine.begin() as conn:
             conn.execute(text("DROP TRIGGER refuse_q003"))

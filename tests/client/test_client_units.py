@@ -349,3 +349,163 @@ def test_the_provinces_ticket_rule_is_applied_before_anything_is_sent() -> None:
     snap = agent.snapshot()
     assert snap["ticket_rule"]["max_length"] == 12 and snap["ticket_rule"]["charset"] == "digits"
     assert snap["windows"] is None
+
+
+# --- a stall: changes the server keeps refusing, or never answers, while the link is up ---
+
+
+class FakeLink:
+    """A Socket.IO link whose saves go out and get what ``reply`` says: a reply, or none
+    at all (a lost packet, a server that hangs: the client still shows as connected)."""
+
+    def __init__(self) -> None:
+        self.reply: dict[str, object] | None = None
+        self.saves: list[int] = []
+        self.heartbeats: list[dict[str, object]] = []
+
+    def emit(self, event: str, payload: dict[str, object], **kw: object) -> None:
+        assert event == "save"
+        self.saves.append(int(payload["seq"]))  # type: ignore[call-overload]
+        callback = kw.get("callback")
+        if self.reply is not None and callable(callback):
+            callback(self.reply)
+
+    def call(self, event: str, payload: dict[str, object], **kw: object) -> dict[str, object]:
+        assert event == "heartbeat"
+        self.heartbeats.append(payload)
+        return {"ok": False, "code": "server_busy", "message": "", "retry": True}
+
+
+def stalling_agent(monkeypatch: pytest.MonkeyPatch) -> tuple[Agent, FakeLink, list[float]]:
+    """A logged-in agent on a fake link, its monotonic clock in the test's hand."""
+    import exam_client.agent as agent_module
+
+    mono = [1000.0]
+    monkeypatch.setattr(
+        agent_module, "time", type("T", (), {"monotonic": staticmethod(lambda: mono[0])})
+    )
+    agent = Agent(
+        AgentConfig(server="http://127.0.0.1:1", seat="01-01", identity=IDENTITY, stall_s=60),
+        MemoryJournal("T-unit"),
+    )
+    agent._take_login(
+        login_ok(answers={}, last_seq=0), {"ticket": TICKET, "id_number": "x", "stage": "ready"}, 0
+    )
+    agent._online, agent._handshake_epoch = True, agent._epoch
+    return agent, FakeLink(), mono
+
+
+def run_for(agent: Agent, link: FakeLink, mono: list[float], seconds: float) -> None:
+    """The agent's loop sending what is due, a second at a time."""
+    end = mono[0] + seconds
+    while mono[0] < end:
+        agent._send_pending(link, agent._epoch)  # type: ignore[arg-type]
+        mono[0] += 1.0
+
+
+def ack(agent: Agent, seq: int) -> None:
+    agent._on_save_reply(7, seq, {"ok": True, "seq": seq, "duplicate": False, "server_time": T0})
+
+
+def test_a_change_never_answered_while_online_is_a_stall(monkeypatch: pytest.MonkeyPatch) -> None:
+    agent, link, mono = stalling_agent(monkeypatch)
+    shown = agent.paper_json()
+    assert shown is not None
+    first = shown["questions"][0]
+    agent.answer(first["item_id"], [first["options"][0]["label"]])
+    run_for(agent, link, mono, 59)
+    assert link.saves == [1] * 6  # sent, and re-sent every resend_s: no reply ever
+    assert agent.stall() is None  # not yet a minute
+    run_for(agent, link, mono, 2)
+    stall = agent.stall()
+    assert stall is not None
+    assert (stall["count"], stall["code"]) == (1, "no_reply") and stall["since_s"] >= 60
+    assert agent.snapshot()["stall"]["code"] == "no_reply"  # the candidate's screen
+    agent._heartbeat(link)  # type: ignore[arg-type]
+    assert link.heartbeats[-1]["stalled"] == {  # the console's red seat, with the reason
+        "count": 1,
+        "since_s": stall["since_s"],
+        "code": "no_reply",
+    }
+    ack(agent, 1)  # the reply comes at last: the stall clears
+    assert agent.stall() is None and agent.snapshot()["stall"] is None
+
+
+def test_no_reply_while_offline_is_the_outage_not_a_stall(monkeypatch: pytest.MonkeyPatch) -> None:
+    agent, link, mono = stalling_agent(monkeypatch)
+    shown = agent.paper_json()
+    assert shown is not None
+    first = shown["questions"][0]
+    agent.answer(first["item_id"], [first["options"][0]["label"]])
+    run_for(agent, link, mono, 30)
+    agent._on_disconnect()
+    mono[0] += 600
+    assert agent.stall() is None  # the screen shows the outage; a stall needs a live link
+    agent._online, agent._epoch = True, agent._epoch + 1
+    agent._handshake_epoch = agent._epoch
+    run_for(agent, link, mono, 59)
+    assert agent.stall() is None  # the wait started again on the new link
+    run_for(agent, link, mono, 2)
+    assert (agent.stall() or {}).get("code") == "no_reply"
+
+
+def test_retry_refusals_for_a_minute_are_a_stall_a_pause_is_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    agent, link, mono = stalling_agent(monkeypatch)
+    shown = agent.paper_json()
+    assert shown is not None
+    first = shown["questions"][0]
+    agent.answer(first["item_id"], [first["options"][0]["label"]])
+    busy = "服务器繁忙，答案会自动重发。"
+    link.reply = {"ok": False, "code": "server_busy", "message": busy, "retry": True}
+    run_for(agent, link, mono, 59)
+    assert len(link.saves) > 20 and agent.stall() is None  # re-sent every retry_s
+    run_for(agent, link, mono, 2)
+    stall = agent.stall()
+    assert stall is not None
+    assert (stall["code"], stall["message"], stall["count"]) == ("server_busy", busy, 1)
+    agent._heartbeat(link)  # type: ignore[arg-type]
+    assert link.heartbeats[-1]["stalled"]["code"] == "server_busy"  # type: ignore[index]
+    link.reply = {"ok": True, "seq": 1, "duplicate": False, "server_time": T0}
+    run_for(agent, link, mono, 2)
+    assert agent.stall() is None and not agent._pending
+    # A pause refuses with retry too, for as long as it lasts: the rules at work, no stall.
+    second = shown["questions"][1]
+    agent.answer(second["item_id"], [second["options"][0]["label"]])
+    link.reply = {"ok": False, "code": "attempt_paused", "message": "暂停", "retry": True}
+    run_for(agent, link, mono, 600)
+    assert agent._pending and agent.stall() is None
+
+
+class ResumeLink:
+    """A link that records each call and refuses it as ``code`` says."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self.calls: list[tuple[str, dict[str, object]]] = []
+
+    def call(self, event: str, payload: dict[str, object], **kw: object) -> dict[str, object]:
+        self.calls.append((event, payload))
+        return {"ok": False, "code": self.code, "message": "…", "retry": False}
+
+
+def test_the_agent_resumes_naming_its_sitting_and_stops_when_told_another() -> None:
+    journal = MemoryJournal("T-unit")
+    agent = Agent(
+        AgentConfig(server="http://127.0.0.1:1", seat="01-01", identity=IDENTITY), journal
+    )
+    agent._take_login(
+        login_ok(resume_token="r" * 32), {"ticket": TICKET, "id_number": "x", "stage": "ready"}, 0
+    )
+    creds = journal.get("session")
+    assert creds["sitting_id"] == 1 and "id_number" not in creds
+    link = ResumeLink("server_busy")
+    assert agent._login(link, 0, creds, auto=True)["code"] == "server_busy"  # type: ignore[arg-type]
+    assert link.calls == [("resume", {"attempt_id": 7, "token": "r" * 32, "sitting_id": 1})]
+    assert agent.closed is None  # a busy server: try again later
+    refused = ResumeLink("resume_wrong_sitting")
+    agent._login(refused, 0, creds, auto=True)  # type: ignore[arg-type]
+    # No retry fixes it: the candidate logs in again with the ID number.
+    assert agent.closed is not None and agent.closed["code"] == "resume_wrong_sitting"
+    assert journal.get("session") is None

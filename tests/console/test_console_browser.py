@@ -340,6 +340,10 @@ def test_the_room_map_is_live_and_every_action_works_or_is_refused(
         shows(page, "document.querySelector('#seat-23')?.dataset.alert === 'red'")
         assert "stall" in (tile(page, 23).get_attribute("data-flags") or "")
         assert "2 条答案 1 分钟未能存入服务器：服务器故障" in tile(page, 23).inner_text()
+        # Saves that get no reply at all (a lossy link that still shows as connected).
+        assert a.call("heartbeat", beat | {"stalled": stall | {"code": "no_reply"}})["ok"]
+        shows(page, "document.querySelector('#seat-23')?.innerText.includes('服务器无回复')")
+        assert tile(page, 23).get_attribute("data-alert") == "red"
         assert a.call("heartbeat", beat)["ok"]
         shows(page, "document.querySelector('#seat-23')?.dataset.alert === ''")
         # A disconnect shows (the tile says 断线 and turns amber).

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from sqlalchemy.exc import IntegrityError, OperationalError
 
+from exam_common import protocol as p
 from exam_server.sittings import namespace as ns
+from exam_server.sittings import service
+from exam_server.sittings.engine import Refusal, RuleError
+from exam_server.terminals import service as terminals
 
 
 def test_a_login_that_outlives_its_connection_is_dropped_quietly(
@@ -92,3 +99,75 @@ def test_a_revoked_terminals_connection_is_closed_and_its_events_refused(
             assert reply["ok"] is False and reply["code"] == "not_enrolled", (handler, reply)
         request.sid = "sid-o"  # type: ignore[attr-defined]
         assert space.on_challenge({})["ok"] is True
+
+
+# --- the socket layer's failure mapping: which refusals the terminal re-sends ------------
+
+
+def _sqlite_error(name: str) -> OperationalError:
+    orig = sqlite3.OperationalError(name)
+    orig.sqlite_errorcode = getattr(sqlite3, name)  # type: ignore[attr-defined]
+    return OperationalError("INSERT INTO answer", {}, orig)
+
+
+def _name(v: object) -> str:
+    if isinstance(v, BaseException):
+        code = getattr(v, "code", None)
+        code = getattr(code, "value", code)
+        return f"{type(v).__name__}:{code or v}"
+    return str(v)
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "retry"),
+    [
+        # what the terminal sent is wrong: a resend is refused alike
+        (p.ProtocolError("bad_message", "seq: not an integer", "seq"), "bad_message", False),
+        (RuleError(Refusal.DEADLINE_PASSED), "deadline_passed", False),
+        (RuleError(Refusal.ATTEMPT_SUBMITTED), "attempt_submitted", False),
+        # the clock stopped by a pause: the same change is accepted once it ends
+        (RuleError(Refusal.ATTEMPT_PAUSED), "attempt_paused", True),
+        (service.ServiceError("seq_conflict", "seq 3"), "seq_conflict", False),
+        (service.ServiceError("server_busy", "locked", retry=True), "server_busy", True),
+        (service.ServiceError("answers_pending", retry=True), "answers_pending", True),
+        (terminals.TerminalError("not_enrolled"), "not_enrolled", False),
+        # nobody left to answer, or the answer writer did not answer in time: re-send
+        (ns.TerminalGone(), "server_busy", True),
+        (TimeoutError(), "server_busy", True),
+        # the database unavailable just now: re-send
+        (_sqlite_error("SQLITE_BUSY"), "server_busy", True),
+        (_sqlite_error("SQLITE_IOERR_WRITE"), "server_busy", True),
+        # a lasting fault, even one SQLite raises as OperationalError: no retry for ever
+        (_sqlite_error("SQLITE_ERROR"), "server_error", False),
+        (IntegrityError("INSERT INTO answer", {}, Exception("unique")), "server_error", False),
+        (KeyError("Q001"), "server_error", False),
+    ],
+    ids=lambda v: _name(v),
+)
+def test_the_edge_maps_each_failure_to_retry_or_not(
+    monkeypatch: pytest.MonkeyPatch, raised: BaseException, code: str, retry: bool
+) -> None:
+    monkeypatch.setattr(ns, "runtime", lambda: SimpleNamespace(config=SimpleNamespace(LANG="en")))
+
+    @ns._edge
+    def handler(self: ns.CandidateNamespace, data: object) -> p.Message:
+        raise raised
+
+    reply = handler(ns.CandidateNamespace(), {"seq": 1})
+    assert reply["ok"] is False
+    assert (reply["code"], reply["retry"]) == (code, retry)
+    assert reply["message"] and not reply["message"].startswith("Refused (")
+
+
+def test_the_edge_dumps_a_handlers_reply(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        ns, "runtime", lambda: SimpleNamespace(config=SimpleNamespace(LANG="zh_CN"))
+    )
+
+    @ns._edge
+    def handler(self: ns.CandidateNamespace, data: object) -> p.Message:
+        return p.ErrorReply(code="not_logged_in", message="请先登录")
+
+    assert handler(ns.CandidateNamespace(), None) == p.dump(
+        p.ErrorReply(code="not_logged_in", message="请先登录")
+    )

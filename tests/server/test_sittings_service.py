@@ -119,6 +119,37 @@ def test_wrong_seat_and_other_terminal_need_the_invigilator(session, clock, worl
     assert "candidate.seat_changed" in kinds
 
 
+def test_a_resume_token_enters_only_its_own_sitting(session, clock, world) -> None:  # type: ignore[no-untyped-def]
+    """A token proves a login to its attempt's sitting: naming another sitting (whose
+    entry window is open) would enter it without the ID number. Refused, clearly."""
+    clock.set(T0 - 10 * MIN)
+    first = login(session, clock, world)
+    assert first.resume_token and first.attempt.sitting_id == world.sittings[0].id
+
+    def resume(sitting_id: int | None) -> service.LoginResult:
+        assert first.resume_token
+        return service.resume(
+            session,
+            clock.now(),
+            attempt_id=first.attempt.id,
+            token=first.resume_token,
+            terminal_id="T1",
+            seat_label=seat_label(world, 0),
+            sitting_id=sitting_id,
+        )
+
+    # Naming its own sitting, or none, the token resumes its own attempt.
+    for named in (first.attempt.sitting_id, None):
+        again = resume(named)
+        assert again.attempt.id == first.attempt.id and not again.first_login
+    other = world.sittings[1]
+    clock.set(other.start - 10 * MIN)  # the next sitting's login window is open
+    with pytest.raises(ServiceError) as exc:
+        resume(other.id)
+    assert exc.value.code == "resume_wrong_sitting"
+    assert world.attempt(0, 1).logged_in_at is None  # the other sitting was not entered
+
+
 def test_saves_duplicates_old_sequences_and_conflicts(session, clock, world) -> None:  # type: ignore[no-untyped-def]
     clock.set(T0 - 5 * MIN)
     attempt = login(session, clock, world).attempt
@@ -149,6 +180,35 @@ def test_saves_duplicates_old_sequences_and_conflicts(session, clock, world) -> 
     ]
     assert service.current_answers(session, aid) == {"Q001": "C"}
     assert attempt.last_seq == 3
+
+
+def test_an_older_save_alone_in_its_batch_is_stored(session, clock, world) -> None:  # type: ignore[no-untyped-def]
+    """Issue 15's own bug: a late older change alone in its group commit raises no
+    attempt's ``last_seq``; it is stored all the same, and the newer one still wins."""
+    clock.set(T0 - 5 * MIN)
+    attempt = login(session, clock, world).attempt
+    aid = attempt.id
+    clock.set(T0 + MIN)
+    service.sweep(session, world.sittings[0].id, clock.now())
+    newer = service.save_answers(session, clock.now(), [SaveRequest(aid, 2, "Q002", ("B",))])
+    assert codes(newer) == ["ok"]
+    session.flush()
+    older = service.save_answers(session, clock.now(), [SaveRequest(aid, 1, "Q001", ("A",))])
+    assert codes(older) == ["ok"]
+    # a batch of resends and late older changes only: none raises last_seq either
+    stale = service.save_answers(
+        session,
+        clock.now(),
+        [SaveRequest(aid, 1, "Q001", ("A",)), SaveRequest(aid, 2, "Q002", ("B",))],
+    )
+    assert codes(stale) == ["dup", "dup"]
+    session.flush()
+    assert (
+        session.scalar(select(Answer.response).where(Answer.attempt_id == aid, Answer.seq == 1))
+        == "A"
+    )
+    assert service.current_answers(session, aid) == {"Q001": "A", "Q002": "B"}
+    assert attempt.last_seq == 2
 
 
 def test_answers_refused_before_start_and_after_deadline(session, clock, world) -> None:  # type: ignore[no-untyped-def]

@@ -1,5 +1,6 @@
-"""How the answer writer refuses what it cannot store, without a database: which failures
-are worth a resend (``server_busy``, retry) and which are not (``server_error``), what
+"""How the answer writer refuses what it cannot store, without a database (real SQLite
+failures aside): which failures are worth a resend (``server_busy``, retry) and which are
+not (``server_error``, among them SQLite's lasting ``OperationalError``s), what
 each refusal says for the server's log, and what the halving leaves standing.
 
 (The stored answers themselves are proved against real databases by the answer path's
@@ -9,11 +10,16 @@ model, tests/server/test_answer_path_model.py.)
 from __future__ import annotations
 
 import logging
+import sqlite3
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from exam_server.clock import ManualClock
@@ -120,3 +126,82 @@ def invalidated(yes: bool) -> InterfaceError:
 )
 def test_which_failures_are_worth_a_resend(exc: BaseException, transient: bool) -> None:
     assert is_transient(exc) is transient
+
+
+def sqlite_failure(sql: str, *, locked_by_another: bool = False) -> OperationalError:
+    """A real SQLite failure, as SQLAlchemy hands it to the writer."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'db.sqlite'}"
+        engine = create_engine(url, connect_args={"timeout": 0})
+        holder = sqlite3.connect(Path(tmp) / "db.sqlite", timeout=0)
+        try:
+            holder.execute("CREATE TABLE t (x INTEGER)")
+            holder.commit()
+            if locked_by_another:
+                holder.execute("BEGIN EXCLUSIVE")
+            with pytest.raises(OperationalError) as caught, engine.begin() as conn:
+                conn.execute(text(sql))
+            return caught.value
+        finally:
+            holder.close()
+            engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("sql", "locked", "transient"),
+    [
+        # lasting faults that SQLite raises as OperationalError: every resend fails alike
+        ("SELECT nope FROM t", False, False),
+        ("INSERT INTO missing VALUES (1)", False, False),
+        ("THIS IS NOT SQL", False, False),
+        # another connection holds the database: worth a resend
+        ("INSERT INTO t VALUES (1)", True, True),
+    ],
+    ids=["no such column", "no such table", "syntax error", "database is locked"],
+)
+def test_sqlite_operational_errors_are_transient_only_when_busy_or_locked(
+    sql: str, locked: bool, transient: bool
+) -> None:
+    exc = sqlite_failure(sql, locked_by_another=locked)
+    assert is_transient(exc) is transient, (exc.orig.sqlite_errorname, exc)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("name", "transient"),
+    [
+        ("SQLITE_BUSY", True),
+        ("SQLITE_BUSY_SNAPSHOT", True),
+        ("SQLITE_LOCKED", True),
+        ("SQLITE_IOERR", True),
+        ("SQLITE_IOERR_WRITE", True),
+        ("SQLITE_IOERR_FSYNC", True),
+        ("SQLITE_ERROR", False),
+        ("SQLITE_READONLY", False),
+        ("SQLITE_FULL", False),
+        ("SQLITE_CORRUPT", False),
+    ],
+)
+def test_sqlite_result_codes_worth_a_resend(name: str, transient: bool) -> None:
+    orig = sqlite3.OperationalError(name)
+    orig.sqlite_errorcode = getattr(sqlite3, name)  # type: ignore[attr-defined]
+    assert is_transient(OperationalError("INSERT INTO answer", {}, orig)) is transient
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "transient"),
+    [
+        ("08006", True),  # connection failure
+        ("40001", True),  # serialization failure
+        ("40P01", True),  # deadlock detected
+        ("57P01", True),  # admin shutdown
+        ("55P03", True),  # lock not available
+        ("53300", True),  # too many connections
+        ("53100", False),  # disk full
+        ("42703", False),  # undefined column
+        ("22P02", False),  # invalid text representation
+    ],
+)
+def test_postgres_sqlstates_worth_a_resend(sqlstate: str, transient: bool) -> None:
+    orig = psycopg.errors.lookup(sqlstate)("injected")
+    assert orig.sqlstate == sqlstate
+    assert is_transient(OperationalError("INSERT INTO answer", {}, orig)) is transient

@@ -278,7 +278,10 @@ def resume(
     """The terminal the candidate logged in at logs them in again (after a reconnect or a
     restart) with its resume token instead of the ID number, which it never keeps. Any
     other terminal, or a token from before the candidate's latest login elsewhere, is
-    refused with ``relogin_required``: the candidate types their ID number again."""
+    refused with ``relogin_required``: the candidate types their ID number again.
+
+    ``sitting_id``, when given, must be the token's attempt's sitting (the terminal names
+    the sitting it was in); any other is refused with ``resume_wrong_sitting``."""
     attempt = session.get(Attempt, attempt_id)
     if attempt is None:
         raise ServiceError("relogin_required", f"no attempt {attempt_id}")
@@ -292,13 +295,20 @@ def resume(
         if seat_label and find_seat(session, seat_label).id != attempt.seat_id:
             raise ServiceError("wrong_seat", "the candidate sits at another seat now")
         raise ServiceError("relogin_required", "the resume token is not this terminal's")
+    if sitting_id is not None and sitting_id != attempt.sitting_id:
+        # A token proves the login to its own attempt's sitting only: honouring another
+        # sitting here would let it enter that one without the ID number.
+        raise ServiceError(
+            "resume_wrong_sitting",
+            f"the token is for sitting {attempt.sitting_id}, not {sitting_id}",
+        )
     return _enter(
         session,
         now,
         attempt.candidate,
         terminal_id=terminal_id,
         seat_label=seat_label,
-        sitting_id=sitting_id or attempt.sitting_id,
+        sitting_id=attempt.sitting_id,
     )
 
 
