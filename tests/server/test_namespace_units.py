@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -147,7 +148,9 @@ def _name(v: object) -> str:
 def test_the_edge_maps_each_failure_to_retry_or_not(
     monkeypatch: pytest.MonkeyPatch, raised: BaseException, code: str, retry: bool
 ) -> None:
-    monkeypatch.setattr(ns, "runtime", lambda: SimpleNamespace(config=SimpleNamespace(LANG="en")))
+    monkeypatch.setattr(
+        ns, "runtime", lambda: SimpleNamespace(config=SimpleNamespace(LANG="en", tz=UTC))
+    )
 
     @ns._edge
     def handler(self: ns.CandidateNamespace, data: object) -> p.Message:
@@ -161,7 +164,7 @@ def test_the_edge_maps_each_failure_to_retry_or_not(
 
 def test_the_edge_dumps_a_handlers_reply(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        ns, "runtime", lambda: SimpleNamespace(config=SimpleNamespace(LANG="zh_CN"))
+        ns, "runtime", lambda: SimpleNamespace(config=SimpleNamespace(LANG="zh_CN", tz=UTC))
     )
 
     @ns._edge
