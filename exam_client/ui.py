@@ -26,6 +26,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from exam_client.agent import Agent, AgentError
+from exam_client.texts import page_script
 
 SEB_HEADER = "X-SafeExamBrowser-ConfigKeyHash"
 
@@ -117,6 +118,10 @@ def create_ui(agent: Agent, options: UiOptions | None = None) -> Flask:
         page = (Path(app.static_folder) / "index.html").read_text(encoding="utf-8")
         page = page.replace("<body>", "<body>\n" + INSECURE_BANNER, 1)
         return Response(page, mimetype="text/html; charset=utf-8")
+
+    @app.get("/i18n.js")
+    def i18n() -> ResponseReturnValue:
+        return Response(page_script(), mimetype="text/javascript; charset=utf-8")
 
     @app.get("/favicon.ico")
     def favicon() -> ResponseReturnValue:

@@ -51,8 +51,8 @@ def test_every_marked_text_is_in_each_catalogue_translated(lang: str) -> None:
         )
 
 
-#: the one English text that is Chinese on purpose: the switch to the other language
-OTHER_LANGUAGE = {("console", "English")}
+#: the English texts that are Chinese on purpose: the switch to the other language
+OTHER_LANGUAGE = {("console", "English"), ("terminal", "English")}
 
 
 def test_english_is_english_and_chinese_is_chinese() -> None:
@@ -87,3 +87,19 @@ def test_an_uncompiled_catalogue_is_read_from_its_po(
         assert N_("console", "登录").in_("en") == "Sign in"
     finally:
         i18n.catalogue.cache_clear()
+
+
+def test_the_candidates_page_gets_both_languages_from_the_catalogues() -> None:
+    """The terminal's page reads its words from ``/i18n.js`` (exam_client/texts.py), the
+    same catalogues: both languages, every key in each, every refusal code worded."""
+    import json
+
+    from exam_client.texts import CODES, page_script, page_texts
+
+    script = page_script()
+    prefix = '"use strict";\nconst I18N = '
+    assert script.startswith(prefix) and script.rstrip().endswith(";")
+    both = json.loads(script[len(prefix) :].rstrip().rstrip(";"))
+    assert both["zh"] == page_texts("zh_CN") and both["en"] == page_texts("en")
+    assert set(both["zh"]) == set(both["en"]) and set(both["en"]["codes"]) == set(CODES)
+    assert both["zh"]["login"] == "登录" and both["en"]["login"] == "Log in"
