@@ -95,12 +95,15 @@ def test_a_ui_port_in_use_is_one_line_with_the_fix(
     import socket
 
     term = _enrolled_then_server_gone(make_sitting, clients)
+    # another program's port (not the stopped terminal's own, which may linger in
+    # TIME_WAIT and refuse this test's bind as well)
     with socket.socket() as taken:
-        taken.bind(("127.0.0.1", term.port))
+        taken.bind(("127.0.0.1", 0))
         taken.listen(1)
+        port = taken.getsockname()[1]
         proc = subprocess.run(
             [sys.executable, "-m", "exam_client.cli", "run"]
-            + ["--data-dir", str(term.data_dir), "--ui-port", str(term.port)],
+            + ["--data-dir", str(term.data_dir), "--ui-port", str(port)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -110,7 +113,7 @@ def test_a_ui_port_in_use_is_one_line_with_the_fix(
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, lines
     line = lines[0]
-    assert f"考生界面端口 {term.port} 已被占用" in line and "--ui-port" in line, line
+    assert f"考生界面端口 {port} 已被占用" in line and "--ui-port" in line, line
     assert "is in use" in line and "已启动" not in proc.stdout
 
 

@@ -34,7 +34,9 @@ def as_ordinary_user(args: list[str]) -> list[str]:
 
 
 def server(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EXAM_")}
+    # nor coverage's: under `make test` a subprocess measures itself into the checkout's
+    # folder, which nobody may write to (its failure to would be the traceback we refuse)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EXAM_", "COVERAGE_"))}
     return subprocess.run(
         as_ordinary_user([sys.executable, "-m", "exam_server.cli", *args]),
         capture_output=True,
