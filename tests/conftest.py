@@ -129,3 +129,32 @@ def session(migrated_db: Database) -> Iterator[Session]:
 @pytest.fixture
 def fresh_db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'centre.db'}"
+
+
+#: the longest test files, longest first (the `--durations` of a CI run): the two workers
+#: (`-n 2 --dist loadfile`) take files in collection order, so these go first and the
+#: short ones fill in around them, instead of one long file starting last and running on
+#: alone at the end (longest processing time first)
+LONGEST_FIRST = (
+    "tests/console/test_demo_day_browser.py",
+    "tests/faults/test_power_loss.py",
+    "tests/sync/test_sync_end_to_end.py",
+    "tests/client/test_client_browser.py",
+    "tests/security/test_tls.py",
+    "tests/client/test_client_live.py",
+    "tests/server/test_live_sitting.py",
+    "tests/sync/test_offline_keys.py",
+    "tests/console/test_console_browser.py",
+    "tests/faults/test_server_kill.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    root = Path(str(config.rootpath))
+
+    def key(item: pytest.Item) -> int:
+        path = Path(str(item.path)).relative_to(root).as_posix()
+        return rank.get(path, len(LONGEST_FIRST))
+
+    items.sort(key=key)  # stable: each file's own order is kept
