@@ -35,6 +35,7 @@ import socketio
 from exam_client.clock import ServerClock
 from exam_client.identity import TerminalIdentity
 from exam_client.journal import Change, MemoryJournal
+from exam_client.outbox import SESSION_CODES, Outbox, Reply
 from exam_common import protocol as p
 from exam_common.tickets import TicketError, TicketRule
 from question_bank.bindings import BindingError, check_paper
@@ -47,13 +48,6 @@ log = logging.getLogger(__name__)
 
 CLIENT_NAME = "exam-client/0.1"
 
-#: refusals of a save that mean "this connection lost its login": keep, log in, re-send
-SESSION_CODES = frozenset({"not_logged_in", "not_your_attempt"})
-#: refusals of a save to try again later even though the server did not say retry
-LATER_CODES = frozenset({"not_started", "server_busy", "server_error", "attempt_paused"})
-#: refusals that are the rules at work (the clock stopped, the paper not open yet), not
-#: a server that cannot store the change: they never count as a stall
-WAIT_CODES = frozenset({"not_started", "attempt_paused"})
 #: a refused automatic re-login that no retry will fix: the terminal stops for this candidate
 FINAL_LOGIN_CODES = frozenset(
     {
@@ -129,22 +123,6 @@ class Stats:
     key_to_open: float | None = None
     #: the sitting's start (server time) -> paper open on this terminal, seconds
     start_to_open: float | None = None
-
-
-@dataclass
-class _Pending:
-    change: Change
-    recorded_mono: float
-    sent_mono: float | None = None
-    sent_epoch: int = -1
-    not_before: float = 0.0
-    #: when the server first refused it (retry, or a server fault); None: not refused
-    refused_mono: float | None = None
-    #: when it was first sent on this link and got no final answer since (no reply at
-    #: all, or refusals to retry); None: not sent on this link, or the rules said wait
-    unanswered_mono: float | None = None
-    #: the latest such refusal (code, message)
-    refused: tuple[str, str] = ("", "")
 
 
 def open_paper(
@@ -283,7 +261,12 @@ class Agent:
         self._waiting_key = False
         self.answers: dict[str, str] = {}
         self.flags: set[str] = set()
-        self._pending: dict[int, _Pending] = {}
+        self.outbox = Outbox(
+            window=self.config.window,
+            resend_s=self.config.resend_s,
+            retry_s=self.config.retry_s,
+            stall_s=self.config.stall_s,
+        )
         self._next_seq = 1
         self.refusals: list[dict[str, Any]] = []
         self.submitted: dict[str, Any] | None = None
@@ -301,7 +284,7 @@ class Agent:
     @property
     def pending_count(self) -> int:
         with self._lock:
-            return len(self._pending)
+            return len(self.outbox)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -402,9 +385,7 @@ class Agent:
             epoch = self._epoch
             self._sio = sio
             self._online = True
-            for pend in self._pending.values():
-                pend.sent_mono, pend.not_before = None, 0.0
-                pend.unanswered_mono = None
+            self.outbox.link_up()
         self.stats.connects += 1
         if not self._hello(sio, epoch):
             self._drop_link()
@@ -420,10 +401,7 @@ class Agent:
         self.stats.disconnects += 1
         self._online = False
         with self._lock:
-            # Offline the terminal shows the outage itself; a stall is a link that is up
-            # and stores nothing, so the wait for a reply starts again on the next link.
-            for pend in self._pending.values():
-                pend.unanswered_mono = None
+            self.outbox.link_down()
         self._wake.set()
 
     def _call(
@@ -531,11 +509,7 @@ class Agent:
         if self._login_epoch == self._epoch and self.attempt_id is not None:
             due.append(self._next_status)
         with self._lock:
-            for pend in self._pending.values():
-                if pend.sent_mono is None or pend.sent_epoch != self._epoch:
-                    due.append(pend.not_before)
-                else:
-                    due.append(pend.sent_mono + self.config.resend_s)
+            due.extend(self.outbox.wake_times(self._epoch))
         return min(5.0, max(0.02, min(due) - now))
 
     def _heartbeat(self, sio: socketio.Client) -> None:
@@ -680,8 +654,8 @@ class Agent:
             self.answers = {k: v for k, v in answers.items() if v}
             now = time.monotonic()
             for c in journal:
-                if not c.acked and c.refused is None and c.seq not in self._pending:
-                    self._pending[c.seq] = _Pending(c, now)
+                if not c.acked and c.refused is None:
+                    self.outbox.add(c, now)
             self.flags = self.journal.flags(ok.attempt_id)
             if ok.paper:
                 self._ciphertext = base64.b64decode(ok.paper)
@@ -930,7 +904,7 @@ class Agent:
             change = Change(self.attempt_id, self._next_seq, item_id, canonical, now.isoformat())
             self.journal.record(change)  # on disk before anything goes on the wire
             self._next_seq += 1
-            self._pending[change.seq] = _Pending(change, time.monotonic())
+            self.outbox.add(change, time.monotonic())
             if canonical:
                 self.answers[item_id] = canonical
             else:
@@ -948,30 +922,8 @@ class Agent:
         self.journal.set_flag(attempt_id, item_id, flagged)
 
     def _send_pending(self, sio: socketio.Client, epoch: int) -> None:
-        now = time.monotonic()
         with self._lock:
-            in_flight = sum(
-                1
-                for x in self._pending.values()
-                if x.sent_epoch == epoch
-                and x.sent_mono is not None
-                and now - x.sent_mono < self.config.resend_s
-            )
-            due = []
-            for seq in sorted(self._pending):
-                if in_flight >= self.config.window:
-                    break
-                pend = self._pending[seq]
-                if pend.not_before > now:
-                    continue
-                fresh = pend.sent_epoch == epoch and pend.sent_mono is not None
-                if fresh and now - pend.sent_mono < self.config.resend_s:  # type: ignore[operator]
-                    continue
-                pend.sent_mono, pend.sent_epoch = now, epoch
-                if pend.unanswered_mono is None:
-                    pend.unanswered_mono = now
-                due.append(pend.change)
-                in_flight += 1
+            due = self.outbox.due(epoch, time.monotonic())
         for change in due:
             payload = {
                 "attempt_id": change.attempt_id,
@@ -990,9 +942,7 @@ class Agent:
             except Exception as exc:
                 log.debug("save not sent: %s", exc)
                 with self._lock:
-                    unsent = self._pending.get(change.seq)
-                    if unsent is not None:
-                        unsent.sent_mono = None
+                    self.outbox.not_sent(change.seq)
                 return
 
     def _save_callback(self, attempt_id: int, seq: int) -> Any:
@@ -1004,83 +954,48 @@ class Agent:
     def _on_save_reply(self, attempt_id: int, seq: int, reply: Any) -> None:
         now = time.monotonic()
         with self._lock:
-            pend = self._pending.get(seq)
-            if pend is None or attempt_id != self.attempt_id:
+            if attempt_id != self.attempt_id:
                 return
-            if isinstance(reply, dict) and reply.get("ok"):
-                try:
-                    ok = p.parse(p.SaveOk, reply)
-                except p.ProtocolError:
-                    pend.sent_mono = None
-                    return
-                del self._pending[seq]
+            out = self.outbox.on_reply(seq, reply, now)
+            pend = out.pending
+            if out.reply is Reply.STORED and pend is not None:
                 self._acks.append((attempt_id, seq))
                 self.stats.acknowledged += 1
-                self.stats.duplicates += int(ok.duplicate)
+                self.stats.duplicates += int(out.duplicate)
                 self.stats.ack_latency.append(now - pend.recorded_mono)
                 if pend.sent_mono is not None:
                     self.stats.rtt.append(now - pend.sent_mono)
                 self._wake.set()
                 return
-            if not isinstance(reply, dict):  # no proper answer: treat as not sent
-                pend.sent_mono, pend.not_before = None, now + self.config.retry_s
-                return
-            code = str(reply.get("code", "bad_message"))
-            retry = bool(reply.get("retry"))
-            if code in SESSION_CODES:
-                pend.sent_mono = None
+            if out.reply is Reply.RELOGIN:
                 self._login_epoch = -1  # log in again on this link, then re-send
                 return
-            if retry or code in LATER_CODES:
-                pend.sent_mono, pend.not_before = None, now + self.config.retry_s
-                if code in WAIT_CODES:
-                    pend.refused_mono = pend.unanswered_mono = None
-                else:
-                    pend.refused_mono = pend.refused_mono or now
-                    pend.refused = (code, str(reply.get("message", code)))
-                if code == "attempt_paused":
+            if out.reply is Reply.LATER:
+                if out.code == "attempt_paused":
                     self._next_status = 0.0
                 return
+            if out.reply is not Reply.REFUSED or pend is None:
+                return
             # A final refusal: recorded in the journal and shown; never re-sent.
-            del self._pending[seq]
-            self.stats.refused[code] += 1
+            self.stats.refused[out.code] += 1
             self.refusals.append(
                 {
                     "seq": seq,
                     "item_id": pend.change.item_id,
-                    "code": code,
-                    "message": reply.get("message", code),
+                    "code": out.code,
+                    "message": out.message,
                 }
             )
-            if code in ("attempt_submitted", "deadline_passed"):
+            if out.code in ("attempt_submitted", "deadline_passed"):
                 self._next_status = 0.0
-        self.journal.mark_refused(attempt_id, seq, code)
+        self.journal.mark_refused(attempt_id, seq, out.code)
 
     def stall(self) -> dict[str, Any] | None:
-        """The changes the server has kept refusing for ``stall_s`` or longer (a server
-        fault, or a database that stays unavailable), or has left without any reply that
-        long while the link is up (a lost packet, a timeout, a server that hangs; code
-        ``no_reply``): their count, how long the oldest has waited, and the latest
-        refusal. None when nothing is stalled."""
-        now = time.monotonic()
+        """The outbox's stall (:meth:`Outbox.stall`): changes refused, or unanswered while
+        the link is up, for ``stall_s`` or longer; None when nothing is stalled."""
         online = self.online
         with self._lock:
-            since: dict[int, float] = {}
-            for seq, x in self._pending.items():
-                starts = [x.refused_mono] + ([x.unanswered_mono] if online else [])
-                first = min((t for t in starts if t is not None), default=None)
-                if first is not None and now - first >= self.config.stall_s:
-                    since[seq] = first
-            if not since:
-                return None
-            latest = self._pending[max(since)]
-            code, message = latest.refused if latest.refused_mono is not None else ("", "")
-            return {
-                "count": len(since),
-                "since_s": round(now - min(since.values()), 1),
-                "code": code or "no_reply",
-                "message": message or "no reply from the server",
-            }
+            return self.outbox.stall(time.monotonic(), online)
 
     def _flush_acks(self) -> None:
         with self._lock:
@@ -1209,7 +1124,7 @@ class Agent:
                 "waiting_key": self._waiting_key,
                 "answers": answers,
                 "flags": sorted(self.flags),
-                "pending": len(self._pending),
+                "pending": len(self.outbox),
                 "stall": stall,
                 "refusals": self.refusals[-20:],
                 "messages": self._unseen_messages()[:5],

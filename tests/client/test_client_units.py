@@ -138,7 +138,7 @@ def test_login_merges_the_journal_and_sequence_numbers_continue() -> None:
     agent._take_login(login_ok(), {"ticket": TICKET, "id_number": "x", "stage": "ready"}, 0)
     assert agent.answers == {"Q001": "C", "Q002": "B"}  # the journal's newer change shows
     assert "id_number" not in journal.get("session")  # a terminal keeps no ID number
-    assert sorted(agent._pending) == [6]  # and will be re-sent with its own seq
+    assert agent.outbox.seqs() == [6]  # and will be re-sent with its own seq
     assert agent._next_seq == 7
     assert agent.screen() == "paper"
     # The server may know more (another terminal before a seat change): continue after it.
@@ -469,13 +469,13 @@ def test_retry_refusals_for_a_minute_are_a_stall_a_pause_is_not(
     assert link.heartbeats[-1]["stalled"]["code"] == "server_busy"  # type: ignore[index]
     link.reply = {"ok": True, "seq": 1, "duplicate": False, "server_time": T0}
     run_for(agent, link, mono, 2)
-    assert agent.stall() is None and not agent._pending
+    assert agent.stall() is None and not len(agent.outbox)
     # A pause refuses with retry too, for as long as it lasts: the rules at work, no stall.
     second = shown["questions"][1]
     agent.answer(second["item_id"], [second["options"][0]["label"]])
     link.reply = {"ok": False, "code": "attempt_paused", "message": "暂停", "retry": True}
     run_for(agent, link, mono, 600)
-    assert agent._pending and agent.stall() is None
+    assert len(agent.outbox) and agent.stall() is None
 
 
 class ResumeLink:
