@@ -19,7 +19,6 @@ import functools
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -87,8 +86,3 @@ def catalogue(lang: str) -> Translations:
 def table(texts: dict[str, Text], lang: str) -> dict[str, str]:
     """A keyed table of texts, all in ``lang`` (for a page's scripts)."""
     return {key: text.in_(lang) for key, text in texts.items()}
-
-
-def params_in(lang: str, params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` with every :class:`Text` among them said in ``lang``."""
-    return {k: v.in_(lang) if isinstance(v, Text) else v for k, v in params.items()}

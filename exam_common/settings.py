@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     def from_mapping(cls, overrides: dict[str, Any] | None) -> Any:
         """The settings with the caller's ``overrides`` (field names) over every source;
         an unknown name is refused, naming the known ones."""
+        return cls(**cls.known(overrides))
+
+    @classmethod
+    def known(cls, overrides: dict[str, Any] | None) -> dict[str, Any]:
+        """``overrides`` as a new dict, every name one of this class's settings; an unknown
+        name is refused, naming the known ones."""
         overrides = dict(overrides or {})
         unknown = sorted(set(overrides) - cls.names())
         if unknown:
@@ -111,7 +117,7 @@ class Settings(BaseSettings):
                 f"unknown setting {unknown[0]!r} for {cls.__name__}; "
                 f"known: {', '.join(sorted(cls.names()))}"
             )
-        return cls(**overrides)
+        return overrides
 
     @classmethod
     def _refusal(cls, exc: ValidationError, given: dict[str, Any]) -> ConfigError:

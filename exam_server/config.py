@@ -24,7 +24,7 @@ from pydantic_settings import SettingsConfigDict
 from exam_common.durable import PUBLIC, ensure_dir, write_atomic
 from exam_common.settings import ConfigError, Settings
 
-__all__ = ["CONFIG_FILE", "Config", "ConfigError", "env_number", "read_file", "write_file"]
+__all__ = ["CONFIG_FILE", "Config", "ConfigError", "read_file", "write_file"]
 
 #: the centre's configuration file, inside the data directory
 CONFIG_FILE = "centre.toml"
@@ -32,19 +32,6 @@ CONFIG_FILE = "centre.toml"
 
 #: the file a :meth:`Config.from_mapping` reads below the environment (None: no file)
 _FILE: ContextVar[Path | None] = ContextVar("centre_config_file", default=None)
-
-
-def env_number(var: str, default: str, kind: type[int] | type[float]) -> Any:
-    """The environment variable ``var`` (or ``default``) as an int or a float; a value
-    that is not one is refused with a message naming the variable."""
-    raw = os.environ.get(var, default)
-    try:
-        return kind(raw)
-    except ValueError:
-        what = ("整数", "an integer") if kind is int else ("数字", "a number")
-        raise ConfigError(
-            f"环境变量 {var}={raw!r} 不是{what[0]}，请改正 ({var} must be {what[1]})"
-        ) from None
 
 
 class Config(Settings):
@@ -166,12 +153,7 @@ class Config(Settings):
     @classmethod
     def from_mapping(cls, overrides: dict[str, Any] | None) -> Config:
         """Options given by the caller over ``EXAM_*`` over ``<DATA_DIR>/centre.toml``."""
-        overrides = dict(overrides or {})
-        unknown = sorted(set(overrides) - cls.names())
-        if unknown:
-            raise KeyError(
-                f"unknown configuration key {unknown[0]!r}; known: {', '.join(sorted(cls.names()))}"
-            )
+        overrides = cls.known(overrides)
         data_dir = str(overrides.get("DATA_DIR") or os.environ.get("EXAM_DATA_DIR") or "var")
         unusable = data_dir_problem(Path(data_dir))
         if unusable:
